@@ -1,0 +1,9 @@
+// Concepts, errors, tensor helpers, randomness, time grids and priors.
+#pragma once
+
+#include "gpm/core/concepts.hpp"
+#include "gpm/core/errors.hpp"
+#include "gpm/core/priors.hpp"
+#include "gpm/core/random.hpp"
+#include "gpm/core/tensor_ops.hpp"
+#include "gpm/core/time_grids.hpp"

@@ -1,0 +1,8 @@
+// All particle-model steppers and the integration driver.
+#pragma once
+
+#include "gpm/integrators/edm_stochastic.hpp"
+#include "gpm/integrators/euler.hpp"
+#include "gpm/integrators/euler_maruyama.hpp"
+#include "gpm/integrators/heun.hpp"
+#include "gpm/integrators/integrate.hpp"

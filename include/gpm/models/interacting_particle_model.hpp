@@ -1,0 +1,84 @@
+// InteractingParticleModel: a generator whose outputs follow a flow. GANs and Score GANs are
+// instances; so is any generator trained by a closed-form gradient flow.
+#pragma once
+
+#include <cstdint>
+
+#include <ATen/core/Generator.h>
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include "gpm/core/concepts.hpp"
+#include "gpm/core/errors.hpp"
+#include "gpm/core/random.hpp"
+#include "gpm/core/tensor_ops.hpp"
+
+namespace gpm {
+
+struct InteractingParticleModelOptions {
+  /// Flow-estimator updates per generator step (the reference's nb_discr_steps / n_score).
+  TORCH_ARG(int64_t, flow_steps_per_generator_step) = 1;
+  /// Latents per generator step and generated samples per flow update; 0 uses the data batch size.
+  TORCH_ARG(int64_t, generator_batch_size) = 0;
+  /// Seed of the model's random stream (latents and everything the dynamics draw).
+  TORCH_ARG(uint64_t, seed) = 0;
+  TORCH_ARG(torch::Device, device) = torch::kCPU;
+};
+
+/// An interacting particle model (Franceschi et al. 2023, arXiv:2305.16150, Definition 2): particles
+/// x = g_θ(z) move by the flow smoothed by the generator's NTK. Each `train_step(real)` is one
+/// iteration of the reference loops: one update of the flow's estimator on `real` and fresh
+/// generated samples (if the flow is trainable), and every k-th iteration one generator step.
+/// Example: `InteractingParticleModel model(generator, MmdFlow(RbfKernel()));`
+template <GeneratorDynamics D, Flow F>
+class InteractingParticleModel {
+ public:
+  InteractingParticleModel(D dynamics, F flow, InteractingParticleModelOptions options = {})
+      : dynamics_(std::move(dynamics)),
+        flow_(std::move(flow)),
+        options_(options),
+        gen_(make_generator(options_.seed(), options_.device())) {
+    GPM_CHECK(options_.flow_steps_per_generator_step() >= 1, "InteractingParticleModel: "
+              "flow_steps_per_generator_step must be >= 1, got {}", options_.flow_steps_per_generator_step());
+    GPM_CHECK(options_.generator_batch_size() >= 0, "InteractingParticleModel: generator_batch_size must be >= 0 "
+              "(0 = the data batch size), got {}", options_.generator_batch_size());
+  }
+
+  /// One training iteration on the data batch `real` [B, ...]; the generator draws B latents unless
+  /// generator_batch_size says otherwise.
+  Stats train_step(const torch::Tensor& real) {
+    check_particles(real, "InteractingParticleModel::train_step", "real");
+    ++iteration_;
+    const auto n = options_.generator_batch_size() > 0 ? options_.generator_batch_size() : real.size(0);
+    Stats stats;
+    if constexpr (TrainableFlow<F>) {
+      const auto fake = dynamics_.sample(n, gen_);
+      stats = flow_.update(real, fake, torch::zeros({n}, fake.options()));
+    }
+    if (iteration_ % options_.flow_steps_per_generator_step() == 0) stats.merge(dynamics_.step(flow_, n, gen_));
+    return stats;
+  }
+
+  /// n generated particles g(z).
+  torch::Tensor sample(int64_t n) {
+    GPM_CHECK(n > 0, "InteractingParticleModel::sample: n must be > 0, got {}", n);
+    return dynamics_.sample(n, gen_);
+  }
+
+  void seed(uint64_t seed) { gen_.set_current_seed(seed); }
+
+  D& dynamics() { return dynamics_; }
+  F& flow() { return flow_; }
+  at::Generator& generator() { return gen_; }
+  int64_t iteration() const { return iteration_; }
+  const InteractingParticleModelOptions& options() const { return options_; }
+
+ private:
+  D dynamics_;
+  F flow_;
+  InteractingParticleModelOptions options_;
+  at::Generator gen_;
+  int64_t iteration_ = 0;
+};
+
+}  // namespace gpm

@@ -1,0 +1,137 @@
+// ParticleModel: particles drawn from a prior and integrated along a flow over a time grid.
+// EDM, Discriminator Flows, Langevin, SVGD and MMD flows are all instances.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <ATen/core/Generator.h>
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include "gpm/core/concepts.hpp"
+#include "gpm/core/errors.hpp"
+#include "gpm/core/random.hpp"
+#include "gpm/core/tensor_ops.hpp"
+#include "gpm/integrators/integrate.hpp"
+
+namespace gpm {
+
+struct ParticleModelOptions {
+  /// Seed of the model's random stream (prior draws, stochastic steps, training times).
+  TORCH_ARG(uint64_t, seed) = 0;
+  TORCH_ARG(torch::Dtype, dtype) = torch::kFloat32;
+  TORCH_ARG(torch::Device, device) = torch::kCPU;
+};
+
+/// The states of one integration, for figures and analysis: `states` holds x_0 .. x_k (k + 1
+/// entries), `velocities[j]` the flow's velocity at states[j] and times[j] (k entries), `times`
+/// t_0 .. t_k.
+struct Trajectory {
+  std::vector<torch::Tensor> states;
+  std::vector<torch::Tensor> velocities;
+  std::vector<double> times;
+};
+
+/// A particle model (Franceschi et al. 2023, arXiv:2305.16150, Definition 1): x_0 ~ prior, then
+/// dx/dt = v(x, t) integrated over the grid. Deterministic given the seed.
+/// With a TrainableFlow, `train_step(real)` trains the flow's estimator on particles taken along the
+/// current flow at random grid times (Algorithm 3 of the paper, the Discriminator Flow's loop).
+/// Example:
+///   `ParticleModel model(ScoreFlow(denoiser), Heun{}, KarrasGrid(KarrasGridOptions(32).sigma_max(80)),
+///                        GaussianPrior(GaussianPriorOptions({2}).std(80)));`
+template <Flow F, Integrator I, TimeGrid G, Prior P>
+class ParticleModel {
+ public:
+  ParticleModel(F flow, I integrator, G grid, P prior, ParticleModelOptions options = {})
+      : flow_(std::move(flow)),
+        integrator_(std::move(integrator)),
+        grid_(std::move(grid)),
+        prior_(std::move(prior)),
+        options_(options),
+        times_(grid_.times()),
+        gen_(make_generator(options_.seed(), options_.device())) {
+    GPM_CHECK(times_.size() >= 2, "ParticleModel: the time grid has {} points, need at least 2", times_.size());
+  }
+
+  /// n particles after all N grid steps, or after the first `steps` of them (early stop).
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps = std::nullopt) {
+    return sample_from(draw_prior(n), steps);
+  }
+
+  /// Integrates the given initial particles x0 [N, ...] (all N steps, or the first `steps`).
+  torch::Tensor sample_from(const torch::Tensor& x0, std::optional<int64_t> steps = std::nullopt) {
+    check_particles(x0, "ParticleModel::sample_from", "x0");
+    torch::NoGradGuard no_grad;
+    return integrate(integrator_, flow_, x0.detach(), times_, gen_, steps);
+  }
+
+  /// Every intermediate state and the velocity each particle receives there.
+  Trajectory trajectory(int64_t n, std::optional<int64_t> steps = std::nullopt) {
+    torch::NoGradGuard no_grad;
+    Trajectory tr;
+    auto record = [&](const torch::Tensor& x, const Step& s) {
+      tr.states.push_back(x);
+      tr.velocities.push_back(flow_.velocity(x, particle_times(s.t0, x)));
+      tr.times.push_back(s.t0);
+    };
+    const auto k = steps_to_take(times_, steps, "ParticleModel::trajectory");
+    tr.states.reserve(static_cast<size_t>(k + 1));
+    // The observer records x_0 .. x_{k-1}; the final state is appended after the call returns.
+    tr.states.push_back(integrate(integrator_, flow_, draw_prior(n), times_, gen_, k, record));
+    tr.times.push_back(times_[static_cast<size_t>(k)]);
+    return tr;
+  }
+
+  /// One training step of the flow's estimator (Algorithm 3): simulate the current flow from the
+  /// prior for the first N − 1 steps keeping the states x_0 .. x_{N−1}, pick one state index k_b
+  /// uniformly per sample, and update the flow on (real, x_{k_b}, t_{k_b}).
+  Stats train_step(const torch::Tensor& real)
+    requires TrainableFlow<F>
+  {
+    check_particles(real, "ParticleModel::train_step", "real");
+    const auto n = real.size(0);
+    const auto total = static_cast<int64_t>(times_.size()) - 1;
+    std::vector<torch::Tensor> states;
+    states.reserve(static_cast<size_t>(total));
+    {
+      torch::NoGradGuard no_grad;
+      const auto last = integrate(integrator_, flow_, draw_prior(n), times_, gen_, total - 1,
+                                  [&](const torch::Tensor& x, const Step&) { states.push_back(x); });
+      states.push_back(last);
+    }
+    const auto index = torch::randint(total, {n}, gen_, torch::TensorOptions().dtype(torch::kLong).device(real.device()));
+    const auto fake = torch::stack(states).index({index, torch::arange(n, index.options())});
+    const auto grid_times = torch::tensor(times_, torch::TensorOptions().dtype(torch::kFloat64)).to(real.options());
+    return flow_.update(real, fake, grid_times.index_select(0, index));
+  }
+
+  /// Reseeds the model's random stream.
+  void seed(uint64_t seed) { gen_.set_current_seed(seed); }
+
+  F& flow() { return flow_; }
+  I& integrator() { return integrator_; }
+  const G& grid() const { return grid_; }
+  P& prior() { return prior_; }
+  at::Generator& generator() { return gen_; }
+  const ParticleModelOptions& options() const { return options_; }
+  /// N, the number of steps of the full grid.
+  int64_t steps() const { return static_cast<int64_t>(times_.size()) - 1; }
+
+ private:
+  torch::Tensor draw_prior(int64_t n) {
+    GPM_CHECK(n > 0, "ParticleModel: the number of particles must be > 0, got {}", n);
+    return prior_.sample(n, torch::TensorOptions().dtype(options_.dtype()).device(options_.device()), gen_);
+  }
+
+  F flow_;
+  I integrator_;
+  G grid_;
+  P prior_;
+  ParticleModelOptions options_;
+  std::vector<double> times_;
+  at::Generator gen_;
+};
+
+}  // namespace gpm

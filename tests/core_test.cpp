@@ -1,0 +1,94 @@
+// Time grids, priors, random streams, tensor helpers and their error messages.
+#include "gpm/core.hpp"
+#include "support/test_support.hpp"
+
+using Catch::Matchers::Contains;
+
+TEST_CASE("uniform grid has N + 1 equally spaced points from start to end", "[core][grid]") {
+  const auto t = gpm::UniformGrid(gpm::UniformGridOptions(4).start(1.0).end(0.0)).times();
+  REQUIRE(t == std::vector<double>{1.0, 0.75, 0.5, 0.25, 0.0});
+  REQUIRE(gpm::UniformGrid(gpm::UniformGridOptions(56)).times().size() == 57);
+}
+
+TEST_CASE("Karras grid starts at sigma_max, ends at sigma_min then 0, and follows the rho formula", "[core][grid]") {
+  const auto grid = gpm::KarrasGrid(gpm::KarrasGridOptions(28).sigma_min(0.002).sigma_max(40).rho(7));
+  const auto t = grid.times();
+  REQUIRE(t.size() == 29);
+  CHECK(t.front() == Approx(40.0));
+  CHECK(t[27] == Approx(0.002));
+  CHECK(t.back() == 0.0);
+  for (size_t i = 0; i + 1 < t.size(); ++i) CHECK(t[i] > t[i + 1]);
+  // Midpoint: (40^(1/7) + (13.5/27)(0.002^(1/7) − 40^(1/7)))^7, checked at i = 13.
+  const double hi = std::pow(40.0, 1.0 / 7), lo = std::pow(0.002, 1.0 / 7);
+  CHECK(t[13] == Approx(std::pow(hi + 13.0 / 27.0 * (lo - hi), 7.0)));
+  // One step: straight from sigma_max to 0.
+  REQUIRE(gpm::KarrasGrid(gpm::KarrasGridOptions(1)).times() == std::vector<double>{80.0, 0.0});
+}
+
+TEST_CASE("geometric grid has a constant ratio", "[core][grid]") {
+  const auto t = gpm::GeometricGrid(gpm::GeometricGridOptions(3, 8.0, 1.0)).times();
+  REQUIRE(t.size() == 4);
+  for (size_t i = 0; i < 4; ++i) CHECK(t[i] == Approx(8.0 / std::pow(2.0, static_cast<double>(i))));
+}
+
+TEST_CASE("grids and priors refuse invalid options with a message naming the option", "[core][errors]") {
+  REQUIRE_THROWS_WITH(gpm::UniformGrid(gpm::UniformGridOptions(0)), Contains("steps must be >= 1, got 0"));
+  REQUIRE_THROWS_WITH(gpm::UniformGrid(gpm::UniformGridOptions(3).start(1).end(1)), Contains("start and end"));
+  REQUIRE_THROWS_WITH(gpm::KarrasGrid(gpm::KarrasGridOptions(8).sigma_min(5).sigma_max(1)),
+                      Contains("0 < sigma_min < sigma_max"));
+  REQUIRE_THROWS_WITH(gpm::KarrasGrid(gpm::KarrasGridOptions(8).rho(0)), Contains("rho must be > 0"));
+  REQUIRE_THROWS_WITH(gpm::GeometricGrid(gpm::GeometricGridOptions(4, 1.0, 0.0)), Contains("positive"));
+  REQUIRE_THROWS_WITH(gpm::GaussianPrior(gpm::GaussianPriorOptions({2}).std(-1)), Contains("std must be > 0"));
+  REQUIRE_THROWS_AS(gpm::GaussianPrior(gpm::GaussianPriorOptions({})), gpm::InvalidArgument);
+}
+
+TEMPLATE_TEST_CASE("Gaussian prior has the requested shape, dtype, device, mean and std", "[core][prior]", float, double) {
+  const gpm::GaussianPrior prior(gpm::GaussianPriorOptions({3}).mean(2.0).std(0.5));
+  auto gen = gpm::test::generator(7);
+  const auto x = prior.sample(20000, gpm::test::options<TestType>(), gen);
+  REQUIRE(x.sizes() == torch::IntArrayRef({20000, 3}));
+  REQUIRE(x.scalar_type() == gpm::test::dtype<TestType>());
+  REQUIRE(x.device() == gpm::test::device());
+  // Standard errors: 0.5/sqrt(20000) = 0.0035 for the mean; margin 5 standard errors.
+  CHECK(gpm::test::max_abs(x.mean(0) - 2.0) < 0.018);
+  CHECK(gpm::test::max_abs(x.std(0) - 0.5) < 0.013);
+}
+
+TEST_CASE("a seeded generator reproduces its stream and differs across seeds", "[core][random]") {
+  const gpm::GaussianPrior prior(gpm::GaussianPriorOptions({2}));
+  auto a = gpm::test::generator(3), b = gpm::test::generator(3), c = gpm::test::generator(4);
+  const auto opts = gpm::test::options<float>();
+  const auto xa = prior.sample(16, opts, a);
+  REQUIRE(torch::equal(xa, prior.sample(16, opts, b)));
+  REQUIRE_FALSE(torch::equal(xa, prior.sample(16, opts, c)));
+  REQUIRE_FALSE(torch::equal(xa, prior.sample(16, opts, a)));  // the stream advances
+}
+
+TEMPLATE_TEST_CASE("tensor helpers broadcast per particle and reduce per particle", "[core][tensor]", float, double) {
+  const auto opts = gpm::test::options<TestType>();
+  const auto x = torch::arange(24, opts).view({2, 3, 4});
+  const auto s = torch::tensor({1.0, 2.0}, opts);
+  REQUIRE(gpm::per_particle(s, x).sizes() == torch::IntArrayRef({2, 1, 1}));
+  const auto dot = gpm::batched_dot(x, torch::ones_like(x));
+  REQUIRE(dot.sizes() == torch::IntArrayRef({2}));
+  CHECK(dot[0].template item<double>() == Approx(66.0));
+  CHECK(dot[1].template item<double>() == Approx(210.0));
+  const auto y = torch::tensor({{0.0, 0.0}, {3.0, 4.0}}, opts);
+  const auto d2 = gpm::pairwise_squared_distances(y, y);
+  CHECK(d2[0][1].template item<double>() == Approx(25.0));
+  CHECK(d2[1][1].template item<double>() == Approx(0.0).margin(1e-5));
+}
+
+TEST_CASE("particle checks name the argument, the problem and the fix", "[core][errors]") {
+  const char* where = "Test::call";
+  REQUIRE_THROWS_WITH(gpm::check_particles(torch::zeros({5}), where), Contains("expected particles [N, ...]") &&
+                                                                         Contains("shape [5]"));
+  REQUIRE_THROWS_WITH(gpm::check_particles(torch::zeros({0, 2}), where), Contains("holds no particles"));
+  REQUIRE_THROWS_WITH(gpm::check_particles(torch::zeros({2, 2}, torch::kLong), where),
+                      Contains("floating-point"));
+  REQUIRE_THROWS_WITH(gpm::check_compatible(torch::zeros({2, 2}), "x", torch::zeros({2, 2}, torch::kFloat64), "y", where),
+                      Contains("x has dtype Float but y has dtype Double"));
+  REQUIRE_THROWS_WITH(gpm::check_times(torch::zeros({3}), torch::zeros({2, 2}), where), Contains("one time per particle"));
+  REQUIRE_THROWS_WITH(gpm::check_finite(torch::tensor({1.0, std::nan("")}).view({1, 2}), where), Contains("NaN"));
+  REQUIRE_NOTHROW(gpm::check_particles(torch::zeros({2, 1, 3, 3}), where));
+}

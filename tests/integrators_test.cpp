@@ -1,0 +1,138 @@
+// Steppers and the driver: convergence orders on a closed-form field, exact EDM sampling of a
+// Gaussian, stochastic steps, early stopping, observers and errors.
+#include "gpm/gpm.hpp"
+#include "support/test_support.hpp"
+
+using Catch::Matchers::Contains;
+namespace t = gpm::test;
+
+namespace {
+
+// Probability flow of N(mu, s² I) in σ-time has the closed form
+// x(σ) = mu + (x(σ0) − mu) √(s² + σ²) / √(s² + σ0²).
+constexpr double kS = 0.5, kSigma0 = 2.0, kSigma1 = 0.1;
+
+template <gpm::Integrator I>
+double flow_error(I integrator, int64_t steps) {
+  const auto o = t::options<double>();
+  const auto mu = torch::tensor({{1.0, -2.0}}, o);
+  gpm::ScoreFlow flow(gpm::GaussianMixtureDenoiser(mu, kS));
+  auto gen = t::generator(0);
+  const auto x0 = torch::tensor({{3.0, 1.0}, {-4.0, 0.5}, {0.0, 0.0}}, o);
+  const auto grid = gpm::UniformGrid(gpm::UniformGridOptions(steps).start(kSigma0).end(kSigma1));
+  const auto x = gpm::integrate(integrator, flow, x0, grid.times(), gen);
+  const auto exact = mu + (x0 - mu) * std::sqrt(kS * kS + kSigma1 * kSigma1) / std::sqrt(kS * kS + kSigma0 * kSigma0);
+  return t::max_abs(x - exact);
+}
+
+template <gpm::Integrator I>
+double observed_order(I integrator) {
+  return std::log2(flow_error(integrator, 16) / flow_error(integrator, 32));
+}
+
+}  // namespace
+
+TEST_CASE("Euler converges at first order and Heun at second order", "[integrators][order]") {
+  // Halving the step divides the error by 2^order; measured in float64 so rounding stays far below.
+  CHECK(observed_order(gpm::Euler{}) == Approx(1.0).margin(0.15));
+  CHECK(observed_order(gpm::Heun{}) == Approx(2.0).margin(0.15));
+  CHECK(observed_order(gpm::EdmStochastic{}) == Approx(2.0).margin(0.15));
+  CHECK(flow_error(gpm::Heun{}, 32) < flow_error(gpm::Euler{}, 32) / 10);
+}
+
+TEMPLATE_TEST_CASE("exact denoiser + Heun on a 32-step Karras grid samples N(mu, s^2 I)", "[integrators][edm]", float, double) {
+  const auto o = t::options<TestType>();
+  const auto mu = torch::tensor({{1.0, -2.0}}, o);
+  const double sigma_max = 80.0;
+  gpm::ParticleModel model(gpm::ScoreFlow(gpm::GaussianMixtureDenoiser(mu, kS)), gpm::Heun{},
+                           gpm::KarrasGrid(gpm::KarrasGridOptions(32).sigma_max(sigma_max)),
+                           gpm::GaussianPrior(gpm::GaussianPriorOptions({2}).std(sigma_max)),
+                           gpm::ParticleModelOptions().seed(11).dtype(gpm::test::dtype<TestType>()).device(t::device()));
+  const auto x = model.sample(20000);
+  // Standard error of the mean 0.0035 and of the std 0.0025; margins of about 5 of them.
+  CHECK(t::max_abs(x.mean(0) - mu.squeeze(0)) < 0.02);
+  CHECK(t::max_abs(x.std(0) - kS) < 0.015);
+}
+
+TEST_CASE("stochastic EDM samplers also sample N(mu, s^2 I)", "[integrators][edm]") {
+  const auto o = t::options<float>();
+  const auto mu = torch::tensor({{1.0, -2.0}}, o);
+  const auto denoiser = gpm::GaussianMixtureDenoiser(mu, kS);
+  const auto prior = gpm::GaussianPrior(gpm::GaussianPriorOptions({2}).std(80.0));
+  const auto opts = gpm::ParticleModelOptions().seed(12).device(t::device());
+
+  SECTION("Heun with churn") {
+    auto model = gpm::ParticleModel(gpm::ScoreFlow(denoiser), gpm::EdmStochastic(gpm::EdmStochasticOptions().s_churn(40).s_min(0.05).s_max(50)),
+                             gpm::KarrasGrid(gpm::KarrasGridOptions(64)), prior, opts);
+    const auto x = model.sample(20000);
+    CHECK(t::max_abs(x.mean(0) - mu.squeeze(0)) < 0.02);
+    CHECK(t::max_abs(x.std(0) - kS) < 0.02);
+  }
+  SECTION("reverse SDE with Euler-Maruyama") {
+    auto model = gpm::ParticleModel(gpm::ScoreFlow(denoiser),
+                             gpm::EulerMaruyama(gpm::EdmDiffusion{}, gpm::EulerMaruyamaOptions().drift_scale(2.0)),
+                             gpm::KarrasGrid(gpm::KarrasGridOptions(256)), prior, opts);
+    const auto x = model.sample(20000);
+    // First-order SDE steps leave a bias of a few percent at 256 steps.
+    CHECK(t::max_abs(x.mean(0) - mu.squeeze(0)) < 0.03);
+    CHECK(t::max_abs(x.std(0) - kS) < 0.04);
+  }
+}
+
+TEST_CASE("EDM churn with S_churn = 0 is exactly Heun", "[integrators][edm]") {
+  const auto o = t::options<double>();
+  gpm::ScoreFlow flow(gpm::GaussianMixtureDenoiser(torch::tensor({{1.0, -2.0}}, o), kS));
+  auto gen = t::generator(0);
+  const auto x = torch::randn({10, 2}, o) * 5.0;
+  const gpm::Step s{5.0, 3.0, 0, 10};
+  REQUIRE(torch::equal(gpm::EdmStochastic().step(flow, x, s, gen), gpm::Heun().step(flow, x, s, gen)));
+}
+
+TEST_CASE("Heun's step to sigma = 0 is an Euler step, as in EDM", "[integrators][edm]") {
+  const auto o = t::options<double>();
+  gpm::ScoreFlow flow(gpm::GaussianMixtureDenoiser(torch::tensor({{1.0, -2.0}}, o), kS));
+  auto gen = t::generator(0);
+  const auto x = torch::randn({10, 2}, o);
+  const gpm::Step last{0.002, 0.0, 9, 10};
+  const auto y = gpm::Heun().step(flow, x, last, gen);
+  REQUIRE(torch::isfinite(y).all().item<bool>());
+  REQUIRE(torch::equal(y, gpm::Euler().step(flow, x, last, gen)));
+}
+
+TEMPLATE_TEST_CASE("Euler-Maruyama adds g(t) sqrt(|dt|) noise, and none on the last step unless asked", "[integrators][sde]",
+                   float, double) {
+  const auto o = t::options<TestType>();
+  gpm::PotentialFlow zero([](const torch::Tensor& x, const torch::Tensor&) { return 0.0 * x.sum(1); });
+  auto gen = t::generator(9);
+  const auto x = torch::zeros({20000, 2}, o);
+  const gpm::Step first{0.0, 0.5, 0, 2}, last{0.5, 1.0, 1, 2};
+  const gpm::EulerMaruyama<> sde(gpm::ConstantDiffusion(2.0));
+  // Variance g² |dt| = 2; the standard error of the sample variance is 0.02.
+  CHECK(sde.step(zero, x, first, gen).var().template item<double>() == Approx(2.0).margin(0.1));
+  CHECK(t::max_abs(sde.step(zero, x, last, gen)) == 0.0);
+  const gpm::EulerMaruyama<> noisy_end(gpm::ConstantDiffusion(2.0), gpm::EulerMaruyamaOptions().noise_on_last_step(true));
+  CHECK(noisy_end.step(zero, x, last, gen).var().template item<double>() == Approx(2.0).margin(0.1));
+}
+
+TEST_CASE("integrate stops early after k of N steps and shows each state to the observer", "[integrators][driver]") {
+  const auto o = t::options<double>();
+  gpm::PotentialFlow flow([](const torch::Tensor& x, const torch::Tensor&) { return -0.5 * gpm::batched_squared_norm(x); });
+  auto gen = t::generator(0);
+  const auto times = gpm::UniformGrid(gpm::UniformGridOptions(8)).times();
+  const auto x0 = torch::ones({3, 2}, o);
+  std::vector<gpm::Step> seen;
+  gpm::Euler euler;
+  const auto x = gpm::integrate(euler, flow, x0, times, gen, 3, [&](const torch::Tensor&, const gpm::Step& s) { seen.push_back(s); });
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[2].index == 2);
+  CHECK(seen[2].count == 8);
+  CHECK(seen[2].t0 == Approx(0.25));
+  CHECK(t::max_abs(x - x0 * std::pow(1.0 - 0.125, 3)) < 1e-12);  // Euler on dx/dt = −x
+  REQUIRE_THROWS_WITH(gpm::integrate(euler, flow, x0, times, gen, 9), Contains("cannot stop after 9 steps of a 8-step grid"));
+}
+
+TEST_CASE("stepper options are validated", "[integrators][errors]") {
+  REQUIRE_THROWS_WITH(gpm::ConstantDiffusion(-1.0), Contains("finite and >= 0"));
+  REQUIRE_THROWS_WITH(gpm::EdmStochastic(gpm::EdmStochasticOptions().s_min(2).s_max(1)), Contains("s_min <= s_max"));
+  REQUIRE_THROWS_WITH(gpm::EdmStochastic(gpm::EdmStochasticOptions().s_churn(-1)), Contains("s_churn must be >= 0"));
+}

@@ -1,0 +1,207 @@
+// The two hosts: ParticleModel (seeding, early stop, trajectories, Algorithm 3) and
+// InteractingParticleModel (free particles = PM, NTK displacement, a generator trained by a flow).
+#include "gpm/gpm.hpp"
+#include "support/test_support.hpp"
+
+using Catch::Matchers::Contains;
+namespace t = gpm::test;
+
+namespace {
+
+auto make_svgd_model(uint64_t seed, torch::Dtype dtype = torch::kFloat32) {
+  const auto o = torch::TensorOptions().dtype(dtype).device(t::device());
+  return gpm::ParticleModel(gpm::SteinFlow(gpm::GaussianScore(torch::tensor({1.0, -1.0}, o), torch::eye(2, o))),
+                            gpm::EulerMaruyama(gpm::ConstantDiffusion(0.1)), gpm::UniformGrid(gpm::UniformGridOptions(10)),
+                            gpm::GaussianPrior(gpm::GaussianPriorOptions({2})),
+                            gpm::ParticleModelOptions().seed(seed).dtype(dtype).device(t::device()));
+}
+
+// A trainable flow that remembers what it was trained on.
+struct RecordingFlow {
+  torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor&) { return -x; }
+  gpm::Stats update(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& t) {
+    last_real = real, last_fake = fake, last_t = t;
+    return {{"calls", torch::tensor(1.0)}};
+  }
+  torch::Tensor last_real, last_fake, last_t;
+};
+
+}  // namespace
+
+TEST_CASE("particle models are deterministic given a seed", "[models][pm]") {
+  auto a = make_svgd_model(1), b = make_svgd_model(1), c = make_svgd_model(2);
+  const auto xa = a.sample(64);
+  REQUIRE(torch::equal(xa, b.sample(64)));
+  REQUIRE_FALSE(torch::equal(xa, c.sample(64)));
+  a.seed(1);
+  REQUIRE(torch::equal(xa, a.sample(64)));
+}
+
+TEST_CASE("early stop after k of N steps equals integrating the first k steps", "[models][pm]") {
+  auto model = make_svgd_model(3, torch::kFloat64);
+  const auto x0 = torch::randn({32, 2}, torch::TensorOptions().dtype(torch::kFloat64).device(t::device()));
+  model.seed(5);
+  const auto early = model.sample_from(x0, 4);
+  auto gen = gpm::make_generator(5, t::device());
+  const auto times = model.grid().times();
+  const auto expected = gpm::integrate(model.integrator(), model.flow(), x0, times, gen, 4);
+  REQUIRE(torch::allclose(early, expected));
+  model.seed(5);
+  const auto full = model.sample_from(x0);
+  model.seed(5);
+  REQUIRE(torch::equal(full, model.sample_from(x0, model.steps())));
+  REQUIRE_FALSE(torch::allclose(full, early));
+  REQUIRE_THROWS_WITH(model.sample_from(x0, 11), Contains("cannot stop after 11 steps of a 10-step grid"));
+}
+
+TEST_CASE("trajectories hold every state and velocity and end where sampling ends", "[models][pm]") {
+  auto model = make_svgd_model(4);
+  const auto tr = model.trajectory(16, 6);
+  REQUIRE(tr.states.size() == 7);
+  REQUIRE(tr.velocities.size() == 6);
+  REQUIRE(tr.times.size() == 7);
+  CHECK(tr.times[6] == Approx(0.6));
+  CHECK(tr.velocities[0].sizes() == torch::IntArrayRef({16, 2}));
+  model.seed(4);
+  REQUIRE(torch::equal(tr.states.back(), model.sample(16, 6)));
+  // The recorded velocity is the flow's velocity at the recorded state.
+  REQUIRE(torch::allclose(tr.velocities[2], model.flow().velocity(tr.states[2], torch::full({16}, 0.2))));
+}
+
+TEST_CASE("a particle model trains its flow on states taken at random grid times (Algorithm 3)", "[models][pm]") {
+  const auto o = t::options<double>();
+  auto make = [&] {
+    return gpm::ParticleModel(RecordingFlow{}, gpm::Euler{}, gpm::UniformGrid(gpm::UniformGridOptions(8)),
+                              gpm::GaussianPrior(gpm::GaussianPriorOptions({2})),
+                              gpm::ParticleModelOptions().seed(21).dtype(torch::kFloat64).device(t::device()));
+  };
+  auto model = make();
+  const auto real = torch::randn({256, 2}, o);
+  const auto stats = model.train_step(real);
+  REQUIRE(stats.count("calls") == 1);
+  const auto& flow = model.flow();
+  REQUIRE(torch::equal(flow.last_real, real));
+  // The same seed replays the simulation: x_0 .. x_7 (t = 0 .. 7/8).
+  auto replay = make();
+  const auto tr = replay.trajectory(256, 7);
+  const auto k = (flow.last_t * 8).round().to(torch::kLong);
+  CHECK(t::max_abs(flow.last_t * 8 - k.to(torch::kFloat64)) < 1e-12);
+  CHECK(k.min().item<int64_t>() == 0);
+  CHECK(k.max().item<int64_t>() == 7);  // the final state x_8 is never used for training
+  const auto states = torch::stack(tr.states);
+  REQUIRE(torch::equal(flow.last_fake, states.index({k, torch::arange(256, k.options())})));
+}
+
+TEMPLATE_TEST_CASE("Int-PM with free particles and SGD at lr = N dt equals Euler steps of the PM (Finding 4)", "[models][intpm]",
+                   float, double) {
+  const auto o = t::options<TestType>();
+  auto gen = t::generator(8);
+  const int64_t n = 50;
+  const double dt = 0.3;
+  const auto target = torch::randn({80, 2}, gen, o) + 1.5;
+  const auto x0 = torch::randn({n, 2}, gen, o);
+  // The MMD flow couples the particles, so the identity holds for an interacting field.
+  gpm::Generator<gpm::FreeParticles, torch::optim::SGD, gpm::OneHotLatents> free(
+      gpm::FreeParticles(x0), gpm::OneHotLatents(n), torch::optim::SGDOptions(static_cast<double>(n) * dt));
+  gpm::InteractingParticleModel intpm(std::move(free), gpm::MmdFlow(gpm::RbfKernel()),
+                                      gpm::InteractingParticleModelOptions().generator_batch_size(n).device(t::device()));
+  gpm::MmdFlow pm_flow(gpm::RbfKernel(), target);
+  auto x = x0;
+  for (int k = 0; k < 3; ++k) {
+    intpm.train_step(target);
+    x = gpm::Euler{}.step(pm_flow, x, {0.0, dt, k, 3}, gen);
+    CHECK(t::max_abs(intpm.dynamics().net()->positions - x) < 10 * t::eps<TestType>());
+  }
+  CHECK(t::max_abs(x - x0) > 0.1);  // the particles did move
+}
+
+TEST_CASE("a linear generator's SGD step moves its outputs by the NTK displacement", "[models][ntk]") {
+  const auto o = t::options<double>();
+  torch::manual_seed(0);
+  torch::nn::Linear net(3, 2);
+  net->to(t::device(), torch::kFloat64);
+  auto gen = t::generator(9);
+  const auto z_batch = torch::randn({8, 3}, gen, o), z_test = torch::randn({5, 3}, gen, o);
+  gpm::MmdFlow flow(gpm::RbfKernel(), torch::randn({30, 2}, gen, o) + 2.0);
+  const double lr = 0.05;
+  gpm::Generator<torch::nn::Linear, torch::optim::SGD> g(net, gpm::GaussianPrior(gpm::GaussianPriorOptions({3})),
+                                                        torch::optim::SGDOptions(lr));
+  torch::Tensor before, v;
+  {
+    torch::NoGradGuard no_grad;
+    before = net->forward(z_test);
+    const auto x = net->forward(z_batch);
+    v = flow.velocity(x, torch::zeros({8}, o));
+  }
+  const auto predicted = lr * gpm::ntk_displacement(net, z_test, z_batch, v);
+  g.step_on(flow, z_batch);
+  torch::NoGradGuard no_grad;
+  const auto moved = net->forward(z_test) - before;
+  // A linear generator's outputs are linear in θ, so the first-order prediction is exact.
+  CHECK(t::max_abs(moved - predicted) < 1e-12);
+  CHECK(t::max_abs(moved) > 1e-3);
+}
+
+TEST_CASE("a nonlinear generator follows the NTK displacement to first order in the learning rate", "[models][ntk]") {
+  const auto o = t::options<double>();
+  auto gen = t::generator(10);
+  const auto z_batch = torch::randn({6, 2}, gen, o), z_test = torch::randn({4, 2}, gen, o);
+  gpm::MmdFlow flow(gpm::RbfKernel(), torch::randn({30, 2}, gen, o) + 2.0);
+  auto relative_error = [&](double lr) {
+    torch::manual_seed(1);
+    torch::nn::Sequential net(torch::nn::Linear(2, 16), torch::nn::Tanh(), torch::nn::Linear(16, 2));
+    net->to(t::device(), torch::kFloat64);
+    gpm::Generator<torch::nn::Sequential, torch::optim::SGD> g(net, gpm::GaussianPrior(gpm::GaussianPriorOptions({2})),
+                                                              torch::optim::SGDOptions(lr));
+    torch::Tensor before, v;
+    {
+      torch::NoGradGuard no_grad;
+      before = net->forward(z_test);
+      v = flow.velocity(net->forward(z_batch), torch::zeros({6}, o));
+    }
+    const auto predicted = lr * gpm::ntk_displacement(net, z_test, z_batch, v);
+    g.step_on(flow, z_batch);
+    torch::NoGradGuard no_grad;
+    return t::max_abs(net->forward(z_test) - before - predicted) / t::max_abs(predicted);
+  };
+  const double e1 = relative_error(0.02), e2 = relative_error(0.01);
+  CHECK(e1 < 0.05);
+  // The remainder is second order: halving lr halves the relative error.
+  CHECK(e1 / e2 == Approx(2.0).margin(0.3));
+}
+
+TEST_CASE("a generator trained by the MMD flow learns a Gaussian (a hybrid Int-PM)", "[models][intpm]") {
+  const auto o = t::options<float>();
+  torch::manual_seed(2);
+  torch::nn::Sequential net(torch::nn::Linear(4, 64), torch::nn::ReLU(), torch::nn::Linear(64, 2));
+  net->to(t::device());
+  gpm::InteractingParticleModel model(
+      gpm::Generator<torch::nn::Sequential, torch::optim::Adam>(net, gpm::GaussianPrior(gpm::GaussianPriorOptions({4})),
+                                                                torch::optim::AdamOptions(5e-3)),
+      gpm::MmdFlow(gpm::RbfKernel()), gpm::InteractingParticleModelOptions().seed(3).device(t::device()));
+  auto gen = t::generator(11);
+  const auto mean = torch::tensor({2.0, -1.0}, o);
+  auto data = [&] { return torch::randn({128, 2}, gen, o) * 0.5 + mean; };
+  const gpm::RbfKernel kernel;
+  const auto reference = data();
+  const double start = gpm::squared_mmd_v(kernel, model.sample(512), reference).item<double>();
+  for (int step = 0; step < 300; ++step) model.train_step(data());
+  const auto x = model.sample(2000);
+  const double end = gpm::squared_mmd_v(kernel, x, reference).item<double>();
+  CHECK(end < 0.05 * start);
+  CHECK(t::max_abs(x.mean(0) - mean) < 0.15);
+  CHECK(t::max_abs(x.std(0) - 0.5) < 0.15);
+}
+
+TEST_CASE("models refuse bad input with a clear message", "[models][errors]") {
+  auto model = make_svgd_model(0);
+  REQUIRE_THROWS_WITH(model.sample(0), Contains("number of particles must be > 0"));
+  REQUIRE_THROWS_WITH(model.sample_from(torch::zeros({4})), Contains("x0 has shape [4]"));
+  REQUIRE_THROWS_WITH(gpm::OneHotLatents(3).sample(4, torch::TensorOptions(), model.generator()),
+                      Contains("moves all its 3 particles"));
+  gpm::Generator<gpm::FreeParticles, torch::optim::SGD, gpm::OneHotLatents> free(
+      gpm::FreeParticles(torch::zeros({3, 2})), gpm::OneHotLatents(3), torch::optim::SGDOptions(0.1));
+  REQUIRE_THROWS_WITH(gpm::InteractingParticleModel(std::move(free), gpm::MmdFlow(gpm::RbfKernel()),
+                                                    gpm::InteractingParticleModelOptions().flow_steps_per_generator_step(0)),
+                      Contains("flow_steps_per_generator_step must be >= 1"));
+}

@@ -1,0 +1,40 @@
+// Test helpers: the device under test (GPM_TEST_DEVICE, default cpu), tensor options per dtype,
+// and tolerances that scale with the dtype's precision.
+#pragma once
+
+#include <cstdlib>
+#include <string>
+
+#include <torch/torch.h>
+#include <catch2/catch.hpp>  // after LibTorch: both define CHECK
+
+#include "gpm/core/random.hpp"
+
+namespace gpm::test {
+
+inline torch::Device device() {
+  const char* name = std::getenv("GPM_TEST_DEVICE");
+  return torch::Device(name && *name ? std::string(name) : std::string("cpu"));
+}
+
+template <class T>
+torch::Dtype dtype() {
+  return std::is_same_v<T, double> ? torch::kFloat64 : torch::kFloat32;
+}
+
+template <class T>
+torch::TensorOptions options() {
+  return torch::TensorOptions().dtype(dtype<T>()).device(device());
+}
+
+/// Relative precision for exact identities evaluated in dtype T.
+template <class T>
+double eps() {
+  return std::is_same_v<T, double> ? 1e-10 : 1e-4;
+}
+
+inline at::Generator generator(uint64_t seed) { return make_generator(seed, device()); }
+
+inline double max_abs(const torch::Tensor& a) { return a.abs().max().item<double>(); }
+
+}  // namespace gpm::test
