@@ -1,0 +1,47 @@
+// The Dataset concept: an infinite sampler of data points [n, D], plus the small checks every
+// dataset shares (sample counts, tensor options, generator device).
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <string>
+
+#include <ATen/core/Generator.h>
+#include <torch/types.h>
+
+#include "gpm/core/errors.hpp"
+
+namespace gpm::data {
+
+/// A source of data points: `d.sample(n, gen)` draws n fresh points [n, D] with randomness from
+/// `gen` (every call draws anew: datasets are infinite samplers), `d.dim()` is D.
+/// Example: `static_assert(gpm::data::Dataset<gpm::data::GaussianRing>);`
+template <class D>
+concept Dataset = requires(const D& d, int64_t n, at::Generator& gen) {
+  { d.sample(n, gen) } -> std::same_as<torch::Tensor>;
+  { d.dim() } -> std::convertible_to<int64_t>;
+};
+
+/// Tensor options of a dataset when none are given: float32 on the default (CPU) device.
+inline torch::TensorOptions default_options() { return torch::TensorOptions().dtype(torch::kFloat32); }
+
+namespace detail {
+
+/// Checks that a dataset's tensor options name a floating-point dtype.
+inline void check_options(const torch::TensorOptions& options, const char* where) {
+  const auto dtype = c10::typeMetaToScalarType(options.dtype());
+  GPM_CHECK(c10::isFloatingType(dtype), "{}: tensor options have dtype {}, expected a floating-point "
+            "dtype; pass e.g. torch::TensorOptions().dtype(torch::kFloat32)", where,
+            std::string(c10::toString(dtype)));
+}
+
+/// Checks a sample count and that `gen` can draw on the dataset's device.
+inline void check_draw(int64_t n, const at::Generator& gen, const torch::Device& device, const char* where) {
+  GPM_CHECK(n > 0, "{}: the number of samples n must be > 0, got {}", where, n);
+  GPM_CHECK(gen.device().type() == device.type(), "{}: the generator is on {} but the dataset's tensors "
+            "are on {}; create the generator with gpm::make_generator(seed, device)", where,
+            gen.device().str(), device.str());
+}
+
+}  // namespace detail
+}  // namespace gpm::data
