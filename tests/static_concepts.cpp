@@ -78,7 +78,8 @@ static_assert(gpm::Kernel<gpm::RbfKernel> && gpm::Kernel<gpm::ImqKernel>);
 static_assert(gpm::DiffusionCoefficient<gpm::ConstantDiffusion> && gpm::DiffusionCoefficient<gpm::EdmDiffusion>);
 
 // Generators.
-static_assert(gpm::Module<gpm::FreeParticles> && gpm::Module<torch::nn::Linear>);
+static_assert(gpm::GeneratorNetwork<gpm::FreeParticles> && gpm::GeneratorNetwork<torch::nn::Linear>);
+static_assert(gpm::Module<gpm::nn::EdmMlpDenoiser> && !gpm::GeneratorNetwork<gpm::nn::EdmMlpDenoiser>);
 static_assert(gpm::Optimizer<torch::optim::Adam> && !gpm::Optimizer<int>);
 static_assert(gpm::GeneratorDynamics<Free>);
 static_assert(gpm::GeneratorDynamics<gpm::Generator<torch::nn::Linear, torch::optim::Adam>>);

@@ -1,10 +1,15 @@
-// All flow functionals: the vector fields particles follow.
+// All flow functionals: the vector fields particles follow, their estimators and combinators.
 #pragma once
 
+#include "gpm/flows/denoiser_trainer.hpp"
+#include "gpm/flows/denoising_score_flow.hpp"
+#include "gpm/flows/discriminator_flow.hpp"
 #include "gpm/flows/gaussian_targets.hpp"
 #include "gpm/flows/kernels.hpp"
 #include "gpm/flows/kl_flow.hpp"
 #include "gpm/flows/mmd_flow.hpp"
+#include "gpm/flows/perturbed.hpp"
 #include "gpm/flows/potential_flow.hpp"
+#include "gpm/flows/score_difference_flow.hpp"
 #include "gpm/flows/score_flow.hpp"
 #include "gpm/flows/stein_flow.hpp"

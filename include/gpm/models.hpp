@@ -1,5 +1,9 @@
-// The two hosts, ParticleModel and InteractingParticleModel, and the named compositions.
+// The two hosts, ParticleModel and InteractingParticleModel, and the paper's models composed from them.
 #pragma once
 
+#include "gpm/models/discriminator_flow_model.hpp"
+#include "gpm/models/edm.hpp"
+#include "gpm/models/gan.hpp"
 #include "gpm/models/interacting_particle_model.hpp"
 #include "gpm/models/particle_model.hpp"
+#include "gpm/models/score_gan.hpp"

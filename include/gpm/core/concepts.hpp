@@ -47,6 +47,14 @@ concept TrainableFlow =
       { f.update(real, fake, t) } -> std::same_as<Stats>;
     };
 
+/// A flow whose estimator learns from data alone (EDM's denoiser): `update(real)` performs one
+/// optimisation step on the data batch `real`; no generated particles are needed.
+/// @see docs/concepts.md#datatrainableflow
+template <class F>
+concept DataTrainableFlow = Flow<F> && requires(F& f, const torch::Tensor& real) {
+  { f.update(real) } -> std::same_as<Stats>;
+};
+
 namespace detail {
 /// The smallest flow, used to check integrators and generator dynamics against the Flow contract.
 struct FlowArchetype {
@@ -77,11 +85,16 @@ concept Prior = requires(const P& p, int64_t n, const torch::TensorOptions& opti
   { p.sample(n, options, gen) } -> std::same_as<torch::Tensor>;
 };
 
-/// A network held by a LibTorch module holder (`TORCH_MODULE`): `net->forward(z)`, `net->parameters()`.
+/// A LibTorch module holder (`TORCH_MODULE`) whose parameters can be trained: `m->parameters()`.
 template <class M>
-concept Module = requires(M& m, const torch::Tensor& z) {
-  { m->forward(z) } -> std::same_as<torch::Tensor>;
+concept Module = requires(M& m) {
   { m->parameters() } -> std::same_as<std::vector<torch::Tensor>>;
+};
+
+/// A module mapping one tensor to one tensor, `net->forward(z)`: a generator network.
+template <class M>
+concept GeneratorNetwork = Module<M> && requires(M& m, const torch::Tensor& z) {
+  { m->forward(z) } -> std::same_as<torch::Tensor>;
 };
 
 /// Interacting-particle dynamics: a generator g_θ whose weights follow the field.

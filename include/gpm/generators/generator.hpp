@@ -33,7 +33,7 @@ struct GeneratorOptions {
 /// Example:
 ///   `Generator<nn::Mlp, torch::optim::Adam> g(net, GaussianPrior(GaussianPriorOptions({128})),
 ///                                             torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));`
-template <Module Net, Optimizer Opt, Prior Latent = GaussianPrior>
+template <GeneratorNetwork Net, Optimizer Opt, Prior Latent = GaussianPrior>
 class Generator {
  public:
   template <class OptimizerOptions>

@@ -15,7 +15,7 @@ namespace gpm {
 
 /// Jacobian of the flattened outputs g(z) [N·D] with respect to all parameters [P]; shape [N·D, P].
 /// Costs one backward pass per output coordinate: meant for small generators.
-template <Module Net>
+template <GeneratorNetwork Net>
 torch::Tensor generator_jacobian(Net& net, const torch::Tensor& z) {
   torch::AutoGradMode enable(true);
   const auto params = net->parameters();
@@ -34,7 +34,7 @@ torch::Tensor generator_jacobian(Net& net, const torch::Tensor& z) {
 }
 
 /// The generator NTK between two latent batches: [N₁·D, N₂·D] with blocks K(z_i, z'_j) ∈ R^{D×D}.
-template <Module Net>
+template <GeneratorNetwork Net>
 torch::Tensor ntk(Net& net, const torch::Tensor& z1, const torch::Tensor& z2) {
   return generator_jacobian(net, z1).matmul(generator_jacobian(net, z2).t());
 }
@@ -42,7 +42,7 @@ torch::Tensor ntk(Net& net, const torch::Tensor& z1, const torch::Tensor& z2) {
 /// Displacement of g(z) predicted by one plain-SGD step of unit learning rate on the Int-PM loss
 /// −mean_j ⟨v_j, g(z'_j)⟩: Δg(z) = (1/M) Σ_j K(z, z'_j) v_j (Franceschi et al. 2023, Eq. 12).
 /// `v_src` [M, ...] is the velocity at the M source latents `z_src`; returns the shape of g(z).
-template <Module Net>
+template <GeneratorNetwork Net>
 torch::Tensor ntk_displacement(Net& net, const torch::Tensor& z, const torch::Tensor& z_src,
                                const torch::Tensor& v_src) {
   const auto out_shape = [&] {

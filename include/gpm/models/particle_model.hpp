@@ -36,8 +36,8 @@ struct Trajectory {
 
 /// A particle model (Franceschi et al. 2023, arXiv:2305.16150, Definition 1): x_0 ~ prior, then
 /// dx/dt = v(x, t) integrated over the grid. Deterministic given the seed.
-/// With a TrainableFlow, `train_step(real)` trains the flow's estimator on particles taken along the
-/// current flow at random grid times (Algorithm 3 of the paper, the Discriminator Flow's loop).
+/// With a trainable flow, `train_step(real)` trains the flow's estimator: on data alone (EDM), or on
+/// particles taken along the current flow at random grid times (Algorithm 3, Discriminator Flows).
 /// Example:
 ///   `ParticleModel model(ScoreFlow(denoiser), Heun{}, KarrasGrid(KarrasGridOptions(32).sigma_max(80)),
 ///                        GaussianPrior(GaussianPriorOptions({2}).std(80)));`
@@ -67,6 +67,14 @@ class ParticleModel {
     return integrate(integrator_, flow_, x0.detach(), times_, gen_, steps);
   }
 
+  /// n particles integrated with another stepper over the same grid (e.g. EDM's SDE or churn
+  /// sampler for a model trained once), all N steps or the first `steps`.
+  template <Integrator J>
+  torch::Tensor sample_with(J& integrator, int64_t n, std::optional<int64_t> steps = std::nullopt) {
+    torch::NoGradGuard no_grad;
+    return integrate(integrator, flow_, draw_prior(n), times_, gen_, steps);
+  }
+
   /// Every intermediate state and the velocity each particle receives there.
   Trajectory trajectory(int64_t n, std::optional<int64_t> steps = std::nullopt) {
     torch::NoGradGuard no_grad;
@@ -84,27 +92,34 @@ class ParticleModel {
     return tr;
   }
 
-  /// One training step of the flow's estimator (Algorithm 3): simulate the current flow from the
-  /// prior for the first N − 1 steps keeping the states x_0 .. x_{N−1}, pick one state index k_b
+  /// One training step of the flow's estimator on the data batch `real`.
+  /// A DataTrainableFlow (EDM's denoiser) learns from `real` alone. A TrainableFlow follows
+  /// Algorithm 3 of the paper (the Discriminator Flow's loop): simulate the current flow from the
+  /// prior over the first N − 1 steps keeping the states x_0 .. x_{N−1}, pick one state index k_b
   /// uniformly per sample, and update the flow on (real, x_{k_b}, t_{k_b}).
   Stats train_step(const torch::Tensor& real)
-    requires TrainableFlow<F>
+    requires DataTrainableFlow<F> || TrainableFlow<F>
   {
     check_particles(real, "ParticleModel::train_step", "real");
-    const auto n = real.size(0);
-    const auto total = static_cast<int64_t>(times_.size()) - 1;
-    std::vector<torch::Tensor> states;
-    states.reserve(static_cast<size_t>(total));
-    {
-      torch::NoGradGuard no_grad;
-      const auto last = integrate(integrator_, flow_, draw_prior(n), times_, gen_, total - 1,
-                                  [&](const torch::Tensor& x, const Step&) { states.push_back(x); });
-      states.push_back(last);
+    if constexpr (DataTrainableFlow<F>) {
+      return flow_.update(real);
+    } else {
+      const auto n = real.size(0);
+      const auto total = static_cast<int64_t>(times_.size()) - 1;
+      std::vector<torch::Tensor> states;
+      states.reserve(static_cast<size_t>(total));
+      {
+        torch::NoGradGuard no_grad;
+        const auto last = integrate(integrator_, flow_, draw_prior(n), times_, gen_, total - 1,
+                                    [&](const torch::Tensor& x, const Step&) { states.push_back(x); });
+        states.push_back(last);
+      }
+      const auto index =
+          torch::randint(total, {n}, gen_, torch::TensorOptions().dtype(torch::kLong).device(real.device()));
+      const auto fake = torch::stack(states).index({index, torch::arange(n, index.options())});
+      const auto grid_times = torch::tensor(times_, torch::TensorOptions().dtype(torch::kFloat64)).to(real.options());
+      return flow_.update(real, fake, grid_times.index_select(0, index));
     }
-    const auto index = torch::randint(total, {n}, gen_, torch::TensorOptions().dtype(torch::kLong).device(real.device()));
-    const auto fake = torch::stack(states).index({index, torch::arange(n, index.options())});
-    const auto grid_times = torch::tensor(times_, torch::TensorOptions().dtype(torch::kFloat64)).to(real.options());
-    return flow_.update(real, fake, grid_times.index_select(0, index));
   }
 
   /// Reseeds the model's random stream.

@@ -43,6 +43,17 @@ inline Activation parse_activation(std::string_view name) {
                                     "are relu, leaky_relu, silu", name));
 }
 
+namespace detail {
+/// One hidden block [BatchNorm1d, activation, Linear] as a Sequential that can be nested in another
+/// (LibTorch cannot nest a plain Sequential: its forward is a template).
+class MlpBlockImpl : public torch::nn::SequentialImpl {
+ public:
+  using torch::nn::SequentialImpl::SequentialImpl;
+  torch::Tensor forward(const torch::Tensor& x) { return torch::nn::SequentialImpl::forward(x); }
+};
+TORCH_MODULE(MlpBlock);
+}  // namespace detail
+
 struct MlpOptions {
   /// `in`: number of input features (the flattened size of one particle or latent);
   /// `out`: number of output features.
@@ -76,7 +87,7 @@ class MlpImpl : public torch::nn::Module {
     GPM_CHECK(o.negative_slope() >= 0, "Mlp: negative_slope must be >= 0, got {}", o.negative_slope());
     mlp->push_back(torch::nn::Linear(o.in(), o.depth() > 0 ? o.width() : o.out()));
     for (int64_t i = 0; i < o.depth(); ++i) {
-      torch::nn::Sequential block;
+      detail::MlpBlock block;
       if (o.batch_norm()) block->push_back(torch::nn::BatchNorm1d(o.width()));
       switch (o.activation()) {
         case Activation::relu: block->push_back(torch::nn::ReLU()); break;

@@ -1,0 +1,345 @@
+// The runner's models behind one interface: configuration schemas (defaults = the reference's
+// 2-D settings), construction, training steps, sampling, and saving/loading a run directory.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <gpm/data.hpp>
+#include <gpm/integrators.hpp>
+#include <gpm/io/checkpoint.hpp>
+#include <gpm/io/config.hpp>
+#include <gpm/models/discriminator_flow_model.hpp>
+#include <gpm/models/edm.hpp>
+#include <gpm/models/gan.hpp>
+#include <gpm/models/score_gan.hpp>
+
+namespace gpm::runner {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+/// Training-loop settings shared by every model.
+struct TrainSettings {
+  TORCH_ARG(int64_t, steps) = 1000;
+  TORCH_ARG(int64_t, batch_size) = 128;
+  TORCH_ARG(uint64_t, seed) = 0;
+  TORCH_ARG(int64_t, log_every) = 100;
+};
+
+/// Sampler of an EDM run: heun (deterministic, default), euler, sde (Euler–Maruyama on the reverse
+/// SDE) or churn (EDM's stochastic Heun).
+struct EdmSampler {
+  TORCH_ARG(std::string, sampler) = "heun";
+  TORCH_ARG(double, s_churn) = 40.0;
+  TORCH_ARG(double, s_min) = 0.05;
+  TORCH_ARG(double, s_max) = 50.0;
+  TORCH_ARG(double, s_noise) = 1.0;
+};
+
+template <class Model>
+struct RunConfig {
+  TrainSettings train;
+  Model model;
+  EdmSampler sampler;  // used by EDM only
+};
+
+// Adds the training fields; every model's schema starts with them.
+template <class C>
+void add_train_fields(io::ConfigSchema<C>& s) {
+  s.field("steps", [](const C& c) { return c.train.steps(); }, [](C& c, int64_t v) { c.train.steps(v); },
+          io::non_negative([](const C& c) { return c.train.steps(); }));
+  s.field("batch_size", [](const C& c) { return c.train.batch_size(); }, [](C& c, int64_t v) { c.train.batch_size(v); },
+          io::positive([](const C& c) { return c.train.batch_size(); }));
+  s.field("seed", [](const C& c) { return c.train.seed(); }, [](C& c, uint64_t v) { c.train.seed(v); });
+  s.field("log_every", [](const C& c) { return c.train.log_every(); }, [](C& c, int64_t v) { c.train.log_every(v); },
+          io::positive([](const C& c) { return c.train.log_every(); }));
+}
+
+// A model field: `name` reads and writes c.model.name().
+#define GPM_MODEL_FIELD(schema, C, name, check)                                                           \
+  schema.field(#name, [](const C& c) { return c.model.name(); }, [](C& c, auto v) { c.model.name(v); }, \
+               check([](const C& c) { return c.model.name(); }))
+#define GPM_MODEL_FIELD_UNCHECKED(schema, C, name) \
+  schema.field(#name, [](const C& c) { return c.model.name(); }, [](C& c, auto v) { c.model.name(v); })
+
+using GanConfig = RunConfig<GanOptions>;
+using EdmConfig = RunConfig<EdmOptions>;
+using DiscrFlowConfig = RunConfig<DiscriminatorFlowModelOptions>;
+using ScoreGanConfig = RunConfig<ScoreGanOptions>;
+
+inline io::ConfigSchema<GanConfig> gan_schema() {
+  io::ConfigSchema<GanConfig> s("gan");
+  add_train_fields(s);
+  GPM_MODEL_FIELD(s, GanConfig, latent_dim, io::positive);
+  GPM_MODEL_FIELD(s, GanConfig, width, io::positive);
+  GPM_MODEL_FIELD(s, GanConfig, depth, io::positive);
+  GPM_MODEL_FIELD(s, GanConfig, init_std, io::positive);
+  GPM_MODEL_FIELD(s, GanConfig, lr, io::positive);
+  GPM_MODEL_FIELD_UNCHECKED(s, GanConfig, beta1);
+  GPM_MODEL_FIELD_UNCHECKED(s, GanConfig, beta2);
+  GPM_MODEL_FIELD(s, GanConfig, discriminator_steps, io::positive);
+  return s;
+}
+
+template <class C>
+void add_edm_fields(io::ConfigSchema<C>& s) {
+  GPM_MODEL_FIELD(s, C, width, io::positive);
+  GPM_MODEL_FIELD(s, C, depth, io::positive);
+  GPM_MODEL_FIELD(s, C, embedding_size, io::positive);
+  GPM_MODEL_FIELD(s, C, sigma_data, io::positive);
+  GPM_MODEL_FIELD(s, C, sigma_min, io::positive);
+  GPM_MODEL_FIELD(s, C, sigma_max, io::positive);
+  GPM_MODEL_FIELD_UNCHECKED(s, C, p_mean);
+  GPM_MODEL_FIELD(s, C, p_std, io::positive);
+  GPM_MODEL_FIELD(s, C, lr, io::positive);
+  GPM_MODEL_FIELD_UNCHECKED(s, C, beta1);
+  GPM_MODEL_FIELD_UNCHECKED(s, C, beta2);
+  GPM_MODEL_FIELD(s, C, sampling_steps, io::positive);
+  GPM_MODEL_FIELD(s, C, rho, io::positive);
+}
+
+inline io::ConfigSchema<EdmConfig> edm_schema() {
+  io::ConfigSchema<EdmConfig> s("edm");
+  add_train_fields(s);
+  add_edm_fields(s);
+  s.field("sampler", [](const EdmConfig& c) { return c.sampler.sampler(); }, [](EdmConfig& c, std::string v) { c.sampler.sampler(v); },
+          [](const EdmConfig& c) {
+            const auto& v = c.sampler.sampler();
+            return v == "heun" || v == "euler" || v == "sde" || v == "churn"
+                       ? std::string()
+                       : fmt::format("must be one of heun, euler, sde, churn; got \"{}\"", v);
+          });
+  s.field("s_churn", [](const EdmConfig& c) { return c.sampler.s_churn(); }, [](EdmConfig& c, double v) { c.sampler.s_churn(v); },
+          io::non_negative([](const EdmConfig& c) { return c.sampler.s_churn(); }));
+  s.field("s_min", [](const EdmConfig& c) { return c.sampler.s_min(); }, [](EdmConfig& c, double v) { c.sampler.s_min(v); });
+  s.field("s_max", [](const EdmConfig& c) { return c.sampler.s_max(); }, [](EdmConfig& c, double v) { c.sampler.s_max(v); });
+  s.field("s_noise", [](const EdmConfig& c) { return c.sampler.s_noise(); }, [](EdmConfig& c, double v) { c.sampler.s_noise(v); },
+          io::positive([](const EdmConfig& c) { return c.sampler.s_noise(); }));
+  return s;
+}
+
+inline io::ConfigSchema<DiscrFlowConfig> discr_flow_schema() {
+  io::ConfigSchema<DiscrFlowConfig> s("discr-flow");
+  add_train_fields(s);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, width, io::positive);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, depth, io::positive);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, embedding_size, io::positive);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, init_std, io::positive);
+  // N, the flow's Euler steps ("steps" is the number of training steps).
+  s.field("generation_steps", [](const DiscrFlowConfig& c) { return c.model.steps(); },
+          [](DiscrFlowConfig& c, int64_t v) { c.model.steps(v); }, io::positive([](const DiscrFlowConfig& c) { return c.model.steps(); }));
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, eta, io::positive);
+  GPM_MODEL_FIELD_UNCHECKED(s, DiscrFlowConfig, prior_mean);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, prior_std, io::positive);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, lr, io::positive);
+  GPM_MODEL_FIELD_UNCHECKED(s, DiscrFlowConfig, beta1);
+  GPM_MODEL_FIELD_UNCHECKED(s, DiscrFlowConfig, beta2);
+  return s;
+}
+
+inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
+  io::ConfigSchema<ScoreGanConfig> s("score-gan");
+  add_train_fields(s);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, latent_dim, io::positive);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, width, io::positive);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, depth, io::positive);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, sigma_min, io::positive);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, sigma_max, io::positive);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, rho, io::positive);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, score_steps, io::positive);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, score_lr, io::positive);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, generator_lr, io::positive);
+  GPM_MODEL_FIELD_UNCHECKED(s, ScoreGanConfig, data_weight);
+  GPM_MODEL_FIELD_UNCHECKED(s, ScoreGanConfig, generated_weight);
+  // The generated-score denoiser D_φ: EDM's architecture, sized independently of the generator.
+  s.field("denoiser_width", [](const ScoreGanConfig& c) { return c.model.denoiser().width(); },
+          [](ScoreGanConfig& c, int64_t v) { c.model.denoiser(EdmOptions(c.model.denoiser()).width(v)); },
+          io::positive([](const ScoreGanConfig& c) { return c.model.denoiser().width(); }));
+  s.field("denoiser_depth", [](const ScoreGanConfig& c) { return c.model.denoiser().depth(); },
+          [](ScoreGanConfig& c, int64_t v) { c.model.denoiser(EdmOptions(c.model.denoiser()).depth(v)); },
+          io::positive([](const ScoreGanConfig& c) { return c.model.denoiser().depth(); }));
+  s.field("denoiser_embedding_size", [](const ScoreGanConfig& c) { return c.model.denoiser().embedding_size(); },
+          [](ScoreGanConfig& c, int64_t v) { c.model.denoiser(EdmOptions(c.model.denoiser()).embedding_size(v)); },
+          io::positive([](const ScoreGanConfig& c) { return c.model.denoiser().embedding_size(); }));
+  return s;
+}
+
+#undef GPM_MODEL_FIELD
+#undef GPM_MODEL_FIELD_UNCHECKED
+
+/// Reference defaults per model (ALGORITHMS / reference configs for the 2-D Gaussian mixture).
+inline GanConfig default_gan() { return {TrainSettings().steps(1900), GanOptions(), {}}; }
+inline EdmConfig default_edm() { return {TrainSettings().steps(10000), EdmOptions(), {}}; }
+inline DiscrFlowConfig default_discr_flow() { return {TrainSettings().steps(4000), DiscriminatorFlowModelOptions(), {}}; }
+inline ScoreGanConfig default_score_gan() { return {TrainSettings().steps(31500).log_every(1000), ScoreGanOptions(), {}}; }
+
+/// A model as the runner sees it.
+class Run {
+ public:
+  virtual ~Run() = default;
+  virtual Stats train_step(const torch::Tensor& batch) = 0;
+  /// n samples; `steps` stops a particle model's flow after that many of its N steps.
+  virtual torch::Tensor sample(int64_t n, std::optional<int64_t> steps) = 0;
+  virtual void seed(uint64_t seed) = 0;
+  virtual void save(const fs::path& dir) = 0;
+  virtual void load(const fs::path& dir) = 0;
+  /// N, the generation steps of a particle model; 0 for a generator.
+  virtual int64_t generation_steps() const = 0;
+};
+
+inline void refuse_early_stop(std::optional<int64_t> steps, const char* model) {
+  GPM_CHECK(!steps, "--steps stops a particle model's flow early, but a {} samples in one generator pass", model);
+}
+
+class GanRun final : public Run {
+ public:
+  GanRun(int64_t dim, const GanConfig& c) : model_(make_gan(dim, GanOptions(c.model).seed(c.train.seed()))) {}
+  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
+    refuse_early_stop(steps, "GAN");
+    return model_.sample(n);
+  }
+  void seed(uint64_t s) override { model_.seed(s); }
+  void save(const fs::path& dir) override {
+    io::save(*model_.dynamics().net(), dir / "generator.pt");
+    io::save(*model_.flow().net(), dir / "discriminator.pt");
+  }
+  void load(const fs::path& dir) override {
+    io::load(*model_.dynamics().net(), dir / "generator.pt");
+    io::load(*model_.flow().net(), dir / "discriminator.pt");
+  }
+  int64_t generation_steps() const override { return 0; }
+
+ private:
+  Gan<> model_;
+};
+
+class EdmRun final : public Run {
+ public:
+  EdmRun(int64_t dim, const EdmConfig& c)
+      : model_(make_edm(dim, EdmOptions(c.model).seed(c.train.seed()))), sampler_(c.sampler) {}
+  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
+    const auto& name = sampler_.sampler();
+    if (name == "euler") {
+      Euler euler;
+      return model_.sample_with(euler, n, steps);
+    }
+    if (name == "sde") {
+      EulerMaruyama<EdmDiffusion> sde(EdmDiffusion{}, EulerMaruyamaOptions().drift_scale(2.0));
+      return model_.sample_with(sde, n, steps);
+    }
+    if (name == "churn") {
+      EdmStochastic churn(EdmStochasticOptions().s_churn(sampler_.s_churn()).s_min(sampler_.s_min()).s_max(sampler_.s_max()).s_noise(sampler_.s_noise()));
+      return model_.sample_with(churn, n, steps);
+    }
+    return model_.sample(n, steps);
+  }
+  void seed(uint64_t s) override { model_.seed(s); }
+  void save(const fs::path& dir) override { io::save(*model_.flow().net(), dir / "denoiser.pt"); }
+  void load(const fs::path& dir) override { io::load(*model_.flow().net(), dir / "denoiser.pt"); }
+  int64_t generation_steps() const override { return model_.steps(); }
+  nn::EdmMlpDenoiser denoiser() { return model_.flow().net(); }
+
+ private:
+  Edm<> model_;
+  EdmSampler sampler_;
+};
+
+class DiscrFlowRun final : public Run {
+ public:
+  DiscrFlowRun(int64_t dim, const DiscrFlowConfig& c)
+      : model_(make_discriminator_flow(dim, DiscriminatorFlowModelOptions(c.model).seed(c.train.seed()))) {}
+  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return model_.sample(n, steps); }
+  void seed(uint64_t s) override { model_.seed(s); }
+  void save(const fs::path& dir) override { io::save(*model_.flow().net(), dir / "discriminator.pt"); }
+  void load(const fs::path& dir) override { io::load(*model_.flow().net(), dir / "discriminator.pt"); }
+  int64_t generation_steps() const override { return model_.steps(); }
+
+ private:
+  DiscriminatorFlowModel<> model_;
+};
+
+class ScoreGanRun final : public Run {
+ public:
+  ScoreGanRun(int64_t dim, const ScoreGanConfig& c, nn::EdmMlpDenoiser data_denoiser)
+      : model_(make_score_gan(dim, std::move(data_denoiser), ScoreGanOptions(c.model).seed(c.train.seed()))) {}
+  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
+    refuse_early_stop(steps, "Score GAN");
+    return model_.sample(n);
+  }
+  void seed(uint64_t s) override { model_.seed(s); }
+  void save(const fs::path& dir) override {
+    io::save(*model_.dynamics().net(), dir / "generator.pt");
+    io::save(*model_.flow().flow().generated().net(), dir / "generated_denoiser.pt");
+    io::save(*model_.flow().flow().data_denoiser(), dir / "data_denoiser.pt");
+  }
+  void load(const fs::path& dir) override {
+    io::load(*model_.dynamics().net(), dir / "generator.pt");
+    io::load(*model_.flow().flow().generated().net(), dir / "generated_denoiser.pt");
+    io::load(*model_.flow().flow().data_denoiser(), dir / "data_denoiser.pt");
+  }
+  int64_t generation_steps() const override { return 0; }
+
+ private:
+  ScoreGan<> model_;
+};
+
+/// The models the runner knows, by command-line name.
+inline const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names{"gan", "edm", "discr-flow", "score-gan"};
+  return names;
+}
+
+/// Resolves a model's config: defaults, then `overrides` (a JSON object of fields). Returns the
+/// resolved config as JSON (every field), ready to be written to the run directory.
+inline json resolve_config(const std::string& model, const json& overrides) {
+  if (model == "gan") return gan_schema().write(gan_schema().read(overrides, default_gan()));
+  if (model == "edm") return edm_schema().write(edm_schema().read(overrides, default_edm()));
+  if (model == "discr-flow") return discr_flow_schema().write(discr_flow_schema().read(overrides, default_discr_flow()));
+  if (model == "score-gan") return score_gan_schema().write(score_gan_schema().read(overrides, default_score_gan()));
+  throw InvalidArgument(fmt::format("unknown model '{}'; choose one of gan, edm, discr-flow, score-gan", model));
+}
+
+/// Training settings of a resolved config.
+inline TrainSettings train_settings(const json& resolved) {
+  return TrainSettings()
+      .steps(resolved.at("steps").get<int64_t>())
+      .batch_size(resolved.at("batch_size").get<int64_t>())
+      .seed(resolved.at("seed").get<uint64_t>())
+      .log_every(resolved.at("log_every").get<int64_t>());
+}
+
+/// Builds a model from its resolved config. A Score GAN needs the data denoiser (of a trained EDM).
+inline std::unique_ptr<Run> make_run(const std::string& model, int64_t dim, const json& resolved,
+                                     std::optional<nn::EdmMlpDenoiser> data_denoiser = std::nullopt) {
+  if (model == "gan") return std::make_unique<GanRun>(dim, gan_schema().read(resolved, default_gan()));
+  if (model == "edm") return std::make_unique<EdmRun>(dim, edm_schema().read(resolved, default_edm()));
+  if (model == "discr-flow") return std::make_unique<DiscrFlowRun>(dim, discr_flow_schema().read(resolved, default_discr_flow()));
+  if (model == "score-gan") {
+    GPM_CHECK(data_denoiser.has_value(), "a Score GAN needs a data denoiser: pass --data-denoiser RUN_DIR, the run "
+              "directory of a trained EDM");
+    return std::make_unique<ScoreGanRun>(dim, score_gan_schema().read(resolved, default_score_gan()), *data_denoiser);
+  }
+  throw InvalidArgument(fmt::format("unknown model '{}'; choose one of gan, edm, discr-flow, score-gan", model));
+}
+
+/// The denoiser of the EDM run in `dir`, loaded with its weights, for a Score GAN.
+inline nn::EdmMlpDenoiser load_edm_denoiser(const fs::path& dir) {
+  const json run = json::parse(io::read_file(dir / "run.json"));
+  GPM_CHECK(run.at("model") == "edm", "'{}' is a {} run; --data-denoiser needs the run directory of an EDM", dir.string(),
+            run.at("model").get<std::string>());
+  const auto options = edm_schema().read(run.at("config"), default_edm()).model;
+  auto net = make_edm_mlp_denoiser(run.at("dim").get<int64_t>(), options);
+  io::load(*net, dir / "denoiser.pt");
+  return net;
+}
+
+}  // namespace gpm::runner

@@ -1,0 +1,8 @@
+// Datasets: the Dataset concept, 2-D toy distributions, point clouds from CSV files, and dataset
+// specs for command-line runners.
+#pragma once
+
+#include "gpm/data/dataset.hpp"
+#include "gpm/data/point_cloud.hpp"
+#include "gpm/data/spec.hpp"
+#include "gpm/data/toy2d.hpp"

@@ -1,0 +1,193 @@
+// A dataset given by a finite set of points (a CSV file or a tensor), sampled with replacement,
+// and write_csv to save points in the same format.
+#pragma once
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Generator.h>
+#include <fmt/format.h>
+#include <torch/types.h>
+
+#include "gpm/core/errors.hpp"
+#include "gpm/core/tensor_ops.hpp"
+#include "gpm/data/dataset.hpp"
+
+namespace gpm::data {
+
+namespace detail {
+
+/// `text` without leading and trailing spaces, tabs and carriage returns.
+inline std::string_view trim(std::string_view text) {
+  constexpr std::string_view blank = " \t\r";
+  const auto first = text.find_first_not_of(blank);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(blank) - first + 1);
+}
+
+/// The comma-separated cells of one line, each trimmed.
+inline std::vector<std::string_view> split_cells(std::string_view line) {
+  std::vector<std::string_view> cells;
+  for (size_t start = 0;;) {
+    const auto comma = line.find(',', start);
+    cells.push_back(trim(line.substr(start, comma == std::string_view::npos ? comma : comma - start)));
+    if (comma == std::string_view::npos) return cells;
+    start = comma + 1;
+  }
+}
+
+/// Parses the whole of `text` as a decimal number (an optional leading '+' is accepted; "nan" and
+/// "inf" parse and are rejected later as non-finite). False if any character is left over.
+inline bool parse_number(std::string_view text, double& value) {
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
+  if (text.empty()) return false;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error == std::errc::result_out_of_range) {
+    value = std::numeric_limits<double>::infinity();  // reported as non-finite by the caller
+    return end == text.data() + text.size();
+  }
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+/// Reads the rows of a numeric CSV file into a [rows, columns] float64 CPU tensor; see PointCloud.
+inline torch::Tensor read_csv_points(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  GPM_CHECK(fs::exists(path, ec), "PointCloud: the file '{}' does not exist; give the path of a CSV file "
+            "with one point per row", path);
+  GPM_CHECK(!fs::is_directory(path, ec), "PointCloud: '{}' is a directory; give the path of a CSV file", path);
+  std::ifstream file(path);
+  GPM_CHECK(file.is_open(), "PointCloud: the file '{}' cannot be read ({}); check its permissions", path,
+            std::generic_category().message(errno));
+
+  std::vector<double> values;
+  int64_t columns = 0, rows = 0, first_data_line = 0;
+  bool seen_first_line = false;
+  std::string line;
+  for (int64_t line_number = 1; std::getline(file, line); ++line_number) {
+    if (trim(line).empty()) continue;  // blank lines (e.g. trailing ones) carry no data
+    const auto cells = split_cells(line);
+    std::vector<double> row(cells.size());
+    size_t bad = cells.size();  // index of the first cell that is not a number
+    for (size_t c = 0; c < cells.size() && bad == cells.size(); ++c)
+      if (!parse_number(cells[c], row[c])) bad = c;
+    const bool header = !seen_first_line && bad != cells.size();
+    seen_first_line = true;
+    if (header) continue;  // a first line that is not all numbers names the columns
+    GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: '{}' is not a number; every cell "
+              "after the optional header line must be a number", path, line_number, bad + 1, cells[bad]);
+    if (rows == 0) {
+      columns = static_cast<int64_t>(cells.size());
+      first_data_line = line_number;
+    }
+    GPM_CHECK(static_cast<int64_t>(cells.size()) == columns, "PointCloud: '{}' line {} has {} values, expected "
+              "{} like the first data row (line {}); every row must have the same number of columns", path,
+              line_number, cells.size(), columns, first_data_line);
+    for (size_t c = 0; c < row.size(); ++c)
+      GPM_CHECK(std::isfinite(row[c]), "PointCloud: '{}' line {}, column {}: '{}' is not finite (NaN or "
+                "infinite values are not allowed)", path, line_number, c + 1, cells[c]);
+    values.insert(values.end(), row.begin(), row.end());
+    ++rows;
+  }
+  GPM_CHECK(!file.bad(), "PointCloud: reading '{}' failed", path);
+  GPM_CHECK(rows > 0, "PointCloud: '{}' holds no data rows; expected one comma-separated point per line, "
+            "after an optional header line", path);
+  return torch::tensor(values, torch::kFloat64).view({rows, columns});
+}
+
+}  // namespace detail
+
+/// A finite set of points {p_1, ..., p_M} [M, D] seen as the empirical distribution (1/M) Σ δ_{p_i}:
+/// `sample(n, gen)` draws n rows uniformly with replacement. Models gpm::data::Dataset.
+/// Example: `auto cloud = PointCloud::from_csv("data/spiral.csv");`
+class PointCloud {
+ public:
+  /// Loads a CSV file: one point per line, comma-separated numbers. A first line that is not all
+  /// numbers is a header and is skipped; blank lines are skipped. Throws gpm::InvalidArgument naming
+  /// the file, the line and the column for a missing file, no data rows, a non-numeric cell, rows
+  /// of unequal length or a NaN / infinite value.
+  static PointCloud from_csv(const std::string& path, torch::TensorOptions options = default_options()) {
+    data::detail::check_options(options, "PointCloud::from_csv");
+    return PointCloud(data::detail::read_csv_points(path).to(options));
+  }
+
+  /// Wraps `points` [M, D] (floating point, finite); samples keep their dtype and device.
+  static PointCloud from_tensor(torch::Tensor points) {
+    GPM_CHECK(points.defined() && points.dim() == 2 && points.size(0) > 0 && points.size(1) > 0,
+              "PointCloud::from_tensor: points must have shape [M, D] with M, D >= 1, got {}",
+              points.defined() ? shape_string(points) : std::string("an undefined tensor"));
+    GPM_CHECK(points.is_floating_point(), "PointCloud::from_tensor: points have dtype {}, expected a "
+              "floating-point dtype", std::string(c10::toString(points.scalar_type())));
+    check_finite(points, "PointCloud::from_tensor", "points");
+    return PointCloud(points.detach());
+  }
+
+  torch::Tensor sample(int64_t n, at::Generator& gen) const {
+    data::detail::check_draw(n, gen, points_.device(), "PointCloud::sample");
+    const auto row = torch::randint(size(), {n}, gen, points_.options().dtype(torch::kLong));
+    return points_.index_select(0, row);
+  }
+  int64_t dim() const { return points_.size(1); }
+  /// Number of stored points M.
+  int64_t size() const { return points_.size(0); }
+  /// All stored points, [M, D].
+  const torch::Tensor& points() const { return points_; }
+
+ private:
+  explicit PointCloud(torch::Tensor points) : points_(std::move(points)) {}
+  torch::Tensor points_;
+};
+
+/// Writes `points` [N, D] to `path` as CSV, one point per line, after an optional header line
+/// (one name per column). Values are printed in the shortest form that reads back to the same
+/// float (for float32 and below) or double (for float64), so write_csv → PointCloud::from_csv
+/// round-trips exactly. Example: `write_csv("samples.csv", x, {"x", "y"});`
+inline void write_csv(const std::string& path, const torch::Tensor& points,
+                      const std::vector<std::string>& header = {}) {
+  GPM_CHECK(points.defined() && points.dim() == 2, "write_csv: points must have shape [N, D], got {}",
+            points.defined() ? shape_string(points) : std::string("an undefined tensor"));
+  GPM_CHECK(header.empty() || static_cast<int64_t>(header.size()) == points.size(1), "write_csv: the header "
+            "names {} columns but the points have {}", header.size(), points.size(1));
+  bool header_reads_as_data = !header.empty();
+  for (const auto& name : header) {
+    GPM_CHECK(name.find_first_of(",\n\r") == std::string::npos, "write_csv: the header name '{}' contains a "
+              "comma or a line break; choose plain column names", name);
+    double ignored = 0;
+    header_reads_as_data = header_reads_as_data && detail::parse_number(detail::trim(name), ignored);
+  }
+  GPM_CHECK(!header_reads_as_data, "write_csv: every header name is a number, so the header would read back "
+            "as a data row; use names such as x, y");
+  const bool as_double = points.scalar_type() == torch::kFloat64;
+  const auto host = points.detach().cpu().to(as_double ? torch::kFloat64 : torch::kFloat32).contiguous();
+  std::ofstream file(path, std::ios::trunc);
+  GPM_CHECK(file.is_open(), "write_csv: cannot open '{}' for writing ({}); check that its directory exists "
+            "and is writable", path, std::generic_category().message(errno));
+  fmt::memory_buffer out;
+  for (size_t j = 0; j < header.size(); ++j) fmt::format_to(std::back_inserter(out), "{}{}", j ? "," : "", header[j]);
+  if (!header.empty()) out.push_back('\n');
+  const auto rows = host.size(0), columns = host.size(1);
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < columns; ++j) {
+      if (j) out.push_back(',');
+      if (as_double) fmt::format_to(std::back_inserter(out), "{}", host.data_ptr<double>()[i * columns + j]);
+      else fmt::format_to(std::back_inserter(out), "{}", host.data_ptr<float>()[i * columns + j]);
+    }
+    out.push_back('\n');
+  }
+  file.write(out.data(), static_cast<std::streamsize>(out.size()));
+  file.close();
+  if (file.fail()) throw RuntimeError(fmt::format("write_csv: writing '{}' failed", path));
+}
+
+}  // namespace gpm::data

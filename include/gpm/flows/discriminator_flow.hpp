@@ -1,0 +1,132 @@
+// The GAN field: particles ascend −c(f(x, t)) for a discriminator f trained against them. With a
+// generator it is a GAN; as a particle model with a time-dependent f, a Discriminator Flow.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <ATen/core/Generator.h>
+#include <torch/arg.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/optim/adam.h>
+#include <torch/types.h>
+
+#include "gpm/core/concepts.hpp"
+#include "gpm/core/errors.hpp"
+#include "gpm/core/random.hpp"
+#include "gpm/core/tensor_ops.hpp"
+#include "gpm/generators/generator.hpp"
+#include "gpm/losses/gan_losses.hpp"
+#include "gpm/losses/gradient_penalty.hpp"
+
+namespace gpm {
+
+/// A discriminator network held by a module holder: `net->forward(x, t)` (time-dependent) or
+/// `net->forward(x)`, returning one logit per particle ([N] or [N, 1]).
+template <class N>
+concept Critic = requires(N& net, const torch::Tensor& x, const torch::Tensor& t) {
+  { net->forward(x, t) } -> std::same_as<torch::Tensor>;
+} || requires(N& net, const torch::Tensor& x) {
+  { net->forward(x) } -> std::same_as<torch::Tensor>;
+};
+
+struct DiscriminatorFlowOptions {
+  /// η, the gradient strength: v = −η ∇ₓ c(f(x, t)). 1 for GANs; 20 for the 2-D Discriminator Flow.
+  TORCH_ARG(double, eta) = 1.0;
+  /// Gradient penalty added to the discriminator loss (off when its weight is 0).
+  TORCH_ARG(GradientPenaltyOptions, penalty) = GradientPenaltyOptions();
+  /// Piecewise-constant penalty weights over time [0, 1): l[floor(L t)]; empty uses penalty.weight.
+  TORCH_ARG(std::vector<double>, penalty_schedule) = {};
+  /// Seed of the flow's own random stream (penalty interpolation).
+  TORCH_ARG(uint64_t, seed) = 0;
+};
+
+/// v(x, t) = −η ∇ₓ c(f(x, t)), with c the generator side of a GAN loss and f a discriminator trained
+/// by `update` on data (real) against particles (fake) (Franceschi et al. 2023, arXiv:2305.16150,
+/// Finding 5 and Eq. 20). Models gpm::TrainableFlow.
+/// Example: `DiscriminatorFlow flow(nn::Mlp(nn::MlpOptions(2, 1)), NonSaturatingLoss{}, torch::optim::AdamOptions(2e-4));`
+template <Critic Net, GanLoss Loss, Optimizer Opt = torch::optim::Adam>
+class DiscriminatorFlow {
+ public:
+  template <class OptimizerOptions>
+  DiscriminatorFlow(Net net, Loss loss, const OptimizerOptions& optimizer_options, DiscriminatorFlowOptions options = {})
+      : net_(std::move(net)),
+        loss_(std::move(loss)),
+        optimizer_(std::make_unique<Opt>(net_->parameters(), optimizer_options)),
+        options_(std::move(options)),
+        gen_(make_generator(options_.seed(), net_->parameters().empty() ? torch::Device(torch::kCPU)
+                                                                          : net_->parameters().front().device())) {
+    GPM_CHECK(std::isfinite(options_.eta()), "DiscriminatorFlow: eta must be finite, got {}", options_.eta());
+    for (double w : options_.penalty_schedule())
+      GPM_CHECK(w >= 0, "DiscriminatorFlow: penalty_schedule weights must be >= 0, got {}", w);
+  }
+
+  /// Discriminator logits f(x, t), shape [N].
+  torch::Tensor logits(const torch::Tensor& x, const torch::Tensor& t) {
+    torch::Tensor f;
+    if constexpr (requires { net_->forward(x, t); }) {
+      f = net_->forward(x, t);
+    } else {
+      f = net_->forward(x);
+    }
+    GPM_CHECK(f.numel() == x.size(0), "DiscriminatorFlow: the discriminator returned shape {} for {} particles; "
+              "it must return one logit per particle", shape_string(f), x.size(0));
+    return f.reshape({x.size(0)});
+  }
+
+  torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor& t) {
+    check_particles(x, "DiscriminatorFlow::velocity");
+    check_times(t, x, "DiscriminatorFlow::velocity");
+    torch::AutoGradMode enable(true);  // samplers run under NoGradGuard; this flow needs ∇ₓ
+    const torch::Tensor input = x.detach().requires_grad_(true);
+    const torch::Tensor cost = loss_.generator_loss(logits(input, t));
+    return (-options_.eta() * input_gradient(cost, input)).detach();
+  }
+
+  /// One optimiser step on mean b(f(fake)) − mean a(f(real)) (+ the weighted gradient penalty).
+  Stats update(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& t) {
+    check_particles(real, "DiscriminatorFlow::update", "real");
+    check_particles(fake, "DiscriminatorFlow::update", "fake");
+    GPM_CHECK(real.size(0) == fake.size(0) || !penalty_active(), "DiscriminatorFlow::update: the gradient penalty "
+              "pairs real and fake samples, but got {} real and {} fake", real.size(0), fake.size(0));
+    check_times(t, fake, "DiscriminatorFlow::update");
+    const torch::Tensor fake_input = fake.detach();
+    torch::Tensor loss = loss_.discriminator_loss(logits(real, t.size(0) == real.size(0) ? t : t.new_zeros({real.size(0)})),
+                                                  logits(fake_input, t));
+    Stats stats{{"discriminator_loss", loss.detach()}};
+    if (penalty_active()) {
+      const auto critic = [this](const torch::Tensor& x, const torch::Tensor& s) { return logits(x, s); };
+      const torch::Tensor penalty = gradient_penalty(critic, real, fake_input, t, options_.penalty(), gen_);
+      const torch::Tensor weights = options_.penalty_schedule().empty()
+                                        ? torch::full_like(penalty, options_.penalty().weight())
+                                        : penalty_weights(options_.penalty_schedule(), t);
+      const torch::Tensor weighted = (weights * penalty).mean();
+      loss = loss + weighted;
+      stats["gradient_penalty"] = weighted.detach();
+    }
+    optimizer_->zero_grad();
+    loss.backward();
+    optimizer_->step();
+    return stats;
+  }
+
+  Net& net() { return net_; }
+  Opt& optimizer() { return *optimizer_; }
+  const Loss& loss() const { return loss_; }
+  at::Generator& generator() { return gen_; }
+  const DiscriminatorFlowOptions& options() const { return options_; }
+
+ private:
+  bool penalty_active() const {
+    if (!options_.penalty_schedule().empty()) return true;
+    return options_.penalty().weight() > 0;
+  }
+
+  Net net_;
+  Loss loss_;
+  std::unique_ptr<Opt> optimizer_;
+  DiscriminatorFlowOptions options_;
+  at::Generator gen_;
+};
+
+}  // namespace gpm

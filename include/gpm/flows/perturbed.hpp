@@ -1,0 +1,54 @@
+// Flow combinator: evaluate a flow at noised particles x + σε with a random noise level per
+// particle, passing σ as the flow's time (instance noise, Score GAN's noising).
+#pragma once
+
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include "gpm/core/concepts.hpp"
+#include "gpm/core/random.hpp"
+#include "gpm/core/tensor_ops.hpp"
+#include "gpm/losses/noise_levels.hpp"
+
+namespace gpm {
+
+struct PerturbedOptions {
+  /// Seed of the combinator's random stream (noise levels and noise).
+  TORCH_ARG(uint64_t, seed) = 0;
+  TORCH_ARG(torch::Device, device) = torch::kCPU;
+};
+
+/// v(x, ·) = f.velocity(x + σε, σ) with σ ~ sampler and ε ~ N(0, I) per particle. Since
+/// ∂(x + σε)/∂x = I, the field needs no chain-rule factor. Trainable when f is: `update` forwards.
+/// Example: `Perturbed flow(ScoreDifferenceFlow(...), ScheduleSigma(0.1, 10, 3));`
+template <Flow F, NoiseLevelSampler Sigma>
+class Perturbed {
+ public:
+  Perturbed(F flow, Sigma sigma, PerturbedOptions options = {})
+      : flow_(std::move(flow)), sigma_(std::move(sigma)), gen_(make_generator(options.seed(), options.device())) {}
+
+  torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor& t) {
+    check_particles(x, "Perturbed::velocity");
+    check_times(t, x, "Perturbed::velocity");
+    const torch::Tensor sigma = sigma_.sample(x.size(0), x.options(), gen_);
+    const torch::Tensor noised = x + per_particle(sigma, x) * torch::randn(x.sizes(), gen_, x.options());
+    return flow_.velocity(noised, sigma);
+  }
+
+  Stats update(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& t)
+    requires TrainableFlow<F>
+  {
+    return flow_.update(real, fake, t);
+  }
+
+  F& flow() { return flow_; }
+  const Sigma& sigma_sampler() const { return sigma_; }
+  at::Generator& generator() { return gen_; }
+
+ private:
+  F flow_;
+  Sigma sigma_;
+  at::Generator gen_;
+};
+
+}  // namespace gpm

@@ -1,0 +1,72 @@
+// Saving and loading modules and optimisers as files in a run directory. Every write goes to a
+// temporary file that is flushed and renamed, so a crash never leaves a half-written file behind.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include "gpm/core/errors.hpp"
+
+namespace gpm::io {
+
+/// Writes `contents` to `path` atomically: a temporary file beside it, flushed, then renamed over it.
+inline void write_file_atomically(const std::filesystem::path& path, const std::string& contents) {
+  const auto tmp = std::filesystem::path(path.string() + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw RuntimeError(fmt::format("cannot write '{}': check that the directory exists and is writable", tmp.string()));
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.flush();
+    if (!out) throw RuntimeError(fmt::format("writing '{}' failed (disk full?)", tmp.string()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw RuntimeError(fmt::format("cannot rename '{}' to '{}': {}", tmp.string(), path.string(), ec.message()));
+}
+
+/// Reads a whole file; a missing or unreadable file is an InvalidArgument naming it.
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  GPM_CHECK(static_cast<bool>(in), "cannot read '{}': the file is missing or unreadable", path.string());
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// Saves a module's parameters and buffers (or an optimiser's state) to `path` atomically.
+template <class T>
+void save(const T& object, const std::filesystem::path& path) {
+  torch::serialize::OutputArchive archive;
+  object.save(archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomically(path, bytes.str());
+}
+
+/// Loads what `save` wrote into `object`, which must have the same structure. A missing, truncated,
+/// corrupted or foreign file is an InvalidArgument naming the file.
+template <class T>
+void load(T& object, const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  try {
+    torch::serialize::InputArchive archive;
+    std::istringstream in(bytes);
+    archive.load_from(in);
+    object.load(archive);
+  } catch (const c10::Error& e) {
+    throw InvalidArgument(fmt::format("cannot load '{}': the file is truncated, corrupted or was written for a "
+                                      "different network ({})", path.string(), e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw InvalidArgument(fmt::format("cannot load '{}': the file is truncated, corrupted or was written for a "
+                                      "different network ({})", path.string(), e.what()));
+  }
+}
+
+}  // namespace gpm::io

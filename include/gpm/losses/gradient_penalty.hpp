@@ -1,0 +1,130 @@
+// Gradient penalties on a critic (WGAN-GP, R1-like, the Discriminator Flow's centre-0 penalty)
+// and the piecewise-constant per-time penalty weights of Discriminator Flows.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <ATen/core/Generator.h>
+#include <torch/arg.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/types.h>
+
+#include "gpm/core/concepts.hpp"
+#include "gpm/core/errors.hpp"
+#include "gpm/core/tensor_ops.hpp"
+
+namespace gpm {
+
+/// Where the critic's input gradient is penalised.
+enum class PenaltyPoint {
+  interpolation,  ///< x̂ = α x_real + (1 − α) x_fake, α ~ U[0, 1] per sample (WGAN-GP)
+  real,           ///< x̂ = x_real (R1-like with center 0)
+  fake            ///< x̂ = x_fake
+};
+
+/// The config name of a penalty point: "interpolation", "real" or "fake".
+inline std::string to_string(PenaltyPoint point) {
+  switch (point) {
+    case PenaltyPoint::interpolation: return "interpolation";
+    case PenaltyPoint::real: return "real";
+    case PenaltyPoint::fake: return "fake";
+  }
+  return "unknown";
+}
+
+/// Reads a penalty point from its config name ("interpolation", "real", "fake"); throws
+/// gpm::InvalidArgument listing the valid names otherwise.
+/// Example: `GradientPenaltyOptions().point(parse_penalty_point("real"))`
+inline PenaltyPoint parse_penalty_point(std::string_view name) {
+  for (auto p : {PenaltyPoint::interpolation, PenaltyPoint::real, PenaltyPoint::fake})
+    if (name == to_string(p)) return p;
+  throw InvalidArgument(fmt::format("gpm::parse_penalty_point: unknown penalty point \"{}\"; valid names are "
+                                    "interpolation, real, fake", name));
+}
+
+struct GradientPenaltyOptions {
+  /// λ: the coefficient the caller multiplies the mean penalty by (0 = off; WGAN-GP uses 10).
+  /// gradient_penalty() itself returns the unweighted per-sample penalty.
+  TORCH_ARG(double, weight) = 0.0;
+  /// The target gradient norm (1 for WGAN-GP, 0 for R1-like penalties).
+  TORCH_ARG(double, center) = 1.0;
+  /// p of the per-sample p-norm of the flattened gradient (>= 1; infinity allowed).
+  TORCH_ARG(double, norm) = 2.0;
+  TORCH_ARG(PenaltyPoint, point) = PenaltyPoint::interpolation;
+};
+
+/// Per-sample gradient penalty GP_b = (‖∇ₓ f(x̂_b, t_b)‖_p − center)², shape [N], with x̂ chosen by
+/// options.point() (Gulrajani et al. 2017, arXiv:1704.00028; Franceschi et al. 2023, reference
+/// `grad_penalty`). The gradient is taken with create_graph = true, so GP is differentiable with
+/// respect to the critic's parameters. With center 0 and p = 2 it is Σ g² computed directly
+/// (no square root, whose derivative is undefined at 0). `critic(x, t)` returns one value per
+/// sample ([N] or [N, 1]); `t` is passed through unchanged (it may be undefined for an
+/// unconditioned critic wrapped in a lambda). α is drawn from `gen`. The caller applies the weight:
+/// `loss += options.weight() * gp.mean()` (or penalty_weights(list, t) * gp).
+/// Example: `auto gp = gradient_penalty(disc, real, fake.detach(), t, GradientPenaltyOptions().weight(10), gen);`
+template <class C>
+  requires Potential<std::remove_reference_t<C>>
+torch::Tensor gradient_penalty(C&& critic, const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& t,
+                               const GradientPenaltyOptions& options, at::Generator& gen) {
+  const char* where = "gradient_penalty";
+  GPM_CHECK(options.norm() >= 1, "{}: the norm p must be >= 1 (or infinity), got {}", where, options.norm());
+  GPM_CHECK(std::isfinite(options.center()), "{}: center must be finite, got {}", where, options.center());
+  torch::Tensor point;
+  switch (options.point()) {
+    case PenaltyPoint::interpolation: {
+      check_particles(real, where, "real");
+      check_particles(fake, where, "fake");
+      check_compatible(real, "real", fake, "fake", where);
+      GPM_CHECK(real.sizes() == fake.sizes(), "{}: interpolation needs real and fake of the same shape, got {} "
+                "and {}", where, shape_string(real), shape_string(fake));
+      const auto alpha = per_particle(torch::rand({real.size(0)}, gen, real.options()), real);
+      point = alpha * real.detach() + (1.0 - alpha) * fake.detach();
+      break;
+    }
+    case PenaltyPoint::real:
+      check_particles(real, where, "real");
+      point = real.detach();
+      break;
+    case PenaltyPoint::fake:
+      check_particles(fake, where, "fake");
+      point = fake.detach();
+      break;
+  }
+  if (t.defined()) check_times(t, point, where);
+  torch::AutoGradMode enable_grad(true);
+  const auto x = point.requires_grad_(true);
+  const torch::Tensor f = critic(x, t);
+  GPM_CHECK(f.numel() == x.size(0), "{}: the critic returned shape {} for {} samples; it must return one "
+            "value per sample, [N] or [N, 1]", where, shape_string(f), x.size(0));
+  const auto g = input_gradient(f, x, /*create_graph=*/true).flatten(1);
+  if (options.center() == 0.0 && options.norm() == 2.0) return g.square().sum(1);
+  return (torch::linalg_vector_norm(g, options.norm(), at::IntArrayRef{1}) - options.center()).square();
+}
+
+/// Piecewise-constant penalty weights over time: for t in [0, 1) the weight is
+/// weights[floor(L t)] with L = weights.size() (Discriminator Flow, reference `grad_penalty` list);
+/// one weight applies to all times. Times outside [0, 1) use the first or last weight, and
+/// L t is rounded up by 1e-5 first, so that grid times t = k/N land in their exact bin despite
+/// floating-point rounding. Returns [N] in t's dtype and device.
+/// Example: `auto lambda = penalty_weights({0.1, 0.05, 0.0}, t);  loss += (lambda * gp).mean();`
+inline torch::Tensor penalty_weights(const std::vector<double>& weights, const torch::Tensor& t) {
+  GPM_CHECK(!weights.empty(), "penalty_weights: the weight list is empty; give at least one weight");
+  GPM_CHECK(t.defined() && t.dim() == 1, "penalty_weights: t must have shape [N] (one time per sample), got {}",
+            t.defined() ? shape_string(t) : std::string("an undefined tensor"));
+  GPM_CHECK(t.is_floating_point(), "penalty_weights: t has dtype {}, expected a floating-point dtype",
+            std::string(c10::toString(t.scalar_type())));
+  const auto count = static_cast<int64_t>(weights.size());
+  if (count == 1) return torch::full({t.size(0)}, weights.front(), t.options());
+  const auto table = torch::tensor(weights, t.options());
+  const auto bins = (t.detach().to(torch::kFloat64) * static_cast<double>(count) + 1e-5)
+                        .floor()
+                        .clamp(0, static_cast<double>(count - 1))
+                        .to(torch::kLong);
+  return table.index_select(0, bins);
+}
+
+}  // namespace gpm

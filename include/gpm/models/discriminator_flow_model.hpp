@@ -1,0 +1,60 @@
+// Discriminator Flow as a composition: particles integrated along the field of one
+// time-dependent discriminator (a GAN without a generator). Reference 2-D configuration as defaults.
+#pragma once
+
+#include <torch/arg.h>
+#include <torch/optim/adam.h>
+
+#include "gpm/core/priors.hpp"
+#include "gpm/core/random.hpp"
+#include "gpm/core/time_grids.hpp"
+#include "gpm/flows/discriminator_flow.hpp"
+#include "gpm/integrators/euler.hpp"
+#include "gpm/losses/gan_losses.hpp"
+#include "gpm/models/particle_model.hpp"
+#include "gpm/nn/init.hpp"
+#include "gpm/nn/time_mlp.hpp"
+
+namespace gpm {
+
+struct DiscriminatorFlowModelOptions {
+  TORCH_ARG(int64_t, width) = 512;
+  TORCH_ARG(int64_t, depth) = 4;
+  TORCH_ARG(int64_t, embedding_size) = 128;
+  TORCH_ARG(double, init_std) = 0.02;
+  /// N, the Euler steps on [0, 1], and η, the gradient strength.
+  TORCH_ARG(int64_t, steps) = 56;
+  TORCH_ARG(double, eta) = 20.0;
+  /// Prior N(prior_mean, prior_std² I).
+  TORCH_ARG(double, prior_mean) = 0.0;
+  TORCH_ARG(double, prior_std) = 1.0;
+  TORCH_ARG(double, lr) = 2e-4;
+  TORCH_ARG(double, beta1) = 0.5;
+  TORCH_ARG(double, beta2) = 0.999;
+  TORCH_ARG(GradientPenaltyOptions, penalty) = GradientPenaltyOptions();
+  TORCH_ARG(uint64_t, seed) = 0;
+  TORCH_ARG(torch::Device, device) = torch::kCPU;
+};
+
+/// Discriminator Flow = PM(DiscriminatorFlow(time-conditioned MLP, loss), Euler, N steps on [0, 1],
+/// prior) (Franceschi et al. 2023, arXiv:2305.16150, Section 4.2). train_step(real) is Algorithm 3;
+/// sample(n, k) stops after k of the N steps if asked.
+template <GanLoss Loss = NonSaturatingLoss>
+using DiscriminatorFlowModel = ParticleModel<DiscriminatorFlow<nn::TimeMlp, Loss>, Euler, UniformGrid, GaussianPrior>;
+
+/// A Discriminator Flow for data of `dim` coordinates. Example: `auto df = make_discriminator_flow(2);`
+template <GanLoss Loss = NonSaturatingLoss>
+DiscriminatorFlowModel<Loss> make_discriminator_flow(int64_t dim, const DiscriminatorFlowModelOptions& o = {}, Loss loss = {}) {
+  const ScopedGlobalSeed seed(o.seed());
+  nn::TimeMlp net(nn::TimeMlpOptions(dim, 1).width(o.width()).depth(o.depth()).embedding_size(o.embedding_size()).seed(o.seed()));
+  nn::init_normal(*net, o.init_std());
+  net->to(o.device());
+  return DiscriminatorFlowModel<Loss>(
+      DiscriminatorFlow<nn::TimeMlp, Loss>(net, std::move(loss), torch::optim::AdamOptions(o.lr()).betas({o.beta1(), o.beta2()}),
+                                           DiscriminatorFlowOptions().eta(o.eta()).penalty(o.penalty()).seed(o.seed() + 1)),
+      Euler{}, UniformGrid(UniformGridOptions(o.steps())),
+      GaussianPrior(GaussianPriorOptions({dim}).mean(o.prior_mean()).std(o.prior_std())),
+      ParticleModelOptions().seed(o.seed()).device(o.device()));
+}
+
+}  // namespace gpm

@@ -1,0 +1,9 @@
+// Neural-network building blocks: MLPs, scalar embeddings, time-conditioned MLPs, EDM
+// preconditioning and weight initialisation (namespace gpm::nn).
+#pragma once
+
+#include "gpm/nn/edm_preconditioning.hpp"
+#include "gpm/nn/embeddings.hpp"
+#include "gpm/nn/init.hpp"
+#include "gpm/nn/mlp.hpp"
+#include "gpm/nn/time_mlp.hpp"

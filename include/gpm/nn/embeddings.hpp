@@ -1,0 +1,141 @@
+// Embeddings of a per-particle scalar (time t, or EDM's noise level c_noise) into a vector, to be
+// concatenated to a network's input (Karras et al. 2022; Song et al. 2021).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <string>
+#include <string_view>
+
+#include <torch/arg.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include "gpm/core/errors.hpp"
+#include "gpm/core/random.hpp"
+#include "gpm/core/tensor_ops.hpp"
+
+namespace gpm::nn {
+
+namespace detail {
+inline void check_embedding_size(int64_t size, const char* where) {
+  GPM_CHECK(size >= 2 && size % 2 == 0, "{}: size must be even and >= 2 (half cosines, half sines), got {}",
+            where, size);
+}
+inline void check_scalars(const torch::Tensor& s, const char* where) {
+  GPM_CHECK(s.defined() && s.dim() == 1, "{}: s must have shape [N] (one scalar per particle), got {}", where,
+            s.defined() ? shape_string(s) : std::string("an undefined tensor"));
+  GPM_CHECK(s.is_floating_point(), "{}: s has dtype {}, expected a floating-point dtype", where,
+            std::string(c10::toString(s.scalar_type())));
+}
+}  // namespace detail
+
+/// The kind of scalar embedding used by TimeMlp: config names "fourier" and "positional".
+enum class Embedding { fourier, positional };
+
+/// The config name of an embedding kind: "fourier" or "positional".
+inline std::string to_string(Embedding embedding) {
+  return embedding == Embedding::fourier ? "fourier" : "positional";
+}
+
+/// Reads an embedding kind from its config name ("fourier", "positional"); throws
+/// gpm::InvalidArgument listing the valid names otherwise.
+/// Example: `auto e = gpm::nn::parse_embedding("fourier");`
+inline Embedding parse_embedding(std::string_view name) {
+  if (name == "fourier") return Embedding::fourier;
+  if (name == "positional") return Embedding::positional;
+  throw InvalidArgument(fmt::format("gpm::nn::parse_embedding: unknown embedding \"{}\"; valid names are "
+                                    "fourier, positional", name));
+}
+
+struct FourierEmbeddingOptions {
+  /// E: the embedding size (even, >= 2).
+  explicit FourierEmbeddingOptions(int64_t size) : size_(size) {}
+  TORCH_ARG(int64_t, size);
+  /// Standard deviation of the random frequencies.
+  TORCH_ARG(double, scale) = 16.0;
+  /// Seed of the frequency draw (a CPU generator independent of the global one).
+  TORCH_ARG(uint64_t, seed) = 0;
+};
+
+/// Random Fourier features: fixed frequencies f_k ~ N(0, scale²), k = 1..E/2, drawn once from
+/// `seed`; emb(s) = [cos(2π s f), sin(2π s f)] (Tancik et al. 2020; Karras et al. 2022,
+/// arXiv:2206.00364, NCSN++ variant). The frequencies are a buffer `freqs`, not a parameter:
+/// they are saved and moved with the module but never trained. s [N] -> [N, E].
+/// Example: `FourierEmbedding embed(FourierEmbeddingOptions(128).seed(3));`
+class FourierEmbeddingImpl : public torch::nn::Module {
+ public:
+  explicit FourierEmbeddingImpl(FourierEmbeddingOptions options) : options_(options) {
+    detail::check_embedding_size(options_.size(), "FourierEmbedding");
+    GPM_CHECK(options_.scale() > 0 && std::isfinite(options_.scale()), "FourierEmbedding: scale must be finite "
+              "and > 0, got {}", options_.scale());
+    auto gen = make_generator(options_.seed());
+    const auto draw = torch::randn({options_.size() / 2}, gen, torch::TensorOptions().dtype(torch::kFloat64));
+    freqs = register_buffer("freqs", (draw * options_.scale()).to(torch::kFloat32));
+  }
+  explicit FourierEmbeddingImpl(int64_t size) : FourierEmbeddingImpl(FourierEmbeddingOptions(size)) {}
+
+  /// s [N] -> [N, E]; s must match the module's dtype and device (convert the module with ->to()).
+  torch::Tensor forward(const torch::Tensor& s) {
+    detail::check_scalars(s, "FourierEmbedding::forward");
+    check_compatible(s, "s", freqs, "the frequencies", "FourierEmbedding::forward");
+    const auto phase = s.unsqueeze(1) * (2.0 * std::numbers::pi) * freqs.unsqueeze(0);
+    return torch::cat({phase.cos(), phase.sin()}, 1);
+  }
+
+  const FourierEmbeddingOptions& options() const { return options_; }
+
+  /// f [E/2].
+  torch::Tensor freqs;
+
+ private:
+  FourierEmbeddingOptions options_;
+};
+TORCH_MODULE(FourierEmbedding);
+
+struct PositionalEmbeddingOptions {
+  /// E: the embedding size (even, >= 2).
+  explicit PositionalEmbeddingOptions(int64_t size) : size_(size) {}
+  TORCH_ARG(int64_t, size);
+  TORCH_ARG(double, max_positions) = 10000.0;
+};
+
+/// Transformer sinusoidal embedding with endpoint = true: f_k = (1/max_positions)^{k/(E/2 − 1)},
+/// k = 0..E/2 − 1 (so f_0 = 1 and f_{E/2−1} = 1/max_positions; f = [1] when E = 2);
+/// emb(s) = [cos(s f), sin(s f)] (Vaswani et al. 2017; Karras et al. 2022, arXiv:2206.00364, DDPM++
+/// variant). The frequencies are recomputed in the dtype of s: the module has no state. s [N] -> [N, E].
+/// Example: `PositionalEmbedding embed(PositionalEmbeddingOptions(128));`
+class PositionalEmbeddingImpl : public torch::nn::Module {
+ public:
+  explicit PositionalEmbeddingImpl(PositionalEmbeddingOptions options) : options_(options) {
+    detail::check_embedding_size(options_.size(), "PositionalEmbedding");
+    GPM_CHECK(options_.max_positions() > 0 && std::isfinite(options_.max_positions()), "PositionalEmbedding: "
+              "max_positions must be finite and > 0, got {}", options_.max_positions());
+  }
+  explicit PositionalEmbeddingImpl(int64_t size) : PositionalEmbeddingImpl(PositionalEmbeddingOptions(size)) {}
+
+  /// The frequencies f [E/2] in `options`' dtype and device.
+  torch::Tensor frequencies(const torch::TensorOptions& options) const {
+    const int64_t half = options_.size() / 2;
+    if (half == 1) return torch::ones({1}, options);
+    const auto exponents = torch::arange(half, options) / static_cast<double>(half - 1);
+    return torch::pow(1.0 / options_.max_positions(), exponents);
+  }
+
+  /// s [N] -> [N, E].
+  torch::Tensor forward(const torch::Tensor& s) {
+    detail::check_scalars(s, "PositionalEmbedding::forward");
+    const auto phase = s.unsqueeze(1) * frequencies(s.options()).unsqueeze(0);
+    return torch::cat({phase.cos(), phase.sin()}, 1);
+  }
+
+  const PositionalEmbeddingOptions& options() const { return options_; }
+
+ private:
+  PositionalEmbeddingOptions options_;
+};
+TORCH_MODULE(PositionalEmbedding);
+
+}  // namespace gpm::nn

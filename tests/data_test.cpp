@@ -1,0 +1,332 @@
+// Datasets: the toy 2-D distributions, CSV point clouds, dataset specs, and their error messages.
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <numbers>
+#include <string>
+
+#include "gpm/data.hpp"
+#include "gpm/metrics/mode_coverage.hpp"
+#include "support/test_support.hpp"
+
+using Catch::Matchers::Contains;
+namespace data = gpm::data;
+
+namespace {
+
+struct SampleWithoutDim {
+  torch::Tensor sample(int64_t n, at::Generator&) const { return torch::zeros({n, 2}); }
+};
+struct SampleWithoutGenerator {
+  torch::Tensor sample(int64_t n) const { return torch::zeros({n, 2}); }
+  int64_t dim() const { return 2; }
+};
+
+static_assert(data::Dataset<data::IsotropicMixture> && data::Dataset<data::GaussianRing> &&
+              data::Dataset<data::GaussianGrid>);
+static_assert(data::Dataset<data::TwoMoons> && data::Dataset<data::Checkerboard> && data::Dataset<data::SwissRoll>);
+static_assert(data::Dataset<data::PointCloud> && data::Dataset<data::AnyDataset>);
+static_assert(!data::Dataset<SampleWithoutDim> && !data::Dataset<SampleWithoutGenerator>);
+
+/// A fresh directory under the system temporary directory, removed with its files at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
+    path_ = std::filesystem::temp_directory_path() /
+            ("gpm_data_test_" + std::to_string(stamp) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  /// Writes `text` verbatim to `name` and returns the file's path.
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(file(name), std::ios::binary) << text;
+    return file(name);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Same seed, same points; the stream advances; shape [n, dim()], the given dtype and device.
+template <class D>
+void check_sampler(const D& dataset, torch::Dtype dtype) {
+  auto a = gpm::test::generator(5), b = gpm::test::generator(5);
+  const auto x = dataset.sample(64, a);
+  REQUIRE(x.sizes() == torch::IntArrayRef({64, static_cast<int64_t>(dataset.dim())}));
+  REQUIRE(x.scalar_type() == dtype);
+  REQUIRE(x.device() == gpm::test::device());
+  REQUIRE(torch::equal(x, dataset.sample(64, b)));
+  REQUIRE_FALSE(torch::equal(x, dataset.sample(64, a)));
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("every dataset draws [n, D] in the requested dtype and device, reproducibly per seed",
+                   "[data][toy2d]", float, double) {
+  const auto opts = gpm::test::options<TestType>();
+  const auto dtype = gpm::test::dtype<TestType>();
+  check_sampler(data::GaussianRing({}, opts), dtype);
+  check_sampler(data::GaussianGrid({}, opts), dtype);
+  check_sampler(data::TwoMoons({}, opts), dtype);
+  check_sampler(data::Checkerboard({}, opts), dtype);
+  check_sampler(data::SwissRoll({}, opts), dtype);
+  check_sampler(data::IsotropicMixture(torch::zeros({3, 4}), 1.0, opts), dtype);
+  check_sampler(data::PointCloud::from_tensor(torch::randn({10, 3}, opts)), dtype);
+  check_sampler(data::parse_dataset("moons", opts), dtype);
+}
+
+TEMPLATE_TEST_CASE("Gaussian ring: centres R(cos 2πk/K, sin 2πk/K); true samples cover all modes with HQ fraction "
+                   "1 − e^{−4.5}", "[data][toy2d]", float, double) {
+  const data::GaussianRing ring({}, gpm::test::options<TestType>());
+  REQUIRE(ring.modes() == 5);
+  REQUIRE(ring.std() == 0.5);
+  const auto centers = ring.centers().to(torch::kFloat64).cpu();
+  REQUIRE(centers.sizes() == torch::IntArrayRef({5, 2}));
+  for (int64_t k = 0; k < 5; ++k) {
+    const double angle = 2.0 * std::numbers::pi * static_cast<double>(k) / 5.0;
+    CHECK(centers[k][0].item<double>() == Approx(3.0 * std::cos(angle)).margin(1e-6));
+    CHECK(centers[k][1].item<double>() == Approx(3.0 * std::sin(angle)).margin(1e-6));
+  }
+  auto gen = gpm::test::generator(11);
+  const auto x = ring.sample(20000, gen);
+  const auto coverage = gpm::metrics::mode_coverage(x, ring.centers(), ring.std());
+  CHECK(coverage.modes_covered == 5);
+  // Binomial standard error sqrt(0.011 · 0.989 / 20000) = 7.4e-4; margin about 5 standard errors.
+  CHECK(std::abs(coverage.high_quality_fraction - (1.0 - std::exp(-4.5))) < 0.004);
+  // 20000/5 · 0.989 = 3956 high-quality samples per mode, standard deviation about 57; margin 5 sd.
+  for (const auto count : coverage.counts) CHECK(std::abs(static_cast<double>(count) - 3956.0) < 285.0);
+  // Mixture mean 0; per-coordinate variance R²/2 + s² = 4.75, standard error 0.015; margin 5 se.
+  CHECK(gpm::test::max_abs(x.mean(0)) < 0.08);
+}
+
+TEMPLATE_TEST_CASE("Gaussian grid: 25 centres at {−4, −2, 0, 2, 4}², every mode covered", "[data][toy2d]", float,
+                   double) {
+  const auto opts = gpm::test::options<TestType>();
+  const data::GaussianGrid grid({}, opts);
+  const auto values = torch::tensor({-4.0, -2.0, 0.0, 2.0, 4.0}, opts);
+  REQUIRE(torch::equal(grid.centers(), torch::cartesian_prod({values, values})));
+  REQUIRE(grid.std() == 0.1);
+  auto gen = gpm::test::generator(12);
+  const auto coverage = gpm::metrics::mode_coverage(grid.sample(20000, gen), grid.centers(), grid.std());
+  CHECK(coverage.modes_covered == 25);
+  // Standard error sqrt(0.011 · 0.989 / 20000) = 7.4e-4; margin about 5 standard errors.
+  CHECK(std::abs(coverage.high_quality_fraction - (1.0 - std::exp(-4.5))) < 0.004);
+  // One mode per side: a single Gaussian at the origin.
+  const data::GaussianGrid single(data::GaussianGridOptions().per_side(1), opts);
+  REQUIRE(torch::equal(single.centers(), torch::zeros({1, 2}, opts)));
+}
+
+TEST_CASE("two moons: noiseless points lie on the two half circles; the mean is (1/2, 1/4)", "[data][toy2d]") {
+  auto gen = gpm::test::generator(13);
+  const auto x = data::TwoMoons(data::TwoMoonsOptions().noise(0), gpm::test::options<double>()).sample(4000, gen);
+  const auto px = x.select(1, 0), py = x.select(1, 1);
+  // Upper moon: |p| = 1 with y >= 0; lower moon: |p − (1, 1/2)| = 1 with y <= 1/2.
+  const auto upper = (x.norm(2, {1}) - 1).abs() + torch::relu(-py);
+  const auto lower = ((px - 1).square() + (py - 0.5).square()).sqrt().sub(1).abs() + torch::relu(py - 0.5);
+  CHECK(gpm::test::max_abs(torch::minimum(upper, lower)) < 1e-12);
+  const double upper_fraction = (upper < 1e-12).to(torch::kFloat64).mean().item<double>();
+  CHECK(std::abs(upper_fraction - 0.5) < 0.04);  // standard error 0.008
+
+  const auto noisy = data::TwoMoons({}, gpm::test::options<float>()).sample(20000, gen).mean(0);
+  // Standard errors 0.0062 (x) and 0.0036 (y); margins about 5 standard errors.
+  CHECK(std::abs(noisy[0].item<double>() - 0.5) < 0.03);
+  CHECK(std::abs(noisy[1].item<double>() - 0.25) < 0.02);
+}
+
+TEST_CASE("checkerboard: points fill the cells with even i + j, uniformly", "[data][toy2d]") {
+  auto gen = gpm::test::generator(14);
+  const auto x = data::Checkerboard({}, gpm::test::options<double>()).sample(16000, gen);
+  CHECK(gpm::test::max_abs(x) <= 2.0);
+  const auto cell = torch::floor(x + 2.0).to(torch::kLong);  // unit cells, indices 0..3
+  const auto i = cell.select(1, 0), j = cell.select(1, 1);
+  REQUIRE(((i + j).remainder(2) == 0).all().item<bool>());
+  // 8 filled cells, 2000 points each; binomial standard deviation 42, margin 5 sd.
+  const auto counts = torch::bincount(i * 4 + j, {}, 16).cpu();
+  for (int64_t c = 0; c < 16; ++c)
+    if ((c / 4 + c % 4) % 2 == 0) CHECK(std::abs(counts[c].item<double>() - 2000.0) < 210.0);
+
+  // An odd number of cells: 5 of 9 filled, on [−1.5, 1.5]².
+  const auto y = data::Checkerboard(data::CheckerboardOptions().cells(3).size(3), gpm::test::options<double>())
+                     .sample(2000, gen);
+  const auto k = torch::floor(y + 1.5).to(torch::kLong);
+  REQUIRE(((k.select(1, 0) + k.select(1, 1)).remainder(2) == 0).all().item<bool>());
+  CHECK(std::get<0>(torch::unique_dim(k, 0)).size(0) == 5);
+}
+
+TEST_CASE("swiss roll: noiseless points are 0.2·t(cos t, sin t) with t in [1.5π, 4.5π]", "[data][toy2d]") {
+  auto gen = gpm::test::generator(15);
+  const auto x = data::SwissRoll(data::SwissRollOptions().noise(0), gpm::test::options<double>()).sample(4000, gen);
+  const auto t = x.norm(2, {1}) / data::SwissRoll::kScale;
+  CHECK(t.min().item<double>() >= 1.5 * std::numbers::pi - 1e-9);
+  CHECK(t.max().item<double>() <= 4.5 * std::numbers::pi + 1e-9);
+  CHECK(t.min().item<double>() < 1.5 * std::numbers::pi + 0.05);  // the whole range is used
+  CHECK(t.max().item<double>() > 4.5 * std::numbers::pi - 0.05);
+  const auto on_roll = data::SwissRoll::kScale * torch::stack({t * torch::cos(t), t * torch::sin(t)}, 1);
+  CHECK(gpm::test::max_abs(x - on_roll) < 1e-9);
+}
+
+TEST_CASE("datasets refuse invalid options with a message naming the option", "[data][errors]") {
+  REQUIRE_THROWS_WITH(data::GaussianRing(data::GaussianRingOptions().modes(0)), Contains("GaussianRing: modes must be >= 1, got 0"));
+  REQUIRE_THROWS_WITH(data::GaussianRing(data::GaussianRingOptions().radius(-1)), Contains("radius must be > 0, got -1"));
+  REQUIRE_THROWS_WITH(data::GaussianRing(data::GaussianRingOptions().std(0)), Contains("GaussianRing: std must be > 0, got 0"));
+  REQUIRE_THROWS_WITH(data::GaussianGrid(data::GaussianGridOptions().per_side(0)), Contains("per_side must be >= 1, got 0"));
+  REQUIRE_THROWS_WITH(data::GaussianGrid(data::GaussianGridOptions().spacing(0)), Contains("spacing must be > 0"));
+  REQUIRE_THROWS_WITH(data::TwoMoons(data::TwoMoonsOptions().noise(-0.1)), Contains("TwoMoons: noise must be >= 0, got -0.1"));
+  REQUIRE_THROWS_WITH(data::Checkerboard(data::CheckerboardOptions().cells(1)), Contains("cells must be >= 2, got 1"));
+  REQUIRE_THROWS_WITH(data::Checkerboard(data::CheckerboardOptions().size(0)), Contains("size must be > 0"));
+  REQUIRE_THROWS_WITH(data::SwissRoll(data::SwissRollOptions().noise(-1)), Contains("SwissRoll: noise must be >= 0"));
+  REQUIRE_THROWS_WITH(data::IsotropicMixture(torch::zeros({3}), 1.0), Contains("centers must have shape [K, D]") &&
+                                                                         Contains("got [3]"));
+  REQUIRE_THROWS_WITH(data::TwoMoons({}, torch::TensorOptions().dtype(torch::kLong)),
+                      Contains("TwoMoons: tensor options have dtype Long, expected a floating-point dtype"));
+  auto gen = gpm::test::generator(1);
+  REQUIRE_THROWS_WITH(data::GaussianRing({}, gpm::test::options<float>()).sample(0, gen),
+                      Contains("GaussianRing::sample: the number of samples n must be > 0, got 0"));
+}
+
+TEMPLATE_TEST_CASE("CSV point clouds: header detection, CRLF and blank lines, values, dtype and device",
+                   "[data][csv]", float, double) {
+  const TempDir dir;
+  const auto opts = gpm::test::options<TestType>();
+  const auto expected = torch::tensor({1.0, 2.0, 3.5, -0.4}, opts).view({2, 2});
+
+  const auto with_header = data::PointCloud::from_csv(dir.write("a.csv", "x,y\n1,2\n3.5,-4e-1\n\n\n"), opts);
+  REQUIRE(with_header.size() == 2);
+  REQUIRE(with_header.dim() == 2);
+  REQUIRE(with_header.points().scalar_type() == gpm::test::dtype<TestType>());
+  REQUIRE(with_header.points().device() == gpm::test::device());
+  REQUIRE(torch::equal(with_header.points(), expected));
+
+  // No header, CRLF line ends, spaces around cells, a leading '+'.
+  const auto plain = data::PointCloud::from_csv(dir.write("b.csv", " +1 , 2\r\n3.5,-0.4\r\n\r\n"), opts);
+  REQUIRE(torch::equal(plain.points(), expected));
+
+  // A first line with any non-numeric cell is a header; one column is fine.
+  const auto column = data::PointCloud::from_csv(dir.write("c.csv", "value\n7\n8\n9\n"), opts);
+  REQUIRE(torch::equal(column.points(), torch::tensor({7.0, 8.0, 9.0}, opts).view({3, 1})));
+}
+
+TEST_CASE("a point cloud samples its rows uniformly with replacement", "[data][csv]") {
+  const auto points = torch::arange(4, gpm::test::options<double>()).view({4, 1});
+  const auto cloud = data::PointCloud::from_tensor(points);
+  auto gen = gpm::test::generator(16);
+  const auto x = cloud.sample(8000, gen);
+  // 2000 draws per row expected, binomial standard deviation 39; margin 5 sd.
+  const auto counts = torch::bincount(x.squeeze(1).to(torch::kLong), {}, 4).cpu();
+  for (int64_t i = 0; i < 4; ++i) CHECK(std::abs(counts[i].item<double>() - 2000.0) < 195.0);
+  REQUIRE_THROWS_WITH(data::PointCloud::from_tensor(torch::zeros({4})), Contains("points must have shape [M, D]"));
+  REQUIRE_THROWS_WITH(data::PointCloud::from_tensor(torch::full({2, 2}, std::nan(""))), Contains("NaN"));
+}
+
+TEST_CASE("the CSV loader names the file, line, column and problem", "[data][csv][errors]") {
+  const TempDir dir;
+  const auto missing = dir.file("missing.csv");
+  REQUIRE_THROWS_AS(data::PointCloud::from_csv(missing), gpm::InvalidArgument);
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(missing), Contains(missing) && Contains("does not exist"));
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.file("")), Contains("is a directory"));
+
+  const auto empty = dir.write("empty.csv", "");
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(empty), Contains(empty) && Contains("holds no data rows"));
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("header.csv", "x,y\n\n")), Contains("holds no data rows"));
+
+  const auto text = dir.write("text.csv", "x,y\n1,2\n3,abc\n");
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(text),
+                      Contains(text) && Contains("line 3, column 2: 'abc' is not a number"));
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("cell.csv", "1,2\n3,\n")),
+                      Contains("line 2, column 2: '' is not a number"));
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("ragged.csv", "x,y\n1,2\n3,4\n5\n")),
+                      Contains("line 4 has 1 values, expected 2 like the first data row (line 2)"));
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("nan.csv", "1,2\nnan,4\n")),
+                      Contains("line 2, column 1: 'nan' is not finite"));
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("inf.csv", "1,-inf\n")),
+                      Contains("line 1, column 2: '-inf' is not finite"));
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("huge.csv", "1,1e999\n")),
+                      Contains("line 1, column 2: '1e999' is not finite"));
+}
+
+TEMPLATE_TEST_CASE("write_csv then PointCloud::from_csv round-trips the values exactly", "[data][csv]", float, double) {
+  const TempDir dir;
+  const auto opts = gpm::test::options<TestType>();
+  auto gen = gpm::test::generator(17);
+  // Values over many magnitudes, including ones with no short decimal form.
+  const auto x = torch::randn({200, 3}, gen, opts) * torch::pow(10.0, torch::randint(-8, 8, {200, 1}, gen, opts));
+  data::write_csv(dir.file("x.csv"), x, {"a", "b", "c"});
+  REQUIRE(torch::equal(data::PointCloud::from_csv(dir.file("x.csv"), opts).points(), x));
+  data::write_csv(dir.file("plain.csv"), x);
+  REQUIRE(torch::equal(data::PointCloud::from_csv(dir.file("plain.csv"), opts).points(), x));
+
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"a", "b"}),
+                      Contains("the header names 2 columns but the points have 3"));
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"a", "b,c", "d"}), Contains("contains a comma"));
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"1", "2", "3"}), Contains("would read back as a data row"));
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("no/such/dir/y.csv"), x), Contains("cannot open"));
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x.flatten()), Contains("points must have shape [N, D]"));
+}
+
+TEST_CASE("dataset specs build the named dataset with the given parameters", "[data][spec]") {
+  const auto opts = gpm::test::options<double>();
+  const auto ring = data::parse_dataset("ring");
+  REQUIRE(ring.has_modes());
+  REQUIRE(ring.centers().sizes() == torch::IntArrayRef({5, 2}));
+  REQUIRE(ring.centers().scalar_type() == torch::kFloat32);
+  REQUIRE(ring.std() == 0.5);
+  REQUIRE(ring.description() == "ring");
+
+  const auto custom = data::parse_dataset("ring:modes=8,radius=2,std=0.1", opts);
+  REQUIRE(custom.centers().sizes() == torch::IntArrayRef({8, 2}));
+  REQUIRE(custom.centers().scalar_type() == torch::kFloat64);
+  CHECK(gpm::test::max_abs(custom.centers().norm(2, {1}) - 2.0) < 1e-12);
+  REQUIRE(custom.std() == 0.1);
+
+  const auto grid = data::parse_dataset("grid:per_side=3, spacing=1", opts);
+  REQUIRE(torch::equal(grid.centers(), data::GaussianGrid(data::GaussianGridOptions().per_side(3).spacing(1), opts).centers()));
+  REQUIRE(grid.std() == 0.1);
+
+  auto a = gpm::test::generator(18), b = gpm::test::generator(18);
+  const auto moons = data::parse_dataset(" moons : noise = 0.2 ", opts);
+  REQUIRE_FALSE(moons.has_modes());
+  REQUIRE(torch::equal(moons.sample(32, a), data::TwoMoons(data::TwoMoonsOptions().noise(0.2), opts).sample(32, b)));
+  REQUIRE(torch::equal(data::parse_dataset("checkerboard:cells=6,size=3", opts).sample(32, a),
+                       data::Checkerboard(data::CheckerboardOptions().cells(6).size(3), opts).sample(32, b)));
+  REQUIRE(torch::equal(data::parse_dataset("swissroll:noise=0", opts).sample(32, a),
+                       data::SwissRoll(data::SwissRollOptions().noise(0), opts).sample(32, b)));
+
+  const TempDir dir;
+  const auto path = dir.write("cloud.csv", "x,y,z\n1,2,3\n4,5,6\n");
+  const auto cloud = data::parse_dataset(path, opts);
+  REQUIRE(cloud.dim() == 3);
+  REQUIRE(cloud.description() == path);
+  REQUIRE(((cloud.sample(16, a).select(1, 0) - 1).remainder(3) == 0).all().item<bool>());
+}
+
+TEST_CASE("dataset spec errors list the valid names and parameters", "[data][spec][errors]") {
+  REQUIRE_THROWS_AS(data::parse_dataset("rings"), gpm::InvalidArgument);
+  REQUIRE_THROWS_WITH(data::parse_dataset("rings"), Contains("unknown dataset 'rings'") &&
+                                                        Contains("ring (modes, radius, std), grid (per_side, spacing, std), "
+                                                                 "moons (noise), checkerboard (cells, size), swissroll (noise)") &&
+                                                        Contains("CSV file"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("ring:mode=3"),
+                      Contains("'ring' has no parameter 'mode'; valid parameters: modes, radius, std"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes=abc"),
+                      Contains("the value of 'modes' is 'abc', which is not a finite number"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("moons:noise=nan"), Contains("which is not a finite number"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes=2.5"), Contains("'modes' must be a whole number, got 2.5"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes"), Contains("'modes' is not of the form name=value"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes=3,modes=4"), Contains("the parameter 'modes' is given twice"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes=0"),
+                      Contains("dataset spec 'ring:modes=0'") && Contains("modes must be >= 1, got 0"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("  "), Contains("dataset spec is empty"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("no/such/file.csv"), Contains("does not exist"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("moons").centers(), Contains("'moons' is not a Gaussian mixture"));
+}
