@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build ccache
   libtorch-dev libopenblas0-openmp   # LibTorch, and the BLAS that makes its matrix products fast
   catch2 libfmt-dev nlohmann-json3-dev libcli11-dev
+  pkg-config libcairo2-dev           # optional PNG figures (gpm::plot)
 )
 
 missing=()

@@ -1,11 +1,8 @@
-// gpm: the command-line runner. Trains the paper's models on 2-D data or point clouds, samples
-// them, evaluates samples, and runs the demo that compares all four.
-#include <unistd.h>
-
+// gpm: the command-line runner. Trains the paper's models on 2-D data or point clouds, resumes
+// them, samples them, evaluates samples, and runs the demo that compares all four.
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <thread>
 
 #include <ATen/Context.h>
@@ -16,128 +13,124 @@
 #include <gpm/metrics.hpp>
 
 #include "runs.hpp"
+#include "training.hpp"
 
 namespace {
 
 using namespace gpm::runner;
-using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-/// One terminal line that rewrites itself: step, speed, ETA and the latest losses.
-class Progress {
- public:
-  Progress(std::string label, int64_t total, bool enabled)
-      : label_(std::move(label)), total_(total), enabled_(enabled && isatty(STDERR_FILENO)), start_(Clock::now()) {}
-  void update(int64_t step, const gpm::Stats& stats) {
-    if (!enabled_ || (seconds_since(last_) < 0.5 && step != total_)) return;
-    last_ = Clock::now();
-    const double rate = static_cast<double>(step) / std::max(seconds_since(start_), 1e-9);
-    std::string line = fmt::format("\r[{}] step {}/{}  {:.1f} steps/s  ETA {:.0f} s", label_, step, total_, rate,
-                                   static_cast<double>(total_ - step) / std::max(rate, 1e-9));
-    for (const auto& [name, value] : stats) line += fmt::format("  {} {:.4g}", name, value.item<double>());
-    fmt::print(stderr, "{:<120}", line);
-    if (step == total_) fmt::print(stderr, "\n");
-  }
-
- private:
-  std::string label_;
-  int64_t total_;
-  bool enabled_;
-  Clock::time_point start_;
-  Clock::time_point last_{};
-};
-
-struct TrainResult {
-  double seconds = 0.0;
-  int64_t steps = 0;
-};
-
-/// Trains `run` on `data` for the configured number of steps.
-TrainResult train(Run& run, const gpm::data::AnyDataset& data, const TrainSettings& settings, const std::string& label,
-                  bool progress) {
-  auto gen = gpm::make_generator(settings.seed() + 1000);
-  Progress bar(label, settings.steps(), progress);
-  const auto start = Clock::now();
-  for (int64_t step = 1; step <= settings.steps(); ++step) {
-    const auto stats = run.train_step(data.sample(settings.batch_size(), gen));
-    if (step % settings.log_every() == 0 || step == settings.steps()) bar.update(step, stats);
-  }
-  return {seconds_since(start), settings.steps()};
-}
-
-json read_json_file(const std::string& path) {
+json read_json_file(const fs::path& path) {
   const std::string text = gpm::io::read_file(path);
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {
-    throw gpm::InvalidArgument(fmt::format("'{}' is not valid JSON: {}", path, e.what()));
+    throw gpm::InvalidArgument(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
   }
 }
 
-fs::path prepare_output_directory(const std::string& dir) {
+fs::path prepare_output_directory(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  GPM_CHECK(!ec && fs::is_directory(dir), "cannot create the output directory '{}': {}", dir, ec ? ec.message() : "not a directory");
-  const auto probe = fs::path(dir) / ".write-test";
+  GPM_CHECK(!ec && fs::is_directory(dir), "cannot create the output directory '{}': {}", dir.string(),
+            ec ? ec.message() : "a file of that name exists");
+  const auto probe = dir / ".write-test";
   std::ofstream(probe) << "";
-  GPM_CHECK(fs::exists(probe), "the output directory '{}' is not writable", dir);
+  GPM_CHECK(fs::exists(probe), "the output directory '{}' is not writable", dir.string());
   fs::remove(probe);
   return dir;
 }
 
-/// A trained run as stored in a run directory.
+/// The data denoiser network a Score GAN run was built with (its weights come from the checkpoint).
+std::optional<gpm::nn::EdmMlpDenoiser> data_denoiser_network(const json& info) {
+  if (!info.contains("data_denoiser")) return std::nullopt;
+  const auto& d = info.at("data_denoiser");
+  return gpm::make_edm_mlp_denoiser(d.at("dim").get<int64_t>(), edm_schema().read(d.at("config"), default_edm()).model);
+}
+
+/// A run directory's description (run.json) and its model, restored from the checkpoint.
 struct StoredRun {
   json info;
   std::unique_ptr<Run> run;
+  at::Generator data_generator;
+  int64_t step = 0;
 };
 
-std::optional<gpm::nn::EdmMlpDenoiser> data_denoiser_of(const json& info) {
-  if (!info.contains("data_denoiser")) return std::nullopt;
-  const auto& d = info.at("data_denoiser");
-  return make_edm_mlp_denoiser(d.at("dim").get<int64_t>(), edm_schema().read(d.at("config"), default_edm()).model);
-}
-
 StoredRun open_run(const fs::path& dir) {
-  const json info = read_json_file((dir / "run.json").string());
-  auto run = make_run(info.at("model").get<std::string>(), info.at("dim").get<int64_t>(), info.at("config"), data_denoiser_of(info));
-  run->load(dir);
-  return {info, std::move(run)};
+  GPM_CHECK(fs::is_directory(dir), "'{}' is not a run directory (it does not exist)", dir.string());
+  StoredRun r{read_json_file(dir / "run.json"), nullptr, gpm::make_generator(0), 0};
+  for (const char* key : {"model", "data", "dim", "config"})
+    GPM_CHECK(r.info.contains(key), "'{}' lacks the field '{}'; it was not written by gpm train", (dir / "run.json").string(), key);
+  r.run = make_run(r.info.at("model").get<std::string>(), r.info.at("dim").get<int64_t>(), r.info.at("config"),
+                   data_denoiser_network(r.info));
+  Checkpoint checkpoint{*r.run, r.data_generator, r.step};
+  gpm::io::load(checkpoint, RunFiles{dir}.checkpoint());
+  return r;
 }
 
-void write_run(const fs::path& dir, const json& info, Run& run) {
-  run.save(dir);
+/// run.json describes a run (model, data, dimension, resolved config); the checkpoint holds its state
+/// and step.
+void write_run_info(const fs::path& dir, const json& info) {
   gpm::io::write_file_atomically(dir / "run.json", info.dump(2) + "\n");
 }
 
 struct TrainArgs {
-  std::string model, data, out, config, data_denoiser;
-  std::optional<int64_t> steps;
+  std::string model, data, out, config, data_denoiser, resume;
+  std::optional<int64_t> steps, checkpoint_every;
   std::optional<uint64_t> seed;
   bool quiet = false;
 };
 
 int command_train(const TrainArgs& a) {
+  if (!a.resume.empty()) {
+    GPM_CHECK(a.model.empty() && a.data.empty() && a.config.empty() && !a.seed, "--resume continues a run with its "
+              "own model, data, config and seed; only --steps and --checkpoint-every may be given with it");
+    auto stored = open_run(a.resume);  // refuses a bad checkpoint before anything is written
+    json config = stored.info.at("config");
+    if (a.steps) config["steps"] = *a.steps;
+    if (a.checkpoint_every) config["checkpoint_every"] = *a.checkpoint_every;
+    const auto model = stored.info.at("model").get<std::string>();
+    config = resolve_config(model, config);
+    stored.info["config"] = config;
+    const auto settings = train_settings(config);
+    if (stored.step >= settings.steps()) {
+      fmt::print("'{}' is already at step {} of {}; pass --steps N with N > {} to train further\n", a.resume, stored.step,
+                 settings.steps(), stored.step);
+      return 0;
+    }
+    const auto data = gpm::data::parse_dataset(stored.info.at("data").get<std::string>());
+    const auto result = train(*stored.run, data, settings, stored.step, stored.data_generator, RunFiles{a.resume}, model, !a.quiet);
+    write_run_info(a.resume, stored.info);
+    fmt::print("resumed {} and trained {} more steps to step {} in {:.1f} s\n", model, result.steps, stored.step, result.seconds);
+    return 0;
+  }
+  GPM_CHECK(!a.model.empty() && !a.data.empty() && !a.out.empty(), "train needs --model, --data and --out (or --resume DIR)");
   json overrides = a.config.empty() ? json::object() : read_json_file(a.config);
   if (a.steps) overrides["steps"] = *a.steps;
   if (a.seed) overrides["seed"] = *a.seed;
+  if (a.checkpoint_every) overrides["checkpoint_every"] = *a.checkpoint_every;
   const json config = resolve_config(a.model, overrides);
   const auto data = gpm::data::parse_dataset(a.data);
-  const auto dir = prepare_output_directory(a.out);
   json info = {{"model", a.model}, {"data", a.data}, {"dim", data.dim()}, {"config", config}};
   std::optional<gpm::nn::EdmMlpDenoiser> denoiser;
   if (a.model == "score-gan") {
     GPM_CHECK(!a.data_denoiser.empty(), "a Score GAN needs --data-denoiser RUN_DIR, the run directory of a trained EDM");
-    denoiser = load_edm_denoiser(a.data_denoiser);
-    const json edm = read_json_file((fs::path(a.data_denoiser) / "run.json").string());
+    const json edm = read_json_file(fs::path(a.data_denoiser) / "run.json");
+    GPM_CHECK(edm.value("model", "") == "edm", "'{}' is not an EDM run; --data-denoiser needs the run directory of a "
+              "trained EDM", a.data_denoiser);
     GPM_CHECK(edm.at("dim").get<int64_t>() == data.dim(), "the EDM in '{}' was trained on {}-dimensional data, but '{}' "
               "is {}-dimensional", a.data_denoiser, edm.at("dim").get<int64_t>(), a.data, data.dim());
+    denoiser = load_edm_denoiser(a.data_denoiser);
     info["data_denoiser"] = {{"dim", edm.at("dim")}, {"config", edm.at("config")}, {"run", a.data_denoiser}};
   }
+  const auto dir = prepare_output_directory(a.out);
+  GPM_CHECK(!fs::exists(RunFiles{dir}.checkpoint()), "'{}' already holds a run; continue it with --resume {} or choose "
+            "another --out", dir.string(), dir.string());
   auto run = make_run(a.model, data.dim(), config, denoiser);
-  const auto result = train(*run, data, train_settings(config), a.model, !a.quiet);
-  info["steps_done"] = result.steps;
-  write_run(dir, info, *run);
+  const auto settings = train_settings(config);
+  auto data_generator = gpm::make_generator(settings.seed() + 1000);
+  int64_t step = 0;
+  write_run_info(dir, info);
+  const auto result = train(*run, data, settings, step, data_generator, RunFiles{dir}, a.model, !a.quiet);
   fmt::print("trained {} for {} steps in {:.1f} s ({:.1f} steps/s); run saved to {}\n", a.model, result.steps, result.seconds,
              static_cast<double>(result.steps) / std::max(result.seconds, 1e-9), dir.string());
   return 0;
@@ -154,38 +147,42 @@ int command_sample(const std::string& dir, int64_t n, const std::string& out, st
   return 0;
 }
 
-json metrics_json(const torch::Tensor& samples, const torch::Tensor& reference, const torch::Tensor& centers, double std) {
-  json m = {{"energy_distance", gpm::metrics::energy_distance(samples, reference)},
-            {"squared_mmd", gpm::metrics::squared_mmd(samples, reference)},
-            {"sliced_wasserstein", gpm::metrics::sliced_wasserstein(samples, reference)}};
-  if (centers.defined()) {
-    const auto coverage = gpm::metrics::mode_coverage(samples, centers, std);
-    m["modes_covered"] = coverage.modes_covered;
-    m["modes"] = centers.size(0);
-    m["high_quality_fraction"] = coverage.high_quality_fraction;
-  }
-  return m;
-}
-
 int command_eval(const std::string& samples, const std::string& reference, const std::string& centers, std::optional<double> std) {
   GPM_CHECK(centers.empty() == !std.has_value(), "--centers and --std go together: the mode metrics need both");
   const auto x = gpm::data::PointCloud::from_csv(samples).points();
   const auto y = gpm::data::PointCloud::from_csv(reference).points();
-  const auto c = centers.empty() ? torch::Tensor() : gpm::data::PointCloud::from_csv(centers).points();
-  fmt::print("{}\n", metrics_json(x, y, c, std.value_or(0.0)).dump(2));
+  GPM_CHECK(x.size(1) == y.size(1), "'{}' has {} coordinates per point but '{}' has {}", samples, x.size(1), reference, y.size(1));
+  json m = {{"energy_distance", gpm::metrics::energy_distance(x, y)},
+            {"squared_mmd", gpm::metrics::squared_mmd(x, y)},
+            {"sliced_wasserstein", gpm::metrics::sliced_wasserstein(x, y)}};
+  if (!centers.empty()) {
+    const auto c = gpm::data::PointCloud::from_csv(centers).points();
+    const auto coverage = gpm::metrics::mode_coverage(x, c, *std);
+    m["modes_covered"] = coverage.modes_covered;
+    m["modes"] = c.size(0);
+    m["high_quality_fraction"] = coverage.high_quality_fraction;
+  }
+  fmt::print("{}\n", m.dump(2));
   return 0;
 }
 
-int command_demo(const std::string& out, bool quick, bool quiet) {
+int command_demo(const fs::path& out, bool quick, bool quiet) {
   const auto dir = prepare_output_directory(out);
   const std::string spec = "ring:modes=5,radius=3,std=0.5";
   const auto data = gpm::data::parse_dataset(spec);
   auto gen = gpm::make_generator(12345);
   const auto reference = data.sample(2000, gen);
   // Quick mode: small networks and short runs, a first look in a few minutes.
-  const auto settings = [&](json fields) {
-    if (quick) fields.update({{"width", 128}, {"depth", 3}});
-    return fields;
+  const json small = {{"width", 128}, {"depth", 3}};
+  const std::vector<std::pair<std::string, json>> plan = {
+      {"edm", quick ? json{{"steps", 3000}, {"width", 128}, {"depth", 3}, {"lr", 1e-3}} : json::object()},
+      {"gan", quick ? json{{"steps", 1500}, {"width", 128}, {"depth", 3}, {"lr", 5e-4}, {"latent_dim", 16}} : json::object()},
+      {"discr-flow", quick ? json{{"steps", 600}, {"width", 128}, {"depth", 3}, {"embedding_size", 32}, {"generation_steps", 32}}
+                           : json::object()},
+      {"score-gan", quick ? json{{"steps", 6000}, {"score_steps", 5}, {"width", 128}, {"depth", 2}, {"latent_dim", 16},
+                                 {"generator_lr", 1e-3}, {"score_lr", 1e-3}, {"denoiser_width", 64}, {"denoiser_depth", 2},
+                                 {"denoiser_embedding_size", 16}}
+                          : json::object()},
   };
   struct Row {
     std::string name;
@@ -195,29 +192,28 @@ int command_demo(const std::string& out, bool quick, bool quiet) {
   };
   std::vector<Row> rows;
   std::optional<gpm::nn::EdmMlpDenoiser> edm_denoiser;
-  const std::vector<std::pair<std::string, json>> plan = {
-      {"edm", settings(quick ? json{{"steps", 3000}} : json::object())},
-      {"gan", settings(quick ? json{{"steps", 1500}} : json::object())},
-      {"discr-flow", settings(quick ? json{{"steps", 600}, {"embedding_size", 32}} : json::object())},
-      {"score-gan", quick ? json{{"steps", 3000}, {"score_steps", 5}, {"width", 128}, {"depth", 3}, {"denoiser_width", 128},
-                                 {"denoiser_depth", 3}, {"denoiser_embedding_size", 32}}
-                          : json::object()},
-  };
+  fmt::print("training the four models on {} ({}); runs go to {}\n", spec, quick ? "quick settings" : "reference settings",
+             dir.string());
   for (const auto& [model, fields] : plan) {
     const json config = resolve_config(model, fields);
     auto run = make_run(model, data.dim(), config, model == "score-gan" ? edm_denoiser : std::nullopt);
-    const auto trained = train(*run, data, train_settings(config), model, !quiet);
+    const auto run_dir = prepare_output_directory(dir / model);
+    fs::remove(RunFiles{run_dir}.log());
+    json info = {{"model", model}, {"data", spec}, {"dim", data.dim()}, {"config", config}};
+    if (model == "score-gan")
+      info["data_denoiser"] = {{"dim", data.dim()}, {"config", resolve_config("edm", plan[0].second)}, {"run", (dir / "edm").string()}};
+    const auto settings = train_settings(config);
+    auto data_generator = gpm::make_generator(settings.seed() + 1000);
+    int64_t step = 0;
+    const auto trained = train(*run, data, settings, step, data_generator, RunFiles{run_dir}, model, !quiet);
+    write_run_info(run_dir, info);
     const auto start = Clock::now();
-    run->seed(7);
-    const auto samples = run->sample(2000, std::nullopt);
+    const auto samples = sample_aside(*run, 2000, 7);
     const double sample_seconds = seconds_since(start);
-    const auto run_dir = dir / model;
-    fs::create_directories(run_dir);
-    json info = {{"model", model}, {"data", spec}, {"dim", data.dim()}, {"config", config}, {"steps_done", trained.steps}};
-    write_run(run_dir, info, *run);
     gpm::data::write_csv((run_dir / "samples.csv").string(), samples);
     if (model == "edm") edm_denoiser = dynamic_cast<EdmRun&>(*run).denoiser();
-    rows.push_back(Row{model, trained, sample_seconds, metrics_json(samples, reference, data.centers(), data.std())});
+    rows.push_back(Row{model, trained, sample_seconds, sample_metrics(samples, reference, data)});
+    if (quiet) fmt::print("  {} done in {:.1f} s\n", model, trained.seconds);
   }
   fmt::print("\n{:<11} {:>10} {:>9} {:>11} {:>10} {:>6} {:>8}\n", "model", "train (s)", "steps/s", "sample (s)", "energy d.",
              "modes", "HQ frac");
@@ -226,7 +222,7 @@ int command_demo(const std::string& out, bool quick, bool quiet) {
                static_cast<double>(r.trained.steps) / r.trained.seconds, r.sample_seconds,
                r.metrics["energy_distance"].get<double>(), r.metrics["modes_covered"].get<int64_t>(),
                r.metrics["modes"].get<int64_t>(), r.metrics["high_quality_fraction"].get<double>());
-  fmt::print("\nruns and samples written to {}\n", dir.string());
+  fmt::print("\n2,000 samples per model against 2,000 fresh data points; runs and samples in {}\n", dir.string());
   return 0;
 }
 
@@ -240,14 +236,16 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
 
   TrainArgs train_args;
-  auto* train_cmd = app.add_subcommand("train", "train a model and save it to a run directory");
-  train_cmd->add_option("--model", train_args.model, "gan | edm | discr-flow | score-gan")->required()
-      ->check(CLI::IsMember(model_names()));
-  train_cmd->add_option("--data", train_args.data, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5")->required();
-  train_cmd->add_option("--out", train_args.out, "run directory")->required();
+  auto* train_cmd = app.add_subcommand("train", "train a model and save it to a run directory, or resume one");
+  train_cmd->add_option("--model", train_args.model, "gan | edm | discr-flow | score-gan")->check(CLI::IsMember(model_names()));
+  train_cmd->add_option("--data", train_args.data, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5");
+  train_cmd->add_option("--out", train_args.out, "run directory");
   train_cmd->add_option("--config", train_args.config, "JSON file overriding any config field");
-  train_cmd->add_option("--steps", train_args.steps, "training steps")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--steps", train_args.steps, "training steps in total")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--seed", train_args.seed, "random seed");
+  train_cmd->add_option("--checkpoint-every", train_args.checkpoint_every, "write a checkpoint every N steps (and at the end)")
+      ->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--resume", train_args.resume, "continue the run in this directory up to --steps in total");
   train_cmd->add_option("--data-denoiser", train_args.data_denoiser, "Score GAN: run directory of a trained EDM");
   train_cmd->add_flag("--quiet", train_args.quiet, "no progress line");
 
@@ -292,7 +290,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "gpm: error: {}\n", e.what());
     return 2;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "gpm: failed: {}\n", e.what());
+    fmt::print(stderr, "gpm: failed: {}\n", gpm::io::first_line(e.what()));
     return 1;
   }
   return 0;

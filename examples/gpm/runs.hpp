@@ -29,6 +29,10 @@ struct TrainSettings {
   TORCH_ARG(int64_t, batch_size) = 128;
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(int64_t, log_every) = 100;
+  /// Metrics on a fixed evaluation batch every eval_every steps (0: only at the end).
+  TORCH_ARG(int64_t, eval_every) = 0;
+  /// A checkpoint every checkpoint_every steps (0: only at the end).
+  TORCH_ARG(int64_t, checkpoint_every) = 0;
 };
 
 /// Sampler of an EDM run: heun (deterministic, default), euler, sde (Euler–Maruyama on the reverse
@@ -58,6 +62,11 @@ void add_train_fields(io::ConfigSchema<C>& s) {
   s.field("seed", [](const C& c) { return c.train.seed(); }, [](C& c, uint64_t v) { c.train.seed(v); });
   s.field("log_every", [](const C& c) { return c.train.log_every(); }, [](C& c, int64_t v) { c.train.log_every(v); },
           io::positive([](const C& c) { return c.train.log_every(); }));
+  s.field("eval_every", [](const C& c) { return c.train.eval_every(); }, [](C& c, int64_t v) { c.train.eval_every(v); },
+          io::non_negative([](const C& c) { return c.train.eval_every(); }));
+  s.field("checkpoint_every", [](const C& c) { return c.train.checkpoint_every(); },
+          [](C& c, int64_t v) { c.train.checkpoint_every(v); },
+          io::non_negative([](const C& c) { return c.train.checkpoint_every(); }));
 }
 
 // A model field: `name` reads and writes c.model.name().
@@ -186,44 +195,59 @@ class Run {
   /// n samples; `steps` stops a particle model's flow after that many of its N steps.
   virtual torch::Tensor sample(int64_t n, std::optional<int64_t> steps) = 0;
   virtual void seed(uint64_t seed) = 0;
-  virtual void save(const fs::path& dir) = 0;
-  virtual void load(const fs::path& dir) = 0;
+  /// The model's random stream, which sampling draws from.
+  virtual at::Generator& generator() = 0;
+  /// The whole training state: networks, optimisers, random streams, counters.
+  virtual void save(torch::serialize::OutputArchive& archive) const = 0;
+  virtual void load(torch::serialize::InputArchive& archive) = 0;
   /// N, the generation steps of a particle model; 0 for a generator.
   virtual int64_t generation_steps() const = 0;
 };
 
-inline void refuse_early_stop(std::optional<int64_t> steps, const char* model) {
-  GPM_CHECK(!steps, "--steps stops a particle model's flow early, but a {} samples in one generator pass", model);
-}
-
-class GanRun final : public Run {
+/// The parts every model shares; subclasses say how they sample.
+template <class Model>
+class ModelRun : public Run {
  public:
-  GanRun(int64_t dim, const GanConfig& c) : model_(make_gan(dim, GanOptions(c.model).seed(c.train.seed()))) {}
+  explicit ModelRun(Model model) : model_(std::move(model)) {}
   Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
+  void seed(uint64_t seed) override { model_.seed(seed); }
+  at::Generator& generator() override { return model_.generator(); }
+  void save(torch::serialize::OutputArchive& archive) const override { model_.save(archive); }
+  void load(torch::serialize::InputArchive& archive) override { model_.load(archive); }
+  Model& model() { return model_; }
+
+ protected:
+  Model model_;
+};
+
+/// A model that samples in one generator pass (GAN, Score GAN).
+template <class Model>
+class GeneratorRun final : public ModelRun<Model> {
+ public:
+  GeneratorRun(Model model, const char* name) : ModelRun<Model>(std::move(model)), name_(name) {}
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
-    refuse_early_stop(steps, "GAN");
-    return model_.sample(n);
-  }
-  void seed(uint64_t s) override { model_.seed(s); }
-  void save(const fs::path& dir) override {
-    io::save(*model_.dynamics().net(), dir / "generator.pt");
-    io::save(*model_.flow().net(), dir / "discriminator.pt");
-  }
-  void load(const fs::path& dir) override {
-    io::load(*model_.dynamics().net(), dir / "generator.pt");
-    io::load(*model_.flow().net(), dir / "discriminator.pt");
+    GPM_CHECK(!steps, "--steps stops a particle model's flow early, but a {} samples in one generator pass", name_);
+    return this->model_.sample(n);
   }
   int64_t generation_steps() const override { return 0; }
 
  private:
-  Gan<> model_;
+  const char* name_;
 };
 
-class EdmRun final : public Run {
+/// A particle model (Discriminator Flow), sampled by its own stepper with optional early stop.
+template <class Model>
+class ParticleRun final : public ModelRun<Model> {
  public:
-  EdmRun(int64_t dim, const EdmConfig& c)
-      : model_(make_edm(dim, EdmOptions(c.model).seed(c.train.seed()))), sampler_(c.sampler) {}
-  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
+  using ModelRun<Model>::ModelRun;
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return this->model_.sample(n, steps); }
+  int64_t generation_steps() const override { return this->model_.steps(); }
+};
+
+/// EDM, sampled with the configured stepper.
+class EdmRun final : public ModelRun<Edm<>> {
+ public:
+  EdmRun(Edm<> model, EdmSampler sampler) : ModelRun<Edm<>>(std::move(model)), sampler_(std::move(sampler)) {}
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
     const auto& name = sampler_.sampler();
     if (name == "euler") {
@@ -240,56 +264,11 @@ class EdmRun final : public Run {
     }
     return model_.sample(n, steps);
   }
-  void seed(uint64_t s) override { model_.seed(s); }
-  void save(const fs::path& dir) override { io::save(*model_.flow().net(), dir / "denoiser.pt"); }
-  void load(const fs::path& dir) override { io::load(*model_.flow().net(), dir / "denoiser.pt"); }
   int64_t generation_steps() const override { return model_.steps(); }
   nn::EdmMlpDenoiser denoiser() { return model_.flow().net(); }
 
  private:
-  Edm<> model_;
   EdmSampler sampler_;
-};
-
-class DiscrFlowRun final : public Run {
- public:
-  DiscrFlowRun(int64_t dim, const DiscrFlowConfig& c)
-      : model_(make_discriminator_flow(dim, DiscriminatorFlowModelOptions(c.model).seed(c.train.seed()))) {}
-  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
-  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return model_.sample(n, steps); }
-  void seed(uint64_t s) override { model_.seed(s); }
-  void save(const fs::path& dir) override { io::save(*model_.flow().net(), dir / "discriminator.pt"); }
-  void load(const fs::path& dir) override { io::load(*model_.flow().net(), dir / "discriminator.pt"); }
-  int64_t generation_steps() const override { return model_.steps(); }
-
- private:
-  DiscriminatorFlowModel<> model_;
-};
-
-class ScoreGanRun final : public Run {
- public:
-  ScoreGanRun(int64_t dim, const ScoreGanConfig& c, nn::EdmMlpDenoiser data_denoiser)
-      : model_(make_score_gan(dim, std::move(data_denoiser), ScoreGanOptions(c.model).seed(c.train.seed()))) {}
-  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
-  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
-    refuse_early_stop(steps, "Score GAN");
-    return model_.sample(n);
-  }
-  void seed(uint64_t s) override { model_.seed(s); }
-  void save(const fs::path& dir) override {
-    io::save(*model_.dynamics().net(), dir / "generator.pt");
-    io::save(*model_.flow().flow().generated().net(), dir / "generated_denoiser.pt");
-    io::save(*model_.flow().flow().data_denoiser(), dir / "data_denoiser.pt");
-  }
-  void load(const fs::path& dir) override {
-    io::load(*model_.dynamics().net(), dir / "generator.pt");
-    io::load(*model_.flow().flow().generated().net(), dir / "generated_denoiser.pt");
-    io::load(*model_.flow().flow().data_denoiser(), dir / "data_denoiser.pt");
-  }
-  int64_t generation_steps() const override { return 0; }
-
- private:
-  ScoreGan<> model_;
 };
 
 /// The models the runner knows, by command-line name.
@@ -314,19 +293,33 @@ inline TrainSettings train_settings(const json& resolved) {
       .steps(resolved.at("steps").get<int64_t>())
       .batch_size(resolved.at("batch_size").get<int64_t>())
       .seed(resolved.at("seed").get<uint64_t>())
-      .log_every(resolved.at("log_every").get<int64_t>());
+      .log_every(resolved.at("log_every").get<int64_t>())
+      .eval_every(resolved.at("eval_every").get<int64_t>())
+      .checkpoint_every(resolved.at("checkpoint_every").get<int64_t>());
 }
 
 /// Builds a model from its resolved config. A Score GAN needs the data denoiser (of a trained EDM).
 inline std::unique_ptr<Run> make_run(const std::string& model, int64_t dim, const json& resolved,
                                      std::optional<nn::EdmMlpDenoiser> data_denoiser = std::nullopt) {
-  if (model == "gan") return std::make_unique<GanRun>(dim, gan_schema().read(resolved, default_gan()));
-  if (model == "edm") return std::make_unique<EdmRun>(dim, edm_schema().read(resolved, default_edm()));
-  if (model == "discr-flow") return std::make_unique<DiscrFlowRun>(dim, discr_flow_schema().read(resolved, default_discr_flow()));
+  if (model == "gan") {
+    const auto c = gan_schema().read(resolved, default_gan());
+    return std::make_unique<GeneratorRun<Gan<>>>(make_gan(dim, GanOptions(c.model).seed(c.train.seed())), "GAN");
+  }
+  if (model == "edm") {
+    const auto c = edm_schema().read(resolved, default_edm());
+    return std::make_unique<EdmRun>(make_edm(dim, EdmOptions(c.model).seed(c.train.seed())), c.sampler);
+  }
+  if (model == "discr-flow") {
+    const auto c = discr_flow_schema().read(resolved, default_discr_flow());
+    return std::make_unique<ParticleRun<DiscriminatorFlowModel<>>>(
+        make_discriminator_flow(dim, DiscriminatorFlowModelOptions(c.model).seed(c.train.seed())));
+  }
   if (model == "score-gan") {
     GPM_CHECK(data_denoiser.has_value(), "a Score GAN needs a data denoiser: pass --data-denoiser RUN_DIR, the run "
               "directory of a trained EDM");
-    return std::make_unique<ScoreGanRun>(dim, score_gan_schema().read(resolved, default_score_gan()), *data_denoiser);
+    const auto c = score_gan_schema().read(resolved, default_score_gan());
+    return std::make_unique<GeneratorRun<ScoreGan<>>>(
+        make_score_gan(dim, *data_denoiser, ScoreGanOptions(c.model).seed(c.train.seed())), "Score GAN");
   }
   throw InvalidArgument(fmt::format("unknown model '{}'; choose one of gan, edm, discr-flow, score-gan", model));
 }
@@ -338,7 +331,17 @@ inline nn::EdmMlpDenoiser load_edm_denoiser(const fs::path& dir) {
             run.at("model").get<std::string>());
   const auto options = edm_schema().read(run.at("config"), default_edm()).model;
   auto net = make_edm_mlp_denoiser(run.at("dim").get<int64_t>(), options);
-  io::load(*net, dir / "denoiser.pt");
+  torch::serialize::InputArchive archive;
+  const auto path = dir / "checkpoint.pt";
+  io::load_archive(archive, path);
+  try {
+    torch::serialize::InputArchive model, flow;
+    archive.read("model", model);
+    model.read("flow", flow);
+    io::read_module(flow, "net", net);
+  } catch (const std::exception& e) {
+    throw InvalidArgument(fmt::format("'{}' holds no EDM denoiser: {}", path.string(), e.what()));
+  }
   return net;
 }
 

@@ -54,6 +54,15 @@ inline torch::Tensor input_gradient(const torch::Tensor& output, const torch::Te
                                /*retain_graph=*/create_graph, create_graph)[0];
 }
 
+/// Euclidean norm of all parameter gradients together (0 for parameters without a gradient), as a
+/// scalar tensor: no host synchronisation.
+inline torch::Tensor gradient_norm(const std::vector<torch::Tensor>& parameters) {
+  torch::Tensor total;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) total = total.defined() ? total + p.grad().square().sum() : p.grad().square().sum();
+  return total.defined() ? total.sqrt() : torch::zeros({});
+}
+
 /// Checks that `x` is a batch of particles: at least 2 dims [N, ...], N > 0, floating point.
 inline void check_particles(const torch::Tensor& x, const char* where, const char* name = "x") {
   GPM_CHECK(x.defined(), "{}: {} is an undefined tensor; pass particles of shape [N, ...]", where, name);

@@ -13,6 +13,7 @@
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/generators/generator.hpp"
+#include "gpm/io/state.hpp"
 #include "gpm/losses/denoising.hpp"
 #include "gpm/losses/noise_levels.hpp"
 
@@ -53,8 +54,21 @@ class DenoiserTrainer {
                                    : denoising_score_matching_loss(net_, clean, sigma, gen_);
     optimizer_->zero_grad();
     loss.backward();
+    Stats stats{{"denoising_loss", loss.detach()}, {"denoiser_grad_norm", gradient_norm(net_->parameters())}};
     optimizer_->step();
-    return {{"denoising_loss", loss.detach()}};
+    return stats;
+  }
+
+  /// Denoiser weights, optimiser state and random stream (Checkpointable).
+  void save(torch::serialize::OutputArchive& archive) const {
+    io::write_module(archive, "net", net_);
+    io::write_nested(archive, "optimizer", *optimizer_);
+    io::write_generator(archive, "generator", gen_);
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    io::read_module(archive, "net", net_);
+    io::read_nested(archive, "optimizer", *optimizer_);
+    io::read_generator(archive, "generator", gen_);
   }
 
   Net& net() { return net_; }

@@ -27,6 +27,9 @@ class DenoisingScoreFlow {
 
   Stats update(const torch::Tensor& real) { return trainer_.step(real); }
 
+  void save(torch::serialize::OutputArchive& archive) const { trainer_.save(archive); }
+  void load(torch::serialize::InputArchive& archive) { trainer_.load(archive); }
+
   Net& net() { return trainer_.net(); }
   DenoiserTrainer<Net, Opt, Sigma>& trainer() { return trainer_; }
 

@@ -16,6 +16,7 @@
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/generators/generator.hpp"
+#include "gpm/io/state.hpp"
 #include "gpm/losses/gan_losses.hpp"
 #include "gpm/losses/gradient_penalty.hpp"
 
@@ -106,8 +107,21 @@ class DiscriminatorFlow {
     }
     optimizer_->zero_grad();
     loss.backward();
+    stats["discriminator_grad_norm"] = gradient_norm(net_->parameters());
     optimizer_->step();
     return stats;
+  }
+
+  /// Discriminator weights, optimiser state and random stream (Checkpointable).
+  void save(torch::serialize::OutputArchive& archive) const {
+    io::write_module(archive, "net", net_);
+    io::write_nested(archive, "optimizer", *optimizer_);
+    io::write_generator(archive, "generator", gen_);
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    io::read_module(archive, "net", net_);
+    io::read_nested(archive, "optimizer", *optimizer_);
+    io::read_generator(archive, "generator", gen_);
   }
 
   Net& net() { return net_; }

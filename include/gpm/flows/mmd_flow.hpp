@@ -6,6 +6,7 @@
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/io/state.hpp"
 
 namespace gpm {
 
@@ -53,6 +54,16 @@ class MmdFlow {
     target_ = target.detach().flatten(1);
   }
   const torch::Tensor& target() const { return target_; }
+
+  /// The target samples (Checkpointable).
+  void save(torch::serialize::OutputArchive& archive) const {
+    archive.write("target", target_.defined() ? target_ : torch::Tensor(torch::empty({0})));
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    torch::Tensor target;
+    archive.read("target", target);
+    target_ = target.numel() > 0 ? target : torch::Tensor();
+  }
   const K& kernel() const { return kernel_; }
 
  private:

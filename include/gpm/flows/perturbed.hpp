@@ -8,6 +8,7 @@
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/io/state.hpp"
 #include "gpm/losses/noise_levels.hpp"
 
 namespace gpm {
@@ -39,6 +40,16 @@ class Perturbed {
     requires TrainableFlow<F>
   {
     return flow_.update(real, fake, t);
+  }
+
+  /// The random stream, and the wrapped flow's state if it has one (Checkpointable).
+  void save(torch::serialize::OutputArchive& archive) const {
+    io::write_generator(archive, "generator", gen_);
+    if constexpr (Checkpointable<F>) io::write_nested(archive, "flow", flow_);
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    io::read_generator(archive, "generator", gen_);
+    if constexpr (Checkpointable<F>) io::read_nested(archive, "flow", flow_);
   }
 
   F& flow() { return flow_; }

@@ -10,6 +10,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/flows/denoiser_trainer.hpp"
+#include "gpm/io/state.hpp"
 #include "gpm/losses/noise_levels.hpp"
 
 namespace gpm {
@@ -49,7 +50,17 @@ class ScoreDifferenceFlow {
 
   Stats update(const torch::Tensor& /*real*/, const torch::Tensor& fake, const torch::Tensor& /*t*/) {
     auto stats = generated_.step(fake);
-    return {{"score_loss", stats.at("denoising_loss")}};
+    return {{"score_loss", stats.at("denoising_loss")}, {"score_grad_norm", stats.at("denoiser_grad_norm")}};
+  }
+
+  /// The online denoiser D_φ, and the data denoiser's weights when it is a module (Checkpointable).
+  void save(torch::serialize::OutputArchive& archive) const {
+    io::write_nested(archive, "generated", generated_);
+    if constexpr (requires { data_->parameters(); }) io::write_module(archive, "data", data_);
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    io::read_nested(archive, "generated", generated_);
+    if constexpr (requires { data_->parameters(); }) io::read_module(archive, "data", data_);
   }
 
   DataDenoiser& data_denoiser() { return data_; }

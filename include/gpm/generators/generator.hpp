@@ -14,6 +14,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/io/state.hpp"
 
 namespace gpm {
 
@@ -72,7 +73,19 @@ class Generator {
     optimizer_->zero_grad();
     loss.backward();
     optimizer_->step();
-    return {{"generator_loss", loss.detach()}, {"velocity_norm", batched_squared_norm(v).mean().sqrt()}};
+    return {{"generator_loss", loss.detach()},
+            {"velocity_norm", batched_squared_norm(v).mean().sqrt()},
+            {"generator_grad_norm", gradient_norm(net_->parameters())}};
+  }
+
+  /// Network weights and optimiser state (Checkpointable).
+  void save(torch::serialize::OutputArchive& archive) const {
+    io::write_module(archive, "net", net_);
+    io::write_nested(archive, "optimizer", *optimizer_);
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    io::read_module(archive, "net", net_);
+    io::read_nested(archive, "optimizer", *optimizer_);
   }
 
   Net& net() { return net_; }

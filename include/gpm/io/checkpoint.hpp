@@ -1,4 +1,4 @@
-// Saving and loading modules and optimisers as files in a run directory. Every write goes to a
+// Saving and loading checkpoints (modules, optimisers, whole models) as files. Every write goes to a
 // temporary file that is flushed and renamed, so a crash never leaves a half-written file behind.
 #pragma once
 
@@ -15,6 +15,9 @@
 #include "gpm/core/errors.hpp"
 
 namespace gpm::io {
+
+/// The first line of an exception message (LibTorch appends a backtrace).
+inline std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
 
 /// Writes `contents` to `path` atomically: a temporary file beside it, flushed, then renamed over it.
 inline void write_file_atomically(const std::filesystem::path& path, const std::string& contents) {
@@ -40,7 +43,7 @@ inline std::string read_file(const std::filesystem::path& path) {
   return s.str();
 }
 
-/// Saves a module's parameters and buffers (or an optimiser's state) to `path` atomically.
+/// Saves `object` (a module, an optimiser, or any gpm::Checkpointable) to `path` atomically.
 template <class T>
 void save(const T& object, const std::filesystem::path& path) {
   torch::serialize::OutputArchive archive;
@@ -50,22 +53,30 @@ void save(const T& object, const std::filesystem::path& path) {
   write_file_atomically(path, bytes.str());
 }
 
-/// Loads what `save` wrote into `object`, which must have the same structure. A missing, truncated,
-/// corrupted or foreign file is an InvalidArgument naming the file.
-template <class T>
-void load(T& object, const std::filesystem::path& path) {
+/// Reads the archive in `path`. A missing, truncated, corrupted or foreign file is an InvalidArgument
+/// naming the file.
+inline void load_archive(torch::serialize::InputArchive& archive, const std::filesystem::path& path) {
   const std::string bytes = read_file(path);
   try {
-    torch::serialize::InputArchive archive;
     std::istringstream in(bytes);
     archive.load_from(in);
-    object.load(archive);
-  } catch (const c10::Error& e) {
-    throw InvalidArgument(fmt::format("cannot load '{}': the file is truncated, corrupted or was written for a "
-                                      "different network ({})", path.string(), e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    throw InvalidArgument(fmt::format("cannot load '{}': the file is truncated, corrupted or was written for a "
-                                      "different network ({})", path.string(), e.what()));
+    throw InvalidArgument(fmt::format("cannot load '{}': the file is truncated, corrupted or not a gpm checkpoint "
+                                      "({})", path.string(), first_line(e.what())));
+  }
+}
+
+/// Loads what `save` wrote into `object`, which must have the same structure. A missing, truncated,
+/// corrupted or foreign file is an InvalidArgument naming the file and the problem.
+template <class T>
+void load(T& object, const std::filesystem::path& path) {
+  torch::serialize::InputArchive archive;
+  load_archive(archive, path);
+  try {
+    object.load(archive);
+  } catch (const std::exception& e) {
+    throw InvalidArgument(fmt::format("cannot load '{}': it was written for a different model or configuration ({})",
+                                      path.string(), first_line(e.what())));
   }
 }
 

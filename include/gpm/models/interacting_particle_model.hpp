@@ -12,6 +12,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/io/state.hpp"
 
 namespace gpm {
 
@@ -66,6 +67,25 @@ class InteractingParticleModel {
   }
 
   void seed(uint64_t seed) { gen_.set_current_seed(seed); }
+
+  /// Generator, flow, random stream and iteration counter (Checkpointable): with the same options,
+  /// a model that loads a saved state continues exactly as the saved one would have.
+  void save(torch::serialize::OutputArchive& archive) const
+    requires Checkpointable<D>
+  {
+    io::write_nested(archive, "dynamics", dynamics_);
+    if constexpr (Checkpointable<F>) io::write_nested(archive, "flow", flow_);
+    io::write_generator(archive, "generator", gen_);
+    io::write_counter(archive, "iteration", iteration_);
+  }
+  void load(torch::serialize::InputArchive& archive)
+    requires Checkpointable<D>
+  {
+    io::read_nested(archive, "dynamics", dynamics_);
+    if constexpr (Checkpointable<F>) io::read_nested(archive, "flow", flow_);
+    io::read_generator(archive, "generator", gen_);
+    iteration_ = io::read_counter(archive, "iteration");
+  }
 
   D& dynamics() { return dynamics_; }
   F& flow() { return flow_; }

@@ -15,6 +15,7 @@
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/integrators/integrate.hpp"
+#include "gpm/io/state.hpp"
 
 namespace gpm {
 
@@ -120,6 +121,17 @@ class ParticleModel {
       const auto grid_times = torch::tensor(times_, torch::TensorOptions().dtype(torch::kFloat64)).to(real.options());
       return flow_.update(real, fake, grid_times.index_select(0, index));
     }
+  }
+
+  /// The random stream and the flow's state (Checkpointable): with the same options, a model that
+  /// loads a saved state continues exactly as the saved one would have.
+  void save(torch::serialize::OutputArchive& archive) const {
+    io::write_generator(archive, "generator", gen_);
+    if constexpr (Checkpointable<F>) io::write_nested(archive, "flow", flow_);
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    io::read_generator(archive, "generator", gen_);
+    if constexpr (Checkpointable<F>) io::read_nested(archive, "flow", flow_);
   }
 
   /// Reseeds the model's random stream.

@@ -1,0 +1,151 @@
+// The runner's training loop: progress line, log.jsonl, periodic evaluation, atomic checkpoints
+// with everything needed to resume bit-exactly, and a clean stop on a non-finite loss.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include <gpm/metrics.hpp>
+
+#include "runs.hpp"
+
+namespace gpm::runner {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+/// One terminal line that rewrites itself: step, speed, ETA and the latest losses. Silent when
+/// standard error is not a terminal.
+class Progress {
+ public:
+  Progress(std::string label, int64_t first, int64_t total, bool enabled)
+      : label_(std::move(label)), first_(first), total_(total), enabled_(enabled && isatty(STDERR_FILENO)), start_(Clock::now()) {}
+  void update(int64_t step, const Stats& stats) {
+    if (!enabled_ || (seconds_since(last_) < 0.5 && step != total_)) return;
+    last_ = Clock::now();
+    const double rate = static_cast<double>(step - first_) / std::max(seconds_since(start_), 1e-9);
+    std::string line = fmt::format("\r[{}] step {}/{}  {:.1f} steps/s  ETA {:.0f} s", label_, step, total_, rate,
+                                   static_cast<double>(total_ - step) / std::max(rate, 1e-9));
+    for (const auto& [name, value] : stats)
+      if (name.find("grad_norm") == std::string::npos) line += fmt::format("  {} {:.4g}", name, value.item<double>());
+    fmt::print(stderr, "{:<150}", line);
+    if (step == total_) fmt::print(stderr, "\n");
+  }
+
+ private:
+  std::string label_;
+  int64_t first_, total_;
+  bool enabled_;
+  Clock::time_point start_;
+  Clock::time_point last_{};
+};
+
+/// Metrics of samples against a reference batch: energy distance, and mode coverage for mixtures.
+inline json sample_metrics(const torch::Tensor& samples, const torch::Tensor& reference, const data::AnyDataset& data) {
+  json m = {{"energy_distance", metrics::energy_distance(samples, reference)}};
+  if (data.has_modes()) {
+    const auto coverage = metrics::mode_coverage(samples, data.centers(), data.std());
+    m["modes_covered"] = coverage.modes_covered;
+    m["modes"] = data.centers().size(0);
+    m["high_quality_fraction"] = coverage.high_quality_fraction;
+  }
+  return m;
+}
+
+/// n samples drawn with a fixed seed, leaving the model's random stream as it was, so that
+/// evaluating never changes how training continues.
+inline torch::Tensor sample_aside(Run& run, int64_t n, uint64_t seed) {
+  const auto state = run.generator().get_state();
+  run.seed(seed);
+  auto x = run.sample(n, std::nullopt);
+  run.generator().set_state(state);
+  return x;
+}
+
+/// Everything a resumed run needs: the model's state, the data stream and the step counter.
+struct Checkpoint {
+  Run& run;
+  at::Generator& data_generator;
+  int64_t& step;
+
+  static constexpr int64_t kFormat = 1;
+
+  void save(torch::serialize::OutputArchive& archive) const {
+    io::write_counter(archive, "gpm_checkpoint_format", kFormat);
+    io::write_counter(archive, "step", step);
+    io::write_generator(archive, "data_generator", data_generator);
+    io::write_nested(archive, "model", run);
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    torch::Tensor format;
+    GPM_CHECK(archive.try_read("gpm_checkpoint_format", format), "not a gpm checkpoint (no format marker)");
+    GPM_CHECK(format.item<int64_t>() == kFormat, "checkpoint format {} is not the supported format {}",
+              format.item<int64_t>(), kFormat);
+    step = io::read_counter(archive, "step");
+    io::read_generator(archive, "data_generator", data_generator);
+    io::read_nested(archive, "model", run);
+  }
+};
+
+/// Where a run writes: its directory, checkpoint and log.
+struct RunFiles {
+  fs::path dir;
+  fs::path checkpoint() const { return dir / "checkpoint.pt"; }
+  fs::path log() const { return dir / "log.jsonl"; }
+};
+
+struct TrainResult {
+  double seconds = 0.0;
+  int64_t steps = 0;  // steps taken in this call
+};
+
+/// Trains `run` from step `step` up to settings.steps(), drawing batches from `data` with
+/// `data_generator`, logging to and checkpointing in `files`.
+inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSettings& settings, int64_t& step,
+                         at::Generator& data_generator, const RunFiles& files, const std::string& label, bool progress) {
+  std::ofstream log(files.log(), std::ios::app);
+  GPM_CHECK(static_cast<bool>(log), "cannot write '{}'; check that the run directory is writable", files.log().string());
+  auto eval_gen = make_generator(settings.seed() + 2000);
+  const auto reference = data.sample(1000, eval_gen);
+  int64_t last_checkpoint = step;
+  const auto write_checkpoint = [&] {
+    io::save(Checkpoint{run, data_generator, step}, files.checkpoint());
+    last_checkpoint = step;
+  };
+  const auto evaluate = [&] {
+    log << json{{"step", step}, {"eval", sample_metrics(sample_aside(run, 1000, 4242), reference, data)}}.dump() << "\n";
+  };
+  Progress bar(label, step, settings.steps(), progress);
+  const auto start = Clock::now();
+  const int64_t first = step;
+  while (step < settings.steps()) {
+    const auto stats = run.train_step(data.sample(settings.batch_size(), data_generator));
+    ++step;
+    for (const auto& [name, value] : stats) {
+      const double v = value.item<double>();
+      if (!std::isfinite(v))
+        throw RuntimeError(fmt::format("training step {} produced a non-finite {} ({}); stopping. The last good "
+                                       "checkpoint is '{}' (step {}); lower the learning rate or check the data",
+                                       step, name, v, files.checkpoint().string(), last_checkpoint));
+    }
+    if (step % settings.log_every() == 0 || step == settings.steps()) {
+      json entry = {{"step", step}, {"time", seconds_since(start)}};
+      for (const auto& [name, value] : stats) entry[name] = value.item<double>();
+      log << entry.dump() << "\n" << std::flush;
+      bar.update(step, stats);
+    }
+    if (settings.eval_every() > 0 && step % settings.eval_every() == 0) evaluate();
+    if (settings.checkpoint_every() > 0 && step % settings.checkpoint_every() == 0) write_checkpoint();
+  }
+  if (settings.eval_every() == 0 || step % settings.eval_every() != 0) evaluate();
+  write_checkpoint();
+  return {seconds_since(start), step - first};
+}
+
+}  // namespace gpm::runner

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# End-to-end tests of the gpm runner: bit-exact resume for every model, and bad input that must
+# give a clear message and the right exit code (0 success, 2 usage or input error, 1 runtime
+# failure) without losing anything. Usage: cli_test.sh PATH_TO_GPM WORK_DIR
+set -uo pipefail
+gpm="$1"
+work="$2"
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+failures=0
+passes=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { passes=$((passes + 1)); }
+
+# expect CODE "substring of stderr" command...: the command exits with CODE and prints the substring.
+expect() {
+  local code="$1" text="$2"
+  shift 2
+  "$@" >out.txt 2>err.txt
+  local got=$?
+  if [ "$got" != "$code" ]; then fail "'$*' exited $got, expected $code; stderr: $(cat err.txt)"; return; fi
+  if ! grep -qF -- "$text" err.txt out.txt; then fail "'$*' did not print '$text'; stderr: $(cat err.txt)"; return; fi
+  pass
+}
+
+G() { "$gpm" --threads 1 "$@"; }
+
+# --- bit-exact resume: N steps + resume + N steps == 2N steps, for every model -------------------
+echo '{"width": 32, "depth": 2, "latent_dim": 8}' >gan.json
+echo '{"width": 32, "depth": 2, "embedding_size": 8}' >edm.json
+echo '{"width": 32, "depth": 2, "embedding_size": 8, "generation_steps": 8}' >df.json
+echo '{"width": 32, "depth": 2, "latent_dim": 8, "score_steps": 2, "denoiser_width": 32, "denoiser_depth": 2,
+  "denoiser_embedding_size": 8}' >sgan.json
+G train --model edm --data ring --out edm_base --steps 20 --config edm.json --quiet >/dev/null || fail "EDM base run"
+check_resume() {
+  local model="$1" config="$2"
+  shift 2
+  G train --model "$model" --data ring --out "${model}_a" --steps 15 --config "$config" --quiet "$@" >/dev/null &&
+    G train --resume "${model}_a" --steps 30 --quiet >/dev/null &&
+    G train --model "$model" --data ring --out "${model}_b" --steps 30 --config "$config" --quiet "$@" >/dev/null &&
+    G sample --run "${model}_a" -n 200 --out "${model}_a.csv" --seed 3 >/dev/null &&
+    G sample --run "${model}_b" -n 200 --out "${model}_b.csv" --seed 3 >/dev/null ||
+    { fail "$model: a training or sampling command failed"; return; }
+  # Same samples, and one more step from each (which uses every network and optimiser state) agrees too.
+  G train --resume "${model}_a" --steps 31 --quiet >/dev/null && G train --resume "${model}_b" --steps 31 --quiet >/dev/null &&
+    G sample --run "${model}_a" -n 200 --out "${model}_a31.csv" --seed 3 >/dev/null &&
+    G sample --run "${model}_b" -n 200 --out "${model}_b31.csv" --seed 3 >/dev/null || { fail "$model: step 31"; return; }
+  if cmp -s "${model}_a.csv" "${model}_b.csv" && cmp -s "${model}_a31.csv" "${model}_b31.csv"; then
+    pass
+  else
+    fail "$model: 15 + resume + 15 steps differs from 30 steps"
+  fi
+}
+check_resume gan gan.json
+check_resume edm edm.json
+check_resume discr-flow df.json
+check_resume score-gan sgan.json --data-denoiser edm_base
+
+# The same seed gives the same samples; early stop applies to particle models only.
+G sample --run discr-flow_b -n 50 --out again.csv --seed 3 >/dev/null && head -50 discr-flow_b.csv >/dev/null
+expect 0 "wrote 10 samples" G sample --run discr-flow_b -n 10 --out early.csv --steps 4
+expect 2 "samples in one generator pass" G sample --run gan_b -n 10 --out x.csv --steps 4
+expect 2 "cannot stop after 9 steps of a 8-step grid" G sample --run discr-flow_b -n 10 --out x.csv --steps 9
+
+# --- bad data -------------------------------------------------------------------------------------
+expect 2 "does not exist" G train --model gan --data missing.csv --out bad1
+: >empty.csv
+expect 2 "empty.csv" G train --model gan --data empty.csv --out bad1
+printf '1,2\n3,x\n' >text.csv
+expect 2 "line 2" G train --model gan --data text.csv --out bad1
+printf '1,2\n3,4,5\n' >ragged.csv
+expect 2 "line 2" G train --model gan --data ragged.csv --out bad1
+printf '1,2\nnan,4\n' >nan.csv
+expect 2 "line 2" G train --model gan --data nan.csv --out bad1
+printf '1,2,3\n4,5,6\n' >three.csv
+expect 2 "2-dimensional data" G train --model score-gan --data three.csv --out bad1 --data-denoiser edm_base
+expect 2 "unknown dataset" G train --model gan --data spiral --out bad1
+
+# --- bad configs and arguments --------------------------------------------------------------------
+echo '{"widht": 3}' >unknown.json
+expect 2 "valid fields: steps, batch_size" G train --model gan --data ring --out bad2 --config unknown.json
+echo '{"width": "wide"}' >type.json
+expect 2 "field 'width' must be an integer" G train --model gan --data ring --out bad2 --config type.json
+echo '{"batch_size": 0}' >zero.json
+expect 2 "batch_size' must be > 0, got 0" G train --model gan --data ring --out bad2 --config zero.json
+echo '{"steps": -5}' >negative.json
+expect 2 "steps' must be >= 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
+echo '{"width": 3' >broken.json
+expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config broken.json
+expect 2 "--steps" G train --model gan --data ring --out bad2 --steps -5
+expect 2 "--model" G train --model vae --data ring --out bad2
+expect 2 "a Score GAN needs --data-denoiser" G train --model score-gan --data ring --out bad2
+touch plainfile
+expect 2 "cannot create the output directory" G train --model gan --data ring --out plainfile/run
+expect 2 "already holds a run" G train --model gan --data ring --out gan_a --config gan.json
+[ ! -e bad2 ] || [ -z "$(ls bad2)" ] && pass || fail "a refused run left files in bad2"
+
+# --- bad checkpoints: refused, naming the file, and nothing overwritten -----------------------------
+cp -r gan_a trunc && head -c 2000 gan_a/checkpoint.pt >trunc/checkpoint.pt && cp trunc/run.json trunc.json.before
+expect 2 "trunc/checkpoint.pt" G train --resume trunc --steps 40
+cmp -s trunc/run.json trunc.json.before && cmp -s <(head -c 2000 gan_a/checkpoint.pt) trunc/checkpoint.pt && pass ||
+  fail "a failed resume changed the run directory"
+cp -r edm_a foreign && cp gan_a/checkpoint.pt foreign/checkpoint.pt
+expect 2 "foreign/checkpoint.pt" G train --resume foreign --steps 40
+printf 'not a checkpoint' >junk.pt && cp -r gan_a junk && cp junk.pt junk/checkpoint.pt
+expect 2 "junk/checkpoint.pt" G sample --run junk -n 5 --out x.csv
+expect 2 "is not a run directory" G sample --run nowhere -n 5 --out x.csv
+
+# --- a non-finite loss stops the run, names the step, and keeps the last good checkpoint -----------
+echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 1000}' >diverge.json
+expect 1 "training step 2 produced a non-finite" G train --model edm --data ring --out blowup --steps 50 --checkpoint-every 1 \
+  --config diverge.json
+expect 0 "wrote 5 samples" G sample --run blowup -n 5 --out x.csv
+grep -q '"model": "edm"' blowup/run.json && pass || fail "run.json should still describe the run"
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
