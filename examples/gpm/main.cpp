@@ -12,6 +12,7 @@
 
 #include <gpm/metrics.hpp>
 
+#include "plots.hpp"
 #include "runs.hpp"
 #include "training.hpp"
 
@@ -147,6 +148,14 @@ int command_sample(const std::string& dir, int64_t n, const std::string& out, st
   return 0;
 }
 
+int command_plot(const fs::path& dir, const std::string& out) {
+  auto stored = open_run(dir);
+  const auto data = gpm::data::parse_dataset(stored.info.at("data").get<std::string>());
+  const auto figures = plot_run(dir, *stored.run, stored.info, data, out.empty() ? dir / "figures" : fs::path(out));
+  for (const auto& f : figures) fmt::print("{}\n", f.string());
+  return 0;
+}
+
 int command_eval(const std::string& samples, const std::string& reference, const std::string& centers, std::optional<double> std) {
   GPM_CHECK(centers.empty() == !std.has_value(), "--centers and --std go together: the mode metrics need both");
   const auto x = gpm::data::PointCloud::from_csv(samples).points();
@@ -191,6 +200,7 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
     json metrics;
   };
   std::vector<Row> rows;
+  std::vector<fs::path> figures;
   std::optional<gpm::nn::EdmMlpDenoiser> edm_denoiser;
   fmt::print("training the four models on {} ({}); runs go to {}\n", spec, quick ? "quick settings" : "reference settings",
              dir.string());
@@ -213,6 +223,7 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
     gpm::data::write_csv((run_dir / "samples.csv").string(), samples);
     if (model == "edm") edm_denoiser = dynamic_cast<EdmRun&>(*run).denoiser();
     rows.push_back(Row{model, trained, sample_seconds, sample_metrics(samples, reference, data)});
+    for (const auto& f : plot_run(run_dir, *run, info, data, run_dir / "figures")) figures.push_back(f);
     if (quiet) fmt::print("  {} done in {:.1f} s\n", model, trained.seconds);
   }
   fmt::print("\n{:<11} {:>10} {:>9} {:>11} {:>10} {:>6} {:>8}\n", "model", "train (s)", "steps/s", "sample (s)", "energy d.",
@@ -222,7 +233,8 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
                static_cast<double>(r.trained.steps) / r.trained.seconds, r.sample_seconds,
                r.metrics["energy_distance"].get<double>(), r.metrics["modes_covered"].get<int64_t>(),
                r.metrics["modes"].get<int64_t>(), r.metrics["high_quality_fraction"].get<double>());
-  fmt::print("\n2,000 samples per model against 2,000 fresh data points; runs and samples in {}\n", dir.string());
+  fmt::print("\n2,000 samples per model against 2,000 fresh data points; runs and samples in {}\nfigures:\n", dir.string());
+  for (const auto& f : figures) fmt::print("  {}\n", f.string());
   return 0;
 }
 
@@ -268,6 +280,11 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--centers", centers, "mixture centres (CSV), for mode coverage");
   eval_cmd->add_option("--std", mode_std, "mixture component std, for mode coverage");
 
+  std::string plot_run_dir, plot_out;
+  auto* plot_cmd = app.add_subcommand("plot", "draw a run's figures (PNG): snapshots with velocities, samples, curves");
+  plot_cmd->add_option("--run", plot_run_dir, "run directory")->required();
+  plot_cmd->add_option("--out", plot_out, "output directory (default: RUN/figures)");
+
   std::string demo_out = "demo-out";
   bool quick = false, demo_quiet = false;
   auto* demo_cmd = app.add_subcommand("demo", "train and compare the four models on the 5-mode ring");
@@ -285,6 +302,7 @@ int main(int argc, char** argv) {
     if (*train_cmd) return command_train(train_args);
     if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed);
     if (*eval_cmd) return command_eval(samples, reference, centers, mode_std);
+    if (*plot_cmd) return command_plot(plot_run_dir, plot_out);
     if (*demo_cmd) return command_demo(demo_out, quick, demo_quiet);
   } catch (const gpm::InvalidArgument& e) {
     fmt::print(stderr, "gpm: error: {}\n", e.what());

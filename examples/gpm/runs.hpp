@@ -29,7 +29,7 @@ struct TrainSettings {
   TORCH_ARG(int64_t, batch_size) = 128;
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(int64_t, log_every) = 100;
-  /// Metrics on a fixed evaluation batch every eval_every steps (0: only at the end).
+  /// Metrics on a fixed evaluation batch every eval_every steps (0: five evaluations per run).
   TORCH_ARG(int64_t, eval_every) = 0;
   /// A checkpoint every checkpoint_every steps (0: only at the end).
   TORCH_ARG(int64_t, checkpoint_every) = 0;
@@ -202,6 +202,12 @@ class Run {
   virtual void load(torch::serialize::InputArchive& archive) = 0;
   /// N, the generation steps of a particle model; 0 for a generator.
   virtual int64_t generation_steps() const = 0;
+  /// The velocity the flow gives particles x at time t (for figures).
+  virtual torch::Tensor velocity(const torch::Tensor& x, double t) = 0;
+  /// A particle model's generation trajectory of n particles; none for a generator.
+  virtual std::optional<Trajectory> trajectory(int64_t /*n*/) { return std::nullopt; }
+  /// The pointwise generator loss c(f(x, t)) of a discriminator-driven flow; undefined otherwise.
+  virtual torch::Tensor generator_loss(const torch::Tensor& /*x*/, double /*t*/) { return {}; }
 };
 
 /// The parts every model shares; subclasses say how they sample.
@@ -214,6 +220,18 @@ class ModelRun : public Run {
   at::Generator& generator() override { return model_.generator(); }
   void save(torch::serialize::OutputArchive& archive) const override { model_.save(archive); }
   void load(torch::serialize::InputArchive& archive) override { model_.load(archive); }
+  torch::Tensor velocity(const torch::Tensor& x, double t) override {
+    torch::NoGradGuard no_grad;
+    return model_.flow().velocity(x, particle_times(t, x));
+  }
+  torch::Tensor generator_loss(const torch::Tensor& x, double t) override {
+    if constexpr (requires { model_.flow().loss(); }) {
+      torch::NoGradGuard no_grad;
+      return model_.flow().loss().generator_loss(model_.flow().logits(x, particle_times(t, x)));
+    } else {
+      return {};
+    }
+  }
   Model& model() { return model_; }
 
  protected:
@@ -242,6 +260,7 @@ class ParticleRun final : public ModelRun<Model> {
   using ModelRun<Model>::ModelRun;
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return this->model_.sample(n, steps); }
   int64_t generation_steps() const override { return this->model_.steps(); }
+  std::optional<Trajectory> trajectory(int64_t n) override { return this->model_.trajectory(n); }
 };
 
 /// EDM, sampled with the configured stepper.
@@ -265,6 +284,7 @@ class EdmRun final : public ModelRun<Edm<>> {
     return model_.sample(n, steps);
   }
   int64_t generation_steps() const override { return model_.steps(); }
+  std::optional<Trajectory> trajectory(int64_t n) override { return model_.trajectory(n); }
   nn::EdmMlpDenoiser denoiser() { return model_.flow().net(); }
 
  private:

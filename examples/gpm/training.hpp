@@ -98,6 +98,7 @@ struct RunFiles {
   fs::path dir;
   fs::path checkpoint() const { return dir / "checkpoint.pt"; }
   fs::path log() const { return dir / "log.jsonl"; }
+  fs::path snapshots() const { return dir / "snapshots"; }
 };
 
 struct TrainResult {
@@ -118,9 +119,18 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     io::save(Checkpoint{run, data_generator, step}, files.checkpoint());
     last_checkpoint = step;
   };
+  // Evaluations also keep a snapshot of 2-D samples and their velocities: a generator's figures show
+  // its particles along training time.
   const auto evaluate = [&] {
-    log << json{{"step", step}, {"eval", sample_metrics(sample_aside(run, 1000, 4242), reference, data)}}.dump() << "\n";
+    const auto samples = sample_aside(run, 1000, 4242);
+    log << json{{"step", step}, {"eval", sample_metrics(samples, reference, data)}}.dump() << "\n" << std::flush;
+    if (data.dim() == 2) {
+      fs::create_directories(files.snapshots());
+      data::write_csv((files.snapshots() / fmt::format("step_{:09d}.csv", step)).string(),
+                      torch::cat({samples, run.velocity(samples, 0.0)}, 1), {"x", "y", "vx", "vy"});
+    }
   };
+  const int64_t eval_every = settings.eval_every() > 0 ? settings.eval_every() : std::max<int64_t>(1, settings.steps() / 5);
   Progress bar(label, step, settings.steps(), progress);
   const auto start = Clock::now();
   const int64_t first = step;
@@ -140,10 +150,10 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       log << entry.dump() << "\n" << std::flush;
       bar.update(step, stats);
     }
-    if (settings.eval_every() > 0 && step % settings.eval_every() == 0) evaluate();
+    if (step % eval_every == 0) evaluate();
     if (settings.checkpoint_every() > 0 && step % settings.checkpoint_every() == 0) write_checkpoint();
   }
-  if (settings.eval_every() == 0 || step % settings.eval_every() != 0) evaluate();
+  if (step % eval_every != 0) evaluate();
   write_checkpoint();
   return {seconds_since(start), step - first};
 }
