@@ -61,11 +61,11 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
     std::string title;
     if (auto tr = run.trajectory(1000)) {
       // Generation time. States far wider than the data (EDM's first noise levels) would shrink the
-      // view to nothing; the strip starts where the particles are within a few data widths.
+      // view to nothing; the strip starts where the particles are within a data width and a half.
       const double data_spread = reference.std().item<double>();
       std::vector<size_t> visible;
       for (size_t i = 0; i < tr->states.size(); ++i)
-        if (tr->states[i].std().item<double>() < 3.0 * data_spread) visible.push_back(i);
+        if (tr->states[i].std().item<double>() < 1.5 * data_spread) visible.push_back(i);
       std::vector<double> times;
       for (size_t k : evenly_spaced(visible.size(), 6)) {
         const size_t i = visible[k];
@@ -98,9 +98,9 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
     }
     if (model == "gan") {
       const auto x = sample_aside(run, 1000, 0);
-      plot::generation_strip(out / "field.png", {x}, {run.velocity(x, 0.0)}, {"final generator"}, reference,
+      plot::generation_strip(out / "field.png", {x}, {run.velocity(x, 0.0)}, {"shading: c(f(x))"}, reference,
                              [&run](const torch::Tensor& points, size_t) { return run.generator_loss(points, 0.0); },
-                             "gan: velocity over the generator loss c(f(x))");
+                             "gan: final field");
       written.push_back(out / "field.png");
     }
   }
