@@ -12,7 +12,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/generators/generator.hpp"
+#include "gpm/core/optimised_network.hpp"
 #include "gpm/io/state.hpp"
 #include "gpm/losses/denoising.hpp"
 #include "gpm/losses/noise_levels.hpp"
@@ -36,11 +36,9 @@ class DenoiserTrainer {
  public:
   template <class OptimizerOptions>
   DenoiserTrainer(Net net, Sigma sigma, const OptimizerOptions& optimizer_options, DenoiserTrainerOptions options = {})
-      : net_(std::move(net)),
+      : network_(std::move(net), optimizer_options, options.seed(), "DenoiserTrainer"),
         sigma_(std::move(sigma)),
-        optimizer_(std::make_unique<Opt>(net_->parameters(), optimizer_options)),
-        options_(options),
-        gen_(make_generator(options_.seed(), net_->parameters().front().device())) {
+        options_(options) {
     GPM_CHECK(options_.sigma_data() > 0, "DenoiserTrainer: sigma_data must be > 0, got {}", options_.sigma_data());
   }
 
@@ -48,40 +46,28 @@ class DenoiserTrainer {
   Stats step(const torch::Tensor& y) {
     check_particles(y, "DenoiserTrainer::step", "samples");
     const torch::Tensor clean = y.detach();
-    const torch::Tensor sigma = sigma_.sample(clean.size(0), clean.options(), gen_);
+    auto& gen = network_.generator();
+    const torch::Tensor sigma = sigma_.sample(clean.size(0), clean.options(), gen);
     const torch::Tensor loss = options_.edm_weighting()
-                                   ? edm_denoising_loss(net_, clean, sigma, gen_, options_.sigma_data())
-                                   : denoising_score_matching_loss(net_, clean, sigma, gen_);
-    optimizer_->zero_grad();
-    loss.backward();
-    Stats stats{{"denoising_loss", loss.detach()}, {"denoiser_grad_norm", gradient_norm(net_->parameters())}};
-    optimizer_->step();
-    return stats;
+                                   ? edm_denoising_loss(network_.net(), clean, sigma, gen, options_.sigma_data())
+                                   : denoising_score_matching_loss(network_.net(), clean, sigma, gen);
+    const torch::Tensor grad_norm = network_.minimise(loss);
+    return {{"denoising_loss", loss.detach()}, {"denoiser_grad_norm", grad_norm}};
   }
 
   /// Denoiser weights, optimiser state and random stream (Checkpointable).
-  void save(torch::serialize::OutputArchive& archive) const {
-    io::write_module(archive, "net", net_);
-    io::write_nested(archive, "optimizer", *optimizer_);
-    io::write_generator(archive, "generator", gen_);
-  }
-  void load(torch::serialize::InputArchive& archive) {
-    io::read_module(archive, "net", net_);
-    io::read_nested(archive, "optimizer", *optimizer_);
-    io::read_generator(archive, "generator", gen_);
-  }
+  void save(torch::serialize::OutputArchive& archive) const { network_.save(archive); }
+  void load(torch::serialize::InputArchive& archive) { network_.load(archive); }
 
-  Net& net() { return net_; }
-  Opt& optimizer() { return *optimizer_; }
+  Net& net() { return network_.net(); }
+  Opt& optimizer() { return network_.optimizer(); }
   const Sigma& sigma_sampler() const { return sigma_; }
-  at::Generator& generator() { return gen_; }
+  at::Generator& generator() { return network_.generator(); }
 
  private:
-  Net net_;
+  OptimisedNetwork<Net, Opt> network_;
   Sigma sigma_;
-  std::unique_ptr<Opt> optimizer_;
   DenoiserTrainerOptions options_;
-  at::Generator gen_;
 };
 
 }  // namespace gpm

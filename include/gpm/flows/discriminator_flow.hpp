@@ -15,7 +15,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/generators/generator.hpp"
+#include "gpm/core/optimised_network.hpp"
 #include "gpm/io/state.hpp"
 #include "gpm/losses/gan_losses.hpp"
 #include "gpm/losses/gradient_penalty.hpp"
@@ -51,12 +51,9 @@ class DiscriminatorFlow {
  public:
   template <class OptimizerOptions>
   DiscriminatorFlow(Net net, Loss loss, const OptimizerOptions& optimizer_options, DiscriminatorFlowOptions options = {})
-      : net_(std::move(net)),
+      : network_(std::move(net), optimizer_options, options.seed(), "DiscriminatorFlow"),
         loss_(std::move(loss)),
-        optimizer_(std::make_unique<Opt>(net_->parameters(), optimizer_options)),
-        options_(std::move(options)),
-        gen_(make_generator(options_.seed(), net_->parameters().empty() ? torch::Device(torch::kCPU)
-                                                                          : net_->parameters().front().device())) {
+        options_(std::move(options)) {
     GPM_CHECK(std::isfinite(options_.eta()), "DiscriminatorFlow: eta must be finite, got {}", options_.eta());
     for (double w : options_.penalty_schedule())
       GPM_CHECK(w >= 0, "DiscriminatorFlow: penalty_schedule weights must be >= 0, got {}", w);
@@ -65,10 +62,10 @@ class DiscriminatorFlow {
   /// Discriminator logits f(x, t), shape [N].
   torch::Tensor logits(const torch::Tensor& x, const torch::Tensor& t) {
     torch::Tensor f;
-    if constexpr (requires { net_->forward(x, t); }) {
-      f = net_->forward(x, t);
+    if constexpr (requires { net()->forward(x, t); }) {
+      f = net()->forward(x, t);
     } else {
-      f = net_->forward(x);
+      f = net()->forward(x);
     }
     GPM_CHECK(f.numel() == x.size(0), "DiscriminatorFlow: the discriminator returned shape {} for {} particles; "
               "it must return one logit per particle", shape_string(f), x.size(0));
@@ -97,7 +94,7 @@ class DiscriminatorFlow {
     Stats stats{{"discriminator_loss", loss.detach()}};
     if (penalty_active()) {
       const auto critic = [this](const torch::Tensor& x, const torch::Tensor& s) { return logits(x, s); };
-      const torch::Tensor penalty = gradient_penalty(critic, real, fake_input, t, options_.penalty(), gen_);
+      const torch::Tensor penalty = gradient_penalty(critic, real, fake_input, t, options_.penalty(), network_.generator());
       const torch::Tensor weights = options_.penalty_schedule().empty()
                                         ? torch::full_like(penalty, options_.penalty().weight())
                                         : penalty_weights(options_.penalty_schedule(), t);
@@ -105,29 +102,18 @@ class DiscriminatorFlow {
       loss = loss + weighted;
       stats["gradient_penalty"] = weighted.detach();
     }
-    optimizer_->zero_grad();
-    loss.backward();
-    stats["discriminator_grad_norm"] = gradient_norm(net_->parameters());
-    optimizer_->step();
+    stats["discriminator_grad_norm"] = network_.minimise(loss);
     return stats;
   }
 
   /// Discriminator weights, optimiser state and random stream (Checkpointable).
-  void save(torch::serialize::OutputArchive& archive) const {
-    io::write_module(archive, "net", net_);
-    io::write_nested(archive, "optimizer", *optimizer_);
-    io::write_generator(archive, "generator", gen_);
-  }
-  void load(torch::serialize::InputArchive& archive) {
-    io::read_module(archive, "net", net_);
-    io::read_nested(archive, "optimizer", *optimizer_);
-    io::read_generator(archive, "generator", gen_);
-  }
+  void save(torch::serialize::OutputArchive& archive) const { network_.save(archive); }
+  void load(torch::serialize::InputArchive& archive) { network_.load(archive); }
 
-  Net& net() { return net_; }
-  Opt& optimizer() { return *optimizer_; }
+  Net& net() { return network_.net(); }
+  Opt& optimizer() { return network_.optimizer(); }
   const Loss& loss() const { return loss_; }
-  at::Generator& generator() { return gen_; }
+  at::Generator& generator() { return network_.generator(); }
   const DiscriminatorFlowOptions& options() const { return options_; }
 
  private:
@@ -136,11 +122,9 @@ class DiscriminatorFlow {
     return options_.penalty().weight() > 0;
   }
 
-  Net net_;
+  OptimisedNetwork<Net, Opt> network_;
   Loss loss_;
-  std::unique_ptr<Opt> optimizer_;
   DiscriminatorFlowOptions options_;
-  at::Generator gen_;
 };
 
 }  // namespace gpm

@@ -12,15 +12,12 @@
 
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/optimised_network.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/io/state.hpp"
 
 namespace gpm {
-
-/// Any LibTorch optimiser (torch::optim::SGD, Adam, RMSprop, ...).
-template <class O>
-concept Optimizer = std::derived_from<O, torch::optim::Optimizer>;
 
 struct GeneratorOptions {
   /// Multiplies the generator loss (the reference's gen_loss_scale).
@@ -39,17 +36,14 @@ class Generator {
  public:
   template <class OptimizerOptions>
   Generator(Net net, Latent latent, const OptimizerOptions& optimizer_options, GeneratorOptions options = {})
-      : net_(std::move(net)),
+      : network_(std::move(net), optimizer_options, /*seed=*/0, "Generator"),
         latent_(std::move(latent)),
-        optimizer_(std::make_unique<Opt>(net_->parameters(), optimizer_options)),
-        options_(options) {
-    GPM_CHECK(!net_->parameters().empty(), "Generator: the network has no parameters to train");
-  }
+        options_(options) {}
 
   /// g(z) for n fresh latents, without building a graph (the network keeps its train/eval mode).
   torch::Tensor sample(int64_t n, at::Generator& gen) {
     torch::NoGradGuard no_grad;
-    return net_->forward(latent_.sample(n, parameter_options(), gen));
+    return net()->forward(latent_.sample(n, parameter_options(), gen));
   }
 
   /// One optimiser step along `flow` on n fresh latents.
@@ -61,7 +55,7 @@ class Generator {
   /// One optimiser step along `flow` on the given latents z.
   template <Flow F>
   Stats step_on(F& flow, const torch::Tensor& z) {
-    const torch::Tensor x = net_->forward(z);
+    const torch::Tensor x = net()->forward(z);
     torch::Tensor v;
     {
       torch::NoGradGuard no_grad;
@@ -70,35 +64,26 @@ class Generator {
     GPM_CHECK(v.sizes() == x.sizes(), "Generator::step: the flow returned a velocity of shape {} for "
               "particles of shape {}", shape_string(v), shape_string(x));
     const torch::Tensor loss = -options_.loss_scale() * batched_dot(v, x).mean();
-    optimizer_->zero_grad();
-    loss.backward();
-    optimizer_->step();
+    const torch::Tensor grad_norm = network_.minimise(loss);
     return {{"generator_loss", loss.detach()},
             {"velocity_norm", batched_squared_norm(v).mean().sqrt()},
-            {"generator_grad_norm", gradient_norm(net_->parameters())}};
+            {"generator_grad_norm", grad_norm}};
   }
 
   /// Network weights and optimiser state (Checkpointable).
-  void save(torch::serialize::OutputArchive& archive) const {
-    io::write_module(archive, "net", net_);
-    io::write_nested(archive, "optimizer", *optimizer_);
-  }
-  void load(torch::serialize::InputArchive& archive) {
-    io::read_module(archive, "net", net_);
-    io::read_nested(archive, "optimizer", *optimizer_);
-  }
+  void save(torch::serialize::OutputArchive& archive) const { network_.save(archive); }
+  void load(torch::serialize::InputArchive& archive) { network_.load(archive); }
 
-  Net& net() { return net_; }
-  Opt& optimizer() { return *optimizer_; }
+  Net& net() { return network_.net(); }
+  Opt& optimizer() { return network_.optimizer(); }
   const Latent& latent() const { return latent_; }
   const GeneratorOptions& options() const { return options_; }
 
  private:
-  torch::TensorOptions parameter_options() { return net_->parameters().front().options(); }
+  torch::TensorOptions parameter_options() { return net()->parameters().front().options(); }
 
-  Net net_;
+  OptimisedNetwork<Net, Opt> network_;
   Latent latent_;
-  std::unique_ptr<Opt> optimizer_;
   GeneratorOptions options_;
 };
 
