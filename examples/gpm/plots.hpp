@@ -80,20 +80,37 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
         background = [&run, times](const torch::Tensor& points, size_t panel) { return run.generator_loss(points, times[panel]); };
     } else {
       // A generator: its particles along training time, from the snapshots of the evaluations.
-      std::vector<fs::path> files;
+      std::vector<fs::path> files, fields;
       if (fs::is_directory(RunFiles{dir}.snapshots()))
-        for (const auto& entry : fs::directory_iterator(RunFiles{dir}.snapshots())) files.push_back(entry.path());
+        for (const auto& entry : fs::directory_iterator(RunFiles{dir}.snapshots()))
+          if (entry.path().extension() == ".csv") files.push_back(entry.path());
       std::sort(files.begin(), files.end());
       for (size_t k : evenly_spaced(files.size(), 6)) {
         const auto table = data::PointCloud::from_csv(files[k].string()).points();
         states.push_back(table.slice(1, 0, 2));
         velocities.push_back(table.slice(1, 2, 4));
         titles.push_back(fmt::format("step {}", std::stoll(files[k].stem().string().substr(5))));
+        fields.push_back(fs::path(files[k]).replace_extension(".field.pt"));
       }
-      title = model + ": training, generated particles and their velocities";
+      const bool shaded = run.field_follows_training() &&
+                          std::all_of(fields.begin(), fields.end(), [](const fs::path& f) { return fs::exists(f); });
+      title = model + ": training, particles and velocities" + (shaded ? " over c(f(x)) at each step" : "");
+      // The discriminator of each snapshot gives its panel's shading; the final one is restored after.
+      if (shaded) {
+        background = [&run, fields](const torch::Tensor& points, size_t panel) {
+          run.load_field(fields[panel]);
+          return run.generator_loss(points, 0.0);
+        };
+      }
     }
     if (!states.empty()) {
+      const auto final_field = out / ".final_field.pt";
+      if (background && run.field_follows_training()) run.save_field(final_field);
       plot::generation_strip(out / "generation.png", states, velocities, titles, reference, background, title);
+      if (fs::exists(final_field)) {
+        run.load_field(final_field);
+        fs::remove(final_field);
+      }
       written.push_back(out / "generation.png");
     }
     if (model == "gan") {

@@ -208,6 +208,11 @@ class Run {
   virtual std::optional<Trajectory> trajectory(int64_t /*n*/) { return std::nullopt; }
   /// The pointwise generator loss c(f(x, t)) of a discriminator-driven flow; undefined otherwise.
   virtual torch::Tensor generator_loss(const torch::Tensor& /*x*/, double /*t*/) { return {}; }
+  /// Whether the field changes along training time (a generator's discriminator): then figures keep
+  /// the discriminator of each snapshot with save_field and draw its shading with load_field.
+  virtual bool field_follows_training() const { return false; }
+  virtual void save_field(const fs::path& /*path*/) {}
+  virtual void load_field(const fs::path& /*path*/) {}
 };
 
 /// The parts every model shares; subclasses say how they sample.
@@ -248,8 +253,16 @@ class GeneratorRun final : public ModelRun<Model> {
     return this->model_.sample(n);
   }
   int64_t generation_steps() const override { return 0; }
+  bool field_follows_training() const override { return has_discriminator; }
+  void save_field(const fs::path& path) override {
+    if constexpr (has_discriminator) io::save(*this->model_.flow().net(), path);
+  }
+  void load_field(const fs::path& path) override {
+    if constexpr (has_discriminator) io::load(*this->model_.flow().net(), path);
+  }
 
  private:
+  static constexpr bool has_discriminator = requires(Model& m) { m.flow().loss(); };
   const char* name_;
 };
 

@@ -126,8 +126,10 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     log << json{{"step", step}, {"eval", sample_metrics(samples, reference, data)}}.dump() << "\n" << std::flush;
     if (data.dim() == 2) {
       fs::create_directories(files.snapshots());
-      data::write_csv((files.snapshots() / fmt::format("step_{:09d}.csv", step)).string(),
-                      torch::cat({samples, run.velocity(samples, 0.0)}, 1), {"x", "y", "vx", "vy"});
+      const auto name = fmt::format("step_{:09d}", step);
+      data::write_csv((files.snapshots() / (name + ".csv")).string(), torch::cat({samples, run.velocity(samples, 0.0)}, 1),
+                      {"x", "y", "vx", "vy"});
+      if (run.field_follows_training()) run.save_field(files.snapshots() / (name + ".field.pt"));
     }
   };
   const int64_t eval_every = settings.eval_every() > 0 ? settings.eval_every() : std::max<int64_t>(1, settings.steps() / 5);
