@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -122,6 +123,20 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   // Evaluations also keep a snapshot of 2-D samples and their velocities: a generator's figures show
   // its particles along training time.
   const auto evaluate = [&] {
+    // Sampling and velocities may draw from the model's random streams (Score GAN's noising): the
+    // whole state is set aside and restored, so evaluating never changes how training continues.
+    std::ostringstream saved;
+    {
+      torch::serialize::OutputArchive archive;
+      run.save(archive);
+      archive.save_to(saved);
+    }
+    const auto restore = [&] {
+      torch::serialize::InputArchive archive;
+      std::istringstream in(saved.str());
+      archive.load_from(in);
+      run.load(archive);
+    };
     const auto samples = sample_aside(run, 1000, 4242);
     log << json{{"step", step}, {"eval", sample_metrics(samples, reference, data)}}.dump() << "\n" << std::flush;
     if (data.dim() == 2) {
@@ -131,6 +146,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
                       {"x", "y", "vx", "vy"});
       if (run.field_follows_training()) run.save_field(files.snapshots() / (name + ".field.pt"));
     }
+    restore();
   };
   const int64_t eval_every = settings.eval_every() > 0 ? settings.eval_every() : std::max<int64_t>(1, settings.steps() / 5);
   Progress bar(label, step, settings.steps(), progress);
@@ -139,12 +155,17 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   while (step < settings.steps()) {
     const auto stats = run.train_step(data.sample(settings.batch_size(), data_generator));
     ++step;
-    for (const auto& [name, value] : stats) {
-      const double v = value.item<double>();
-      if (!std::isfinite(v))
-        throw RuntimeError(fmt::format("training step {} produced a non-finite {} ({}); stopping. The last good "
-                                       "checkpoint is '{}' (step {}); lower the learning rate or check the data",
-                                       step, name, v, files.checkpoint().string(), last_checkpoint));
+    // One host synchronisation per step for the finiteness check; names are looked up only on failure.
+    std::vector<torch::Tensor> values;
+    for (const auto& [name, value] : stats) values.push_back(value.detach().reshape({}));
+    if (!values.empty() && !torch::isfinite(torch::stack(values)).all().item<bool>()) {
+      for (const auto& [name, value] : stats) {
+        const double v = value.item<double>();
+        if (!std::isfinite(v))
+          throw RuntimeError(fmt::format("training step {} produced a non-finite {} ({}); stopping. The last good "
+                                         "checkpoint is '{}' (step {}); lower the learning rate or check the data",
+                                         step, name, v, files.checkpoint().string(), last_checkpoint));
+      }
     }
     if (step % settings.log_every() == 0 || step == settings.steps()) {
       json entry = {{"step", step}, {"time", seconds_since(start)}};
