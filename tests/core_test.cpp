@@ -3,6 +3,7 @@
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
+namespace t = gpm::test;
 
 TEST_CASE("uniform grid has N + 1 equally spaced points from start to end", "[core][grid]") {
   const auto t = gpm::UniformGrid(gpm::UniformGridOptions(4).start(1.0).end(0.0)).times();
@@ -91,4 +92,73 @@ TEST_CASE("particle checks name the argument, the problem and the fix", "[core][
   REQUIRE_THROWS_WITH(gpm::check_times(torch::zeros({3}), torch::zeros({2, 2}), where), Contains("one time per particle"));
   REQUIRE_THROWS_WITH(gpm::check_finite(torch::tensor({1.0, std::nan("")}).view({1, 2}), where), Contains("NaN"));
   REQUIRE_NOTHROW(gpm::check_particles(torch::zeros({2, 1, 3, 3}), where));
+}
+
+TEST_CASE("a weight average warms up, then decays at its rate; swapping twice restores the live weights", "[core][average]") {
+  torch::nn::Linear net(torch::nn::LinearOptions(2, 1).bias(false));
+  net->to(t::device(), torch::kFloat64);
+  const auto set = [&](double a, double b) {
+    torch::NoGradGuard no_grad;
+    net->weight.copy_(torch::tensor({{a, b}}, net->weight.options()));
+  };
+  set(1.0, 2.0);
+  gpm::WeightAverage average(*net, 0.9);
+  // Update n uses beta = min(0.9, (1 + n)/(10 + n)): 0.1, then 2/11.
+  set(3.0, 4.0);
+  average.update(*net);
+  set(5.0, 6.0);
+  average.update(*net);
+  const double b0 = 0.1, b1 = 2.0 / 11.0;
+  const auto first = torch::tensor({{b0 * 1 + (1 - b0) * 3, b0 * 2 + (1 - b0) * 4}}, net->weight.options());
+  const auto expected = b1 * first + (1 - b1) * torch::tensor({{5.0, 6.0}}, net->weight.options());
+  {
+    gpm::AveragedWeights use(&average, *net);
+    CHECK(t::max_abs(net->weight - expected) < 1e-12);
+  }
+  CHECK(t::max_abs(net->weight - torch::tensor({{5.0, 6.0}}, net->weight.options())) == 0.0);
+  // After the warm-up the rate is the decay itself.
+  for (int i = 0; i < 200; ++i) average.update(*net);
+  set(0.0, 0.0);
+  average.update(*net);
+  average.swap(*net);
+  const auto settled = net->weight.clone();
+  average.swap(*net);
+  set(7.0, 7.0);
+  average.update(*net);
+  average.swap(*net);
+  CHECK(t::max_abs(net->weight - (0.9 * settled + 0.1 * 7.0)) < 1e-12);
+  CHECK(average.updates() == 204);
+}
+
+TEST_CASE("a weight average saves and loads, and refuses another architecture", "[core][average][errors]") {
+  torch::nn::Linear net(2, 3);
+  gpm::WeightAverage average(*net, 0.5);
+  {
+    torch::NoGradGuard no_grad;
+    net->weight.add_(1.0);
+  }
+  average.update(*net);
+  torch::serialize::OutputArchive out;
+  average.save(out);
+  std::stringstream buffer;
+  out.save_to(buffer);
+  torch::serialize::InputArchive in;
+  in.load_from(buffer);
+  gpm::WeightAverage restored(*net, 0.5);
+  restored.load(in);
+  CHECK(restored.updates() == 1);
+  torch::nn::Linear copy(2, 3);
+  average.swap(*copy);
+  restored.swap(*net);
+  CHECK(t::max_abs(net->weight - copy->weight) == 0.0);
+
+  torch::nn::Linear other(2, 4);
+  gpm::WeightAverage wrong(*other, 0.5);
+  std::stringstream again;
+  out.save_to(again);
+  torch::serialize::InputArchive in2;
+  in2.load_from(again);
+  REQUIRE_THROWS_WITH(wrong.load(in2), Contains("another architecture"));
+  REQUIRE_THROWS_WITH(gpm::WeightAverage(*net, 1.0), Contains("decay must be in (0, 1)"));
+  REQUIRE_THROWS_WITH(wrong.swap(*torch::nn::Linear(torch::nn::LinearOptions(2, 4).bias(false))), Contains("parameter tensors"));
 }

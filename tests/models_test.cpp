@@ -205,3 +205,37 @@ TEST_CASE("models refuse bad input with a clear message", "[models][errors]") {
                                                     gpm::InteractingParticleModelOptions().flow_steps_per_generator_step(0)),
                       Contains("flow_steps_per_generator_step must be >= 1"));
 }
+
+TEST_CASE("models sample with the averaged weights and train the live ones", "[models][average]") {
+  const auto options = gpm::GanOptions().latent_dim(4).width(16).depth(2).lr(1e-2).weight_average(0.9).device(t::device());
+  auto gan = gpm::make_gan(2, options);
+  const auto real = torch::randn({32, 2}, t::generator(1)).to(t::device()) + 3.0;
+  for (int i = 0; i < 20; ++i) gan.train_step(real);
+  const auto live = gan.dynamics().net()->parameters().front().clone();
+
+  gan.seed(7);
+  const auto averaged = gan.sample(64);
+  CHECK(t::max_abs(gan.dynamics().net()->parameters().front() - live) == 0.0);  // restored after sampling
+  gan.seed(7);
+  const auto last_iterate = gan.dynamics().sample(64, gan.generator());
+  CHECK(t::max_abs(averaged - last_iterate) > 1e-3);
+  gan.seed(7);
+  {
+    const auto use = gan.dynamics().averaged_weights();
+    CHECK(t::max_abs(gan.dynamics().sample(64, gan.generator()) - averaged) == 0.0);
+  }
+
+  // The same for a particle model: an EDM with an average trains exactly as one without, and
+  // samples differently.
+  const auto edm_options = gpm::EdmOptions().width(16).depth(2).embedding_size(8).sampling_steps(4).lr(1e-2).device(t::device());
+  auto plain = gpm::make_edm(2, gpm::EdmOptions(edm_options).weight_average(0.0));
+  auto averaging = gpm::make_edm(2, gpm::EdmOptions(edm_options).weight_average(0.9));
+  for (int i = 0; i < 20; ++i) {
+    plain.train_step(real);
+    averaging.train_step(real);
+  }
+  const auto plain_samples = plain.sample(16);
+  const auto averaged_samples = averaging.sample(16);
+  CHECK(t::max_abs(plain.flow().net()->parameters().front() - averaging.flow().net()->parameters().front()) == 0.0);
+  CHECK(t::max_abs(plain_samples - averaged_samples) > 1e-4);
+}

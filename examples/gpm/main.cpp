@@ -175,6 +175,21 @@ int command_eval(const std::string& samples, const std::string& reference, const
   return 0;
 }
 
+int command_data(const std::string& spec, int64_t n, const std::string& out, uint64_t seed, const std::string& centers) {
+  GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
+  const auto data = gpm::data::parse_dataset(spec);
+  auto gen = gpm::make_generator(seed);
+  gpm::data::write_csv(out, data.sample(n, gen));
+  fmt::print("wrote {} points of {} to {}\n", n, spec, out);
+  if (!centers.empty()) {
+    GPM_CHECK(data.has_modes(), "'{}' is not a Gaussian mixture: it has no centres to write; drop --centers", spec);
+    gpm::data::write_csv(centers, data.centers());
+    fmt::print("wrote its {} centres to {}; its components have std {} (gpm eval --centers {} --std {})\n",
+               data.centers().size(0), centers, data.std(), centers, data.std());
+  }
+  return 0;
+}
+
 int command_demo(const fs::path& out, bool quick, bool quiet) {
   const auto dir = prepare_output_directory(out);
   const std::string spec = "ring:modes=5,radius=3,std=0.5";
@@ -280,6 +295,16 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--centers", centers, "mixture centres (CSV), for mode coverage");
   eval_cmd->add_option("--std", mode_std, "mixture component std, for mode coverage");
 
+  std::string data_spec, data_out, data_centers;
+  int64_t data_n = 0;
+  uint64_t data_seed = 0;
+  auto* data_cmd = app.add_subcommand("data", "write points drawn from a dataset (and a mixture's centres) to CSV files");
+  data_cmd->add_option("--data", data_spec, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5")->required();
+  data_cmd->add_option("-n", data_n, "number of points")->required();
+  data_cmd->add_option("--out", data_out, "output CSV file")->required();
+  data_cmd->add_option("--seed", data_seed, "random seed (default 0)");
+  data_cmd->add_option("--centers", data_centers, "mixtures: also write the centres to this CSV file");
+
   std::string plot_run_dir, plot_out;
   auto* plot_cmd = app.add_subcommand("plot", "draw a run's figures (PNG): snapshots with velocities, samples, curves");
   plot_cmd->add_option("--run", plot_run_dir, "run directory")->required();
@@ -302,6 +327,7 @@ int main(int argc, char** argv) {
     if (*train_cmd) return command_train(train_args);
     if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed);
     if (*eval_cmd) return command_eval(samples, reference, centers, mode_std);
+    if (*data_cmd) return command_data(data_spec, data_n, data_out, data_seed, data_centers);
     if (*plot_cmd) return command_plot(plot_run_dir, plot_out);
     if (*demo_cmd) return command_demo(demo_out, quick, demo_quiet);
   } catch (const gpm::InvalidArgument& e) {

@@ -92,6 +92,7 @@ inline io::ConfigSchema<GanConfig> gan_schema() {
   GPM_MODEL_FIELD_UNCHECKED(s, GanConfig, beta1);
   GPM_MODEL_FIELD_UNCHECKED(s, GanConfig, beta2);
   GPM_MODEL_FIELD(s, GanConfig, discriminator_steps, io::positive);
+  GPM_MODEL_FIELD(s, GanConfig, weight_average, io::decay);
   return s;
 }
 
@@ -110,6 +111,7 @@ void add_edm_fields(io::ConfigSchema<C>& s) {
   GPM_MODEL_FIELD_UNCHECKED(s, C, beta2);
   GPM_MODEL_FIELD(s, C, sampling_steps, io::positive);
   GPM_MODEL_FIELD(s, C, rho, io::positive);
+  GPM_MODEL_FIELD(s, C, weight_average, io::decay);
 }
 
 inline io::ConfigSchema<EdmConfig> edm_schema() {
@@ -148,6 +150,7 @@ inline io::ConfigSchema<DiscrFlowConfig> discr_flow_schema() {
   GPM_MODEL_FIELD(s, DiscrFlowConfig, lr, io::positive);
   GPM_MODEL_FIELD_UNCHECKED(s, DiscrFlowConfig, beta1);
   GPM_MODEL_FIELD_UNCHECKED(s, DiscrFlowConfig, beta2);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, weight_average, io::decay);
   return s;
 }
 
@@ -165,6 +168,7 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
   GPM_MODEL_FIELD(s, ScoreGanConfig, generator_lr, io::positive);
   GPM_MODEL_FIELD_UNCHECKED(s, ScoreGanConfig, data_weight);
   GPM_MODEL_FIELD_UNCHECKED(s, ScoreGanConfig, generated_weight);
+  GPM_MODEL_FIELD(s, ScoreGanConfig, weight_average, io::decay);
   // The generated-score denoiser D_φ: EDM's architecture, sized independently of the generator.
   s.field("denoiser_width", [](const ScoreGanConfig& c) { return c.model.denoiser().width(); },
           [](ScoreGanConfig& c, int64_t v) { c.model.denoiser(EdmOptions(c.model.denoiser()).width(v)); },
@@ -357,7 +361,8 @@ inline std::unique_ptr<Run> make_run(const std::string& model, int64_t dim, cons
   throw InvalidArgument(fmt::format("unknown model '{}'; choose one of gan, edm, discr-flow, score-gan", model));
 }
 
-/// The denoiser of the EDM run in `dir`, loaded with its weights, for a Score GAN.
+/// The denoiser of the EDM run in `dir`, loaded with the weights the EDM samples with (its weight
+/// average if it keeps one), for a Score GAN.
 inline nn::EdmMlpDenoiser load_edm_denoiser(const fs::path& dir) {
   const json run = json::parse(io::read_file(dir / "run.json"));
   GPM_CHECK(run.at("model") == "edm", "'{}' is a {} run; --data-denoiser needs the run directory of an EDM", dir.string(),
@@ -372,6 +377,11 @@ inline nn::EdmMlpDenoiser load_edm_denoiser(const fs::path& dir) {
     archive.read("model", model);
     model.read("flow", flow);
     io::read_module(flow, "net", net);
+    if (options.weight_average() > 0) {
+      WeightAverage average(*net, options.weight_average());
+      io::read_nested(flow, "average", average);
+      average.swap(*net);
+    }
   } catch (const std::exception& e) {
     throw InvalidArgument(fmt::format("'{}' holds no EDM denoiser: {}", path.string(), e.what()));
   }

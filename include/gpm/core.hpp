@@ -1,4 +1,4 @@
-// Concepts, errors, tensor helpers, randomness, time grids and priors.
+// Concepts, errors, tensor helpers, randomness, time grids, priors and weight averages.
 #pragma once
 
 #include "gpm/core/concepts.hpp"
@@ -7,3 +7,4 @@
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/core/time_grids.hpp"
+#include "gpm/core/weight_average.hpp"

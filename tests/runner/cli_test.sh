@@ -26,11 +26,12 @@ expect() {
 G() { "$gpm" --threads 1 "$@"; }
 
 # --- bit-exact resume: N steps + resume + N steps == 2N steps, for every model -------------------
-echo '{"width": 32, "depth": 2, "latent_dim": 8}' >gan.json
+# Every model keeps a weight average here (EDM by default), so resuming restores the averages too.
+echo '{"width": 32, "depth": 2, "latent_dim": 8, "weight_average": 0.9}' >gan.json
 echo '{"width": 32, "depth": 2, "embedding_size": 8}' >edm.json
-echo '{"width": 32, "depth": 2, "embedding_size": 8, "generation_steps": 8}' >df.json
+echo '{"width": 32, "depth": 2, "embedding_size": 8, "generation_steps": 8, "weight_average": 0.9}' >df.json
 echo '{"width": 32, "depth": 2, "latent_dim": 8, "score_steps": 2, "denoiser_width": 32, "denoiser_depth": 2,
-  "denoiser_embedding_size": 8}' >sgan.json
+  "denoiser_embedding_size": 8, "weight_average": 0.9}' >sgan.json
 G train --model edm --data ring --out edm_base --steps 20 --config edm.json --quiet >/dev/null || fail "EDM base run"
 check_resume() {
   local model="$1" config="$2"
@@ -62,6 +63,14 @@ expect 0 "wrote 10 samples" G sample --run discr-flow_b -n 10 --out early.csv --
 expect 2 "samples in one generator pass" G sample --run gan_b -n 10 --out x.csv --steps 4
 expect 2 "cannot stop after 9 steps of a 8-step grid" G sample --run discr-flow_b -n 10 --out x.csv --steps 9
 
+# Reference data: the same seed gives the same points; a mixture's centres on request.
+G data --data ring -n 300 --seed 5 --out ref_a.csv --centers centers.csv >/dev/null &&
+  G data --data ring -n 300 --seed 5 --out ref_b.csv >/dev/null && cmp -s ref_a.csv ref_b.csv &&
+  [ "$(wc -l <centers.csv)" = 5 ] && pass || fail "gpm data: same seed should give the same file, and 5 centres"
+expect 0 '"modes_covered": 5' G eval --samples ref_b.csv --reference ref_a.csv --centers centers.csv --std 0.5
+expect 2 "not a Gaussian mixture" G data --data moons -n 10 --out m.csv --centers c.csv
+expect 2 "-n must be > 0" G data --data ring -n 0 --out m.csv
+
 # --- bad data -------------------------------------------------------------------------------------
 expect 2 "does not exist" G train --model gan --data missing.csv --out bad1
 : >empty.csv
@@ -83,6 +92,8 @@ echo '{"width": "wide"}' >type.json
 expect 2 "field 'width' must be an integer" G train --model gan --data ring --out bad2 --config type.json
 echo '{"batch_size": 0}' >zero.json
 expect 2 "batch_size' must be > 0, got 0" G train --model gan --data ring --out bad2 --config zero.json
+echo '{"weight_average": 1.5}' >decay.json
+expect 2 "weight_average' must be in [0, 1)" G train --model edm --data ring --out bad2 --config decay.json
 echo '{"steps": -5}' >negative.json
 expect 2 "steps' must be >= 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
 echo '{"width": 3' >broken.json

@@ -13,6 +13,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/core/weight_average.hpp"
 #include "gpm/io/state.hpp"
 
 namespace gpm {
@@ -21,18 +22,23 @@ namespace gpm {
 template <class O>
 concept Optimizer = std::derived_from<O, torch::optim::Optimizer>;
 
-/// `net`, an `Opt` over its parameters, and a random stream seeded with `seed` on the network's device.
+/// `net`, an `Opt` over its parameters, a random stream seeded with `seed` on the network's device,
+/// and, if `average_decay` > 0, an exponential moving average of the weights updated after every step.
 /// Example: `OptimisedNetwork<nn::Mlp, torch::optim::Adam> d(net, torch::optim::AdamOptions(2e-4), 0, "Critic");`
 template <Module Net, Optimizer Opt>
 class OptimisedNetwork {
  public:
   template <class OptimizerOptions>
-  OptimisedNetwork(Net net, const OptimizerOptions& optimizer_options, uint64_t seed, const char* owner)
+  OptimisedNetwork(Net net, const OptimizerOptions& optimizer_options, uint64_t seed, const char* owner,
+                   double average_decay = 0.0)
       : net_(std::move(net)) {
     const auto parameters = net_->parameters();
     GPM_CHECK(!parameters.empty(), "{}: the network has no parameters to train", owner);
+    GPM_CHECK(average_decay >= 0 && average_decay < 1, "{}: the weight average's decay must be in [0, 1) "
+              "(0: no average), got {}", owner, average_decay);
     optimizer_ = std::make_unique<Opt>(parameters, optimizer_options);
     gen_ = make_generator(seed, parameters.front().device());
+    if (average_decay > 0) average_ = std::make_unique<WeightAverage>(*net_, average_decay);
   }
 
   /// One optimiser step on `loss`; returns the gradient norm of the step (a scalar tensor).
@@ -41,19 +47,27 @@ class OptimisedNetwork {
     loss.backward();
     torch::Tensor norm = gradient_norm(net_->parameters());
     optimizer_->step();
+    if (average_) average_->update(*net_);
     return norm;
   }
 
-  /// Weights, optimiser state and random stream (Checkpointable).
+  /// The averaged weights swapped in for the scope of the result (a no-op without an average).
+  AveragedWeights averaged_weights() { return AveragedWeights(average_.get(), *net_); }
+  /// The average, or nullptr.
+  const WeightAverage* average() const { return average_.get(); }
+
+  /// Weights, optimiser state, random stream and weight average (Checkpointable).
   void save(torch::serialize::OutputArchive& archive) const {
     io::write_module(archive, "net", net_);
     io::write_nested(archive, "optimizer", *optimizer_);
     io::write_generator(archive, "generator", gen_);
+    if (average_) io::write_nested(archive, "average", *average_);
   }
   void load(torch::serialize::InputArchive& archive) {
     io::read_module(archive, "net", net_);
     io::read_nested(archive, "optimizer", *optimizer_);
     io::read_generator(archive, "generator", gen_);
+    if (average_) io::read_nested(archive, "average", *average_);
   }
 
   Net& net() { return net_; }
@@ -65,6 +79,7 @@ class OptimisedNetwork {
   Net net_;
   std::unique_ptr<Opt> optimizer_;
   at::Generator gen_;
+  std::unique_ptr<WeightAverage> average_;
 };
 
 }  // namespace gpm

@@ -25,6 +25,9 @@ struct DenoiserTrainerOptions {
   TORCH_ARG(double, sigma_data) = 0.5;
   /// Seed of the trainer's random stream (noise levels and noise).
   TORCH_ARG(uint64_t, seed) = 0;
+  /// Decay of an exponential moving average of the weights used for sampling (0: none, sample with
+  /// the last iterate). See gpm::WeightAverage.
+  TORCH_ARG(double, weight_average) = 0.0;
 };
 
 /// A denoiser network with its optimiser and noise-level law. `step(y)` draws σ ~ sampler and
@@ -36,7 +39,7 @@ class DenoiserTrainer {
  public:
   template <class OptimizerOptions>
   DenoiserTrainer(Net net, Sigma sigma, const OptimizerOptions& optimizer_options, DenoiserTrainerOptions options = {})
-      : network_(std::move(net), optimizer_options, options.seed(), "DenoiserTrainer"),
+      : network_(std::move(net), optimizer_options, options.seed(), "DenoiserTrainer", options.weight_average()),
         sigma_(std::move(sigma)),
         options_(options) {
     GPM_CHECK(options_.sigma_data() > 0, "DenoiserTrainer: sigma_data must be > 0, got {}", options_.sigma_data());
@@ -60,6 +63,8 @@ class DenoiserTrainer {
   void load(torch::serialize::InputArchive& archive) { network_.load(archive); }
 
   Net& net() { return network_.net(); }
+  /// The averaged weights in the network for the scope of the result (no-op without an average).
+  AveragedWeights averaged_weights() { return network_.averaged_weights(); }
   Opt& optimizer() { return network_.optimizer(); }
   const Sigma& sigma_sampler() const { return sigma_; }
   at::Generator& generator() { return network_.generator(); }

@@ -31,6 +31,8 @@ class DenoisingScoreFlow {
   void load(torch::serialize::InputArchive& archive) { trainer_.load(archive); }
 
   Net& net() { return trainer_.net(); }
+  /// The trainer's averaged weights for the scope of the result (no-op without an average).
+  AveragedWeights averaged_weights() { return trainer_.averaged_weights(); }
   DenoiserTrainer<Net, Opt, Sigma>& trainer() { return trainer_; }
 
  private:

@@ -40,6 +40,9 @@ struct DiscriminatorFlowOptions {
   TORCH_ARG(std::vector<double>, penalty_schedule) = {};
   /// Seed of the flow's own random stream (penalty interpolation).
   TORCH_ARG(uint64_t, seed) = 0;
+  /// Decay of an exponential moving average of the weights used for sampling (0: none, sample with
+  /// the last iterate). See gpm::WeightAverage.
+  TORCH_ARG(double, weight_average) = 0.0;
 };
 
 /// v(x, t) = −η ∇ₓ c(f(x, t)), with c the generator side of a GAN loss and f a discriminator trained
@@ -51,7 +54,7 @@ class DiscriminatorFlow {
  public:
   template <class OptimizerOptions>
   DiscriminatorFlow(Net net, Loss loss, const OptimizerOptions& optimizer_options, DiscriminatorFlowOptions options = {})
-      : network_(std::move(net), optimizer_options, options.seed(), "DiscriminatorFlow"),
+      : network_(std::move(net), optimizer_options, options.seed(), "DiscriminatorFlow", options.weight_average()),
         loss_(std::move(loss)),
         options_(std::move(options)) {
     GPM_CHECK(std::isfinite(options_.eta()), "DiscriminatorFlow: eta must be finite, got {}", options_.eta());
@@ -111,6 +114,8 @@ class DiscriminatorFlow {
   void load(torch::serialize::InputArchive& archive) { network_.load(archive); }
 
   Net& net() { return network_.net(); }
+  /// The averaged weights in the network for the scope of the result (no-op without an average).
+  AveragedWeights averaged_weights() { return network_.averaged_weights(); }
   Opt& optimizer() { return network_.optimizer(); }
   const Loss& loss() const { return loss_; }
   at::Generator& generator() { return network_.generator(); }

@@ -22,6 +22,9 @@ namespace gpm {
 struct GeneratorOptions {
   /// Multiplies the generator loss (the reference's gen_loss_scale).
   TORCH_ARG(double, loss_scale) = 1.0;
+  /// Decay of an exponential moving average of the weights used for sampling (0: none, sample with
+  /// the last iterate). See gpm::WeightAverage.
+  TORCH_ARG(double, weight_average) = 0.0;
 };
 
 /// g_θ with its optimiser and latent prior. One `step` draws z ~ latent, forms x = g(z), evaluates
@@ -36,7 +39,7 @@ class Generator {
  public:
   template <class OptimizerOptions>
   Generator(Net net, Latent latent, const OptimizerOptions& optimizer_options, GeneratorOptions options = {})
-      : network_(std::move(net), optimizer_options, /*seed=*/0, "Generator"),
+      : network_(std::move(net), optimizer_options, /*seed=*/0, "Generator", options.weight_average()),
         latent_(std::move(latent)),
         options_(options) {}
 
@@ -75,6 +78,8 @@ class Generator {
   void load(torch::serialize::InputArchive& archive) { network_.load(archive); }
 
   Net& net() { return network_.net(); }
+  /// The averaged weights in the network for the scope of the result (no-op without an average).
+  AveragedWeights averaged_weights() { return network_.averaged_weights(); }
   Opt& optimizer() { return network_.optimizer(); }
   const Latent& latent() const { return latent_; }
   const GeneratorOptions& options() const { return options_; }

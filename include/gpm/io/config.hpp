@@ -121,4 +121,12 @@ auto non_negative(Get get) {
   return [get](const auto& o) { return get(o) >= 0 ? std::string() : fmt::format("must be >= 0, got {}", get(o)); };
 }
 
+/// A check for ConfigSchema::field: the value must be a decay in [0, 1) (0: off).
+template <class Get>
+auto decay(Get get) {
+  return [get](const auto& o) {
+    return get(o) >= 0 && get(o) < 1 ? std::string() : fmt::format("must be in [0, 1) (0: off), got {}", get(o));
+  };
+}
+
 }  // namespace gpm::io

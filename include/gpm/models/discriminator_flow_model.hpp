@@ -32,6 +32,8 @@ struct DiscriminatorFlowModelOptions {
   TORCH_ARG(double, beta1) = 0.5;
   TORCH_ARG(double, beta2) = 0.999;
   TORCH_ARG(GradientPenaltyOptions, penalty) = GradientPenaltyOptions();
+  /// Decay of the discriminator's weight average used for sampling (0: sample with the last iterate).
+  TORCH_ARG(double, weight_average) = 0.0;
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(torch::Device, device) = torch::kCPU;
 };
@@ -51,7 +53,8 @@ DiscriminatorFlowModel<Loss> make_discriminator_flow(int64_t dim, const Discrimi
   net->to(o.device());
   return DiscriminatorFlowModel<Loss>(
       DiscriminatorFlow<nn::TimeMlp, Loss>(net, std::move(loss), torch::optim::AdamOptions(o.lr()).betas({o.beta1(), o.beta2()}),
-                                           DiscriminatorFlowOptions().eta(o.eta()).penalty(o.penalty()).seed(o.seed() + 1)),
+                                           DiscriminatorFlowOptions().eta(o.eta()).penalty(o.penalty()).seed(o.seed() + 1)
+                                                                                   .weight_average(o.weight_average())),
       Euler{}, UniformGrid(UniformGridOptions(o.steps())),
       GaussianPrior(GaussianPriorOptions({dim}).mean(o.prior_mean()).std(o.prior_std())),
       ParticleModelOptions().seed(o.seed()).device(o.device()));

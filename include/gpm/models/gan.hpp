@@ -27,6 +27,8 @@ struct GanOptions {
   TORCH_ARG(double, beta2) = 0.999;
   /// Discriminator updates per generator update (nb_discr_steps).
   TORCH_ARG(int64_t, discriminator_steps) = 1;
+  /// Decay of the generator's weight average used for sampling (0: sample with the last iterate).
+  TORCH_ARG(double, weight_average) = 0.0;
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(torch::Device, device) = torch::kCPU;
 };
@@ -48,7 +50,8 @@ Gan<Loss> make_gan(int64_t dim, const GanOptions& o = {}, Loss loss = {}) {
     (*net)->to(o.device());
   }
   const auto adam = torch::optim::AdamOptions(o.lr()).betas({o.beta1(), o.beta2()});
-  return Gan<Loss>(Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})), adam),
+  return Gan<Loss>(Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})), adam,
+                                                           GeneratorOptions().weight_average(o.weight_average())),
                    DiscriminatorFlow<nn::Mlp, Loss>(discriminator, std::move(loss), adam,
                                                     DiscriminatorFlowOptions().seed(o.seed() + 1)),
                    InteractingParticleModelOptions()

@@ -12,6 +12,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/core/weight_average.hpp"
 #include "gpm/io/state.hpp"
 
 namespace gpm {
@@ -30,6 +31,7 @@ struct InteractingParticleModelOptions {
 /// x = g_θ(z) move by the flow smoothed by the generator's NTK. Each `train_step(real)` is one
 /// iteration of the reference loops: one update of the flow's estimator on `real` and fresh
 /// generated samples (if the flow is trainable), and every k-th iteration one generator step.
+/// `sample` uses the generator's averaged weights when it keeps an average (gpm::WeightAverage).
 /// Example: `InteractingParticleModel model(generator, MmdFlow(RbfKernel()));`
 template <GeneratorDynamics D, Flow F>
 class InteractingParticleModel {
@@ -63,6 +65,7 @@ class InteractingParticleModel {
   /// n generated particles g(z).
   torch::Tensor sample(int64_t n) {
     GPM_CHECK(n > 0, "InteractingParticleModel::sample: n must be > 0, got {}", n);
+    const auto weights = averaged_weights_of(dynamics_);
     return dynamics_.sample(n, gen_);
   }
 

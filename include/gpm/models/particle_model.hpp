@@ -14,6 +14,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/core/weight_average.hpp"
 #include "gpm/integrators/integrate.hpp"
 #include "gpm/io/state.hpp"
 
@@ -39,6 +40,8 @@ struct Trajectory {
 /// dx/dt = v(x, t) integrated over the grid. Deterministic given the seed.
 /// With a trainable flow, `train_step(real)` trains the flow's estimator: on data alone (EDM), or on
 /// particles taken along the current flow at random grid times (Algorithm 3, Discriminator Flows).
+/// Sampling uses the flow's averaged weights when it keeps an average (gpm::WeightAverage);
+/// training always uses the live weights.
 /// Example:
 ///   `ParticleModel model(ScoreFlow(denoiser), Heun{}, KarrasGrid(KarrasGridOptions(32).sigma_max(80)),
 ///                        GaussianPrior(GaussianPriorOptions({2}).std(80)));`
@@ -65,6 +68,7 @@ class ParticleModel {
   torch::Tensor sample_from(const torch::Tensor& x0, std::optional<int64_t> steps = std::nullopt) {
     check_particles(x0, "ParticleModel::sample_from", "x0");
     torch::NoGradGuard no_grad;
+    const auto weights = averaged_weights_of(flow_);
     return integrate(integrator_, flow_, x0.detach(), times_, gen_, steps);
   }
 
@@ -73,12 +77,14 @@ class ParticleModel {
   template <Integrator J>
   torch::Tensor sample_with(J& integrator, int64_t n, std::optional<int64_t> steps = std::nullopt) {
     torch::NoGradGuard no_grad;
+    const auto weights = averaged_weights_of(flow_);
     return integrate(integrator, flow_, draw_prior(n), times_, gen_, steps);
   }
 
   /// Every intermediate state and the velocity each particle receives there.
   Trajectory trajectory(int64_t n, std::optional<int64_t> steps = std::nullopt) {
     torch::NoGradGuard no_grad;
+    const auto weights = averaged_weights_of(flow_);
     Trajectory tr;
     auto record = [&](const torch::Tensor& x, const Step& s) {
       tr.states.push_back(x);

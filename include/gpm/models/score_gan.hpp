@@ -32,6 +32,8 @@ struct ScoreGanOptions {
   /// α and β of the field α ∇ log p_data − β ∇ log ρ.
   TORCH_ARG(double, data_weight) = 1.0;
   TORCH_ARG(double, generated_weight) = 1.0;
+  /// Decay of the generator's weight average used for sampling (0: sample with the last iterate).
+  TORCH_ARG(double, weight_average) = 0.0;
   /// The generated-score denoiser D_φ has EDM's architecture and preconditioning.
   TORCH_ARG(EdmOptions, denoiser) = EdmOptions();
   TORCH_ARG(uint64_t, seed) = 0;
@@ -59,7 +61,8 @@ ScoreGan<DataDenoiser> make_score_gan(int64_t dim, DataDenoiser data, const Scor
       DenoiserTrainerOptions().edm_weighting(false).sigma_data(denoiser_options.sigma_data()).seed(o.seed() + 2));
   return ScoreGan<DataDenoiser>(
       Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})),
-                                             torch::optim::AdamOptions(o.generator_lr())),
+                                             torch::optim::AdamOptions(o.generator_lr()),
+                                             GeneratorOptions().weight_average(o.weight_average())),
       Perturbed(ScoreDifferenceFlow<DataDenoiser, nn::EdmMlpDenoiser>(
                     std::move(data), std::move(generated),
                     ScoreDifferenceFlowOptions().data_weight(o.data_weight()).generated_weight(o.generated_weight())),
