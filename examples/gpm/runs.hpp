@@ -76,6 +76,19 @@ void add_train_fields(io::ConfigSchema<C>& s) {
 #define GPM_MODEL_FIELD_UNCHECKED(schema, C, name) \
   schema.field(#name, [](const C& c) { return c.model.name(); }, [](C& c, auto v) { c.model.name(v); })
 
+// The discriminator's gradient penalty: penalty_weight (0: off), penalty_center, penalty_point.
+template <class C>
+void add_penalty_fields(io::ConfigSchema<C>& s) {
+  s.field("penalty_weight", [](const C& c) { return c.model.penalty().weight(); },
+          [](C& c, double v) { c.model.penalty(GradientPenaltyOptions(c.model.penalty()).weight(v)); },
+          io::non_negative([](const C& c) { return c.model.penalty().weight(); }));
+  s.field("penalty_center", [](const C& c) { return c.model.penalty().center(); },
+          [](C& c, double v) { c.model.penalty(GradientPenaltyOptions(c.model.penalty()).center(v)); },
+          io::non_negative([](const C& c) { return c.model.penalty().center(); }));
+  s.field("penalty_point", [](const C& c) { return to_string(c.model.penalty().point()); },
+          [](C& c, std::string v) { c.model.penalty(GradientPenaltyOptions(c.model.penalty()).point(parse_penalty_point(v))); });
+}
+
 using GanConfig = RunConfig<GanOptions>;
 using EdmConfig = RunConfig<EdmOptions>;
 using DiscrFlowConfig = RunConfig<DiscriminatorFlowModelOptions>;
@@ -93,6 +106,7 @@ inline io::ConfigSchema<GanConfig> gan_schema() {
   GPM_MODEL_FIELD_UNCHECKED(s, GanConfig, beta2);
   GPM_MODEL_FIELD(s, GanConfig, discriminator_steps, io::positive);
   GPM_MODEL_FIELD(s, GanConfig, weight_average, io::decay);
+  add_penalty_fields(s);
   return s;
 }
 
@@ -151,6 +165,7 @@ inline io::ConfigSchema<DiscrFlowConfig> discr_flow_schema() {
   GPM_MODEL_FIELD_UNCHECKED(s, DiscrFlowConfig, beta1);
   GPM_MODEL_FIELD_UNCHECKED(s, DiscrFlowConfig, beta2);
   GPM_MODEL_FIELD(s, DiscrFlowConfig, weight_average, io::decay);
+  add_penalty_fields(s);
   return s;
 }
 

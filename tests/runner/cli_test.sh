@@ -94,6 +94,8 @@ echo '{"batch_size": 0}' >zero.json
 expect 2 "batch_size' must be > 0, got 0" G train --model gan --data ring --out bad2 --config zero.json
 echo '{"weight_average": 1.5}' >decay.json
 expect 2 "weight_average' must be in [0, 1)" G train --model edm --data ring --out bad2 --config decay.json
+echo '{"penalty_point": "middle"}' >point.json
+expect 2 'unknown penalty point "middle"' G train --model gan --data ring --out bad2 --config point.json
 echo '{"steps": -5}' >negative.json
 expect 2 "steps' must be >= 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
 echo '{"width": 3' >broken.json

@@ -33,7 +33,8 @@ struct ScoreGanOptions {
   TORCH_ARG(double, data_weight) = 1.0;
   TORCH_ARG(double, generated_weight) = 1.0;
   /// Decay of the generator's weight average used for sampling (0: sample with the last iterate).
-  TORCH_ARG(double, weight_average) = 0.0;
+  /// 0.999 measured better than none on the 2-D ring (docs/models.md).
+  TORCH_ARG(double, weight_average) = 0.999;
   /// The generated-score denoiser D_φ has EDM's architecture and preconditioning.
   TORCH_ARG(EdmOptions, denoiser) = EdmOptions();
   TORCH_ARG(uint64_t, seed) = 0;
