@@ -161,4 +161,10 @@ TEST_CASE("a weight average saves and loads, and refuses another architecture", 
   REQUIRE_THROWS_WITH(wrong.load(in2), Contains("another architecture"));
   REQUIRE_THROWS_WITH(gpm::WeightAverage(*net, 1.0), Contains("decay must be in (0, 1)"));
   REQUIRE_THROWS_WITH(wrong.swap(*torch::nn::Linear(torch::nn::LinearOptions(2, 4).bias(false))), Contains("parameter tensors"));
+
+  torch::nn::Linear target(2, 3);
+  gpm::copy_weights(*net, *target);
+  CHECK(t::max_abs(net->weight - target->weight) == 0.0);
+  CHECK(t::max_abs(net->bias - target->bias) == 0.0);
+  REQUIRE_THROWS_WITH(gpm::copy_weights(*net, *other), Contains("share an architecture"));
 }

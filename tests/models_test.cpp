@@ -238,4 +238,19 @@ TEST_CASE("models sample with the averaged weights and train the live ones", "[m
   const auto averaged_samples = averaging.sample(16);
   CHECK(t::max_abs(plain.flow().net()->parameters().front() - averaging.flow().net()->parameters().front()) == 0.0);
   CHECK(t::max_abs(plain_samples - averaged_samples) > 1e-4);
+
+  // A Score GAN's data denoiser copied from the EDM denoises with the averaged weights.
+  const auto averaging_options = gpm::EdmOptions(edm_options).weight_average(0.9);
+  auto copy = gpm::copy_sampling_denoiser(averaging, 2, averaging_options);
+  const auto x = torch::randn({8, 2}, t::generator(2)).to(t::device());
+  const auto sigma = torch::full({8}, 0.5, x.options());
+  torch::NoGradGuard no_grad;
+  const auto live_denoised = averaging.flow().net()(x, sigma);
+  torch::Tensor averaged_denoised;
+  {
+    const auto use = averaging.flow().averaged_weights();
+    averaged_denoised = averaging.flow().net()(x, sigma);
+  }
+  CHECK(t::max_abs(copy(x, sigma) - averaged_denoised) == 0.0);
+  CHECK(t::max_abs(copy(x, sigma) - live_denoised) > 1e-5);
 }

@@ -236,7 +236,7 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
     const auto samples = sample_aside(*run, 2000, 7);
     const double sample_seconds = seconds_since(start);
     gpm::data::write_csv((run_dir / "samples.csv").string(), samples);
-    if (model == "edm") edm_denoiser = dynamic_cast<EdmRun&>(*run).denoiser();
+    if (model == "edm") edm_denoiser = dynamic_cast<EdmRun&>(*run).sampling_denoiser();
     rows.push_back(Row{model, trained, sample_seconds, sample_metrics(samples, reference, data)});
     for (const auto& f : plot_run(run_dir, *run, info, data, run_dir / "figures")) figures.push_back(f);
     if (quiet) fmt::print("  {} done in {:.1f} s\n", model, trained.seconds);

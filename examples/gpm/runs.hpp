@@ -298,7 +298,8 @@ class ParticleRun final : public ModelRun<Model> {
 /// EDM, sampled with the configured stepper.
 class EdmRun final : public ModelRun<Edm<>> {
  public:
-  EdmRun(Edm<> model, EdmSampler sampler) : ModelRun<Edm<>>(std::move(model)), sampler_(std::move(sampler)) {}
+  EdmRun(Edm<> model, EdmSampler sampler, int64_t dim, EdmOptions options)
+      : ModelRun<Edm<>>(std::move(model)), sampler_(std::move(sampler)), dim_(dim), options_(std::move(options)) {}
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
     const auto& name = sampler_.sampler();
     if (name == "euler") {
@@ -317,10 +318,13 @@ class EdmRun final : public ModelRun<Edm<>> {
   }
   int64_t generation_steps() const override { return model_.steps(); }
   std::optional<Trajectory> trajectory(int64_t n) override { return model_.trajectory(n); }
-  nn::EdmMlpDenoiser denoiser() { return model_.flow().net(); }
+  /// A copy of the denoiser the EDM samples with, for a Score GAN.
+  nn::EdmMlpDenoiser sampling_denoiser() { return copy_sampling_denoiser(model_, dim_, options_); }
 
  private:
   EdmSampler sampler_;
+  int64_t dim_;
+  EdmOptions options_;
 };
 
 /// The models the runner knows, by command-line name.
@@ -359,7 +363,8 @@ inline std::unique_ptr<Run> make_run(const std::string& model, int64_t dim, cons
   }
   if (model == "edm") {
     const auto c = edm_schema().read(resolved, default_edm());
-    return std::make_unique<EdmRun>(make_edm(dim, EdmOptions(c.model).seed(c.train.seed())), c.sampler);
+    const auto options = EdmOptions(c.model).seed(c.train.seed());
+    return std::make_unique<EdmRun>(make_edm(dim, options), c.sampler, dim, options);
   }
   if (model == "discr-flow") {
     const auto c = discr_flow_schema().read(resolved, default_discr_flow());

@@ -87,6 +87,25 @@ class WeightAverage {
   int64_t updates_ = 0;
 };
 
+/// Copies the parameters and buffers of `from` into `to`, a module of the same architecture.
+inline void copy_weights(const torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard no_grad;
+  const auto source = from.named_parameters(), target = to.named_parameters();
+  const auto source_buffers = from.named_buffers(), target_buffers = to.named_buffers();
+  GPM_CHECK(source.size() == target.size() && source_buffers.size() == target_buffers.size(),
+            "copy_weights: the modules differ in their number of parameters or buffers; they must share an architecture");
+  const auto copy = [](const auto& from_items, const auto& to_items) {
+    for (const auto& item : from_items) {
+      const auto* dest = to_items.find(item.key());
+      GPM_CHECK(dest != nullptr && dest->sizes() == item.value().sizes(), "copy_weights: '{}' of shape {} has no "
+                "counterpart of that shape; the modules must share an architecture", item.key(), shape_string(item.value()));
+      dest->detach().copy_(item.value());
+    }
+  };
+  copy(source, target);
+  copy(source_buffers, target_buffers);
+}
+
 /// While alive, `module` holds the averaged weights (none: a no-op); the live weights come back at
 /// the end of the scope. Example: `{ AveragedWeights use(average, net); sample(); }`
 class [[nodiscard]] AveragedWeights {

@@ -57,6 +57,17 @@ inline nn::EdmMlpDenoiser make_edm_mlp_denoiser(int64_t dim, const EdmOptions& o
   return net;
 }
 
+/// A separate copy of the denoiser `edm` samples with (its weight average, if it keeps one), for
+/// example the frozen data denoiser of a Score GAN. `dim` and `o` are those the EDM was made with.
+/// Example: `auto sgan = make_score_gan(2, copy_sampling_denoiser(edm, 2, edm_options));`
+template <Integrator I>
+nn::EdmMlpDenoiser copy_sampling_denoiser(Edm<I>& edm, int64_t dim, const EdmOptions& o) {
+  auto copy = make_edm_mlp_denoiser(dim, o);
+  const auto weights = edm.flow().averaged_weights();
+  copy_weights(*edm.flow().net(), *copy);
+  return copy;
+}
+
 /// An EDM for data of `dim` coordinates. Example: `auto edm = make_edm(2);` then `edm.train_step(batch)`.
 template <Integrator I = Heun>
 Edm<I> make_edm(int64_t dim, const EdmOptions& o = {}, I integrator = {}) {

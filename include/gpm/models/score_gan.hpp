@@ -49,7 +49,7 @@ using ScoreGan = InteractingParticleModel<Generator<nn::Mlp, torch::optim::Adam>
                                           Perturbed<ScoreDifferenceFlow<DataDenoiser, nn::EdmMlpDenoiser>, ScheduleSigma>>;
 
 /// A Score GAN for data of `dim` coordinates, driven by the (frozen) data denoiser `data`, for
-/// example a trained EDM's `edm.flow().net()` or an exact GaussianMixtureDenoiser.
+/// example a trained EDM's `copy_sampling_denoiser(edm, dim, options)` or an exact GaussianMixtureDenoiser.
 template <Denoiser DataDenoiser>
 ScoreGan<DataDenoiser> make_score_gan(int64_t dim, DataDenoiser data, const ScoreGanOptions& o = {}) {
   const ScopedGlobalSeed seed(o.seed());
