@@ -244,13 +244,16 @@ class ModelRun : public Run {
   at::Generator& generator() override { return model_.generator(); }
   void save(torch::serialize::OutputArchive& archive) const override { model_.save(archive); }
   void load(torch::serialize::InputArchive& archive) override { model_.load(archive); }
+  // Figures show the field particles follow when sampled: the flow's averaged weights, if it keeps any.
   torch::Tensor velocity(const torch::Tensor& x, double t) override {
     torch::NoGradGuard no_grad;
+    const auto weights = averaged_weights_of(model_.flow());
     return model_.flow().velocity(x, particle_times(t, x));
   }
   torch::Tensor generator_loss(const torch::Tensor& x, double t) override {
     if constexpr (requires { model_.flow().loss(); }) {
       torch::NoGradGuard no_grad;
+      const auto weights = averaged_weights_of(model_.flow());
       return model_.flow().loss().generator_loss(model_.flow().logits(x, particle_times(t, x)));
     } else {
       return {};

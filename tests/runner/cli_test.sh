@@ -26,12 +26,13 @@ expect() {
 G() { "$gpm" --threads 1 "$@"; }
 
 # --- bit-exact resume: N steps + resume + N steps == 2N steps, for every model -------------------
-# Every model keeps a weight average here (EDM by default), so resuming restores the averages too.
-echo '{"width": 32, "depth": 2, "latent_dim": 8, "weight_average": 0.9}' >gan.json
-echo '{"width": 32, "depth": 2, "embedding_size": 8}' >edm.json
-echo '{"width": 32, "depth": 2, "embedding_size": 8, "generation_steps": 8, "weight_average": 0.9}' >df.json
+# Every model keeps a weight average (the default), and learning rates are large enough for the
+# average to differ visibly from the last iterate, so a resume that lost the average would show.
+echo '{"width": 32, "depth": 2, "latent_dim": 8, "lr": 0.01}' >gan.json
+echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 0.01}' >edm.json
+echo '{"width": 32, "depth": 2, "embedding_size": 8, "generation_steps": 8, "lr": 0.01}' >df.json
 echo '{"width": 32, "depth": 2, "latent_dim": 8, "score_steps": 2, "denoiser_width": 32, "denoiser_depth": 2,
-  "denoiser_embedding_size": 8, "weight_average": 0.9}' >sgan.json
+  "denoiser_embedding_size": 8, "generator_lr": 0.01}' >sgan.json
 G train --model edm --data ring --out edm_base --steps 20 --config edm.json --quiet >/dev/null || fail "EDM base run"
 check_resume() {
   local model="$1" config="$2"
@@ -51,6 +52,10 @@ check_resume() {
   else
     fail "$model: 15 + resume + 15 steps differs from 30 steps"
   fi
+  # Sampling a stored run uses its trained average, not the initial weights of an untrained model.
+  G train --model "$model" --data ring --out "${model}_0" --steps 0 --config "$config" --quiet "$@" >/dev/null &&
+    G sample --run "${model}_0" -n 200 --out "${model}_0.csv" --seed 3 >/dev/null || { fail "$model: untrained run"; return; }
+  cmp -s "${model}_0.csv" "${model}_b.csv" && fail "$model: a stored run samples like an untrained one" || pass
 }
 check_resume gan gan.json
 check_resume edm edm.json
