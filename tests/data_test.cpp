@@ -6,6 +6,7 @@
 #include <fstream>
 #include <numbers>
 #include <string>
+#include <type_traits>
 
 #include "gpm/data.hpp"
 #include "gpm/metrics/mode_coverage.hpp"
@@ -329,4 +330,42 @@ TEST_CASE("dataset spec errors list the valid names and parameters", "[data][spe
   REQUIRE_THROWS_WITH(data::parse_dataset("  "), Contains("dataset spec is empty"));
   REQUIRE_THROWS_WITH(data::parse_dataset("no/such/file.csv"), Contains("does not exist"));
   REQUIRE_THROWS_WITH(data::parse_dataset("moons").centers(), Contains("'moons' is not a Gaussian mixture"));
+}
+
+TEMPLATE_TEST_CASE("standardization: fitted data has mean 0 and unit mean variance; the map round-trips",
+                   "[data][standardization]", float, double) {
+  const torch::TensorOptions opts = torch::TensorOptions().dtype(c10::CppTypeToScalarType<TestType>::value);
+  // Coordinates with different spreads and a far offset: x ~ 100 + 30 N(0, 1), y ~ -50 + 10 N(0, 1).
+  auto gen = gpm::make_generator(5);
+  const torch::Tensor points = torch::randn({4000, 2}, gen, opts) * torch::tensor({30.0, 10.0}, opts) + torch::tensor({100.0, -50.0}, opts);
+  const data::Standardization z = data::Standardization::fit(points);
+  REQUIRE(z.dim() == 2);
+  REQUIRE(z.shift().scalar_type() == opts.dtype().toScalarType());
+  // One scalar scale: sqrt((30² + 10²) / 2) ≈ 22.4 up to sampling error (about 2 %).
+  REQUIRE(z.scale() == Approx(std::sqrt((900.0 + 100.0) / 2.0)).epsilon(0.03));
+  const torch::Tensor standard = z.to_standard(points);
+  REQUIRE(standard.mean(0).abs().max().item<double>() < 1e-4);
+  REQUIRE(standard.var(0).mean().item<double>() == Approx(1.0).epsilon(1e-4));
+  // Proportions are kept: the ratio of the coordinates' spreads is unchanged.
+  REQUIRE((standard.std(0)[0] / standard.std(0)[1]).item<double>() ==
+          Approx((points.std(0)[0] / points.std(0)[1]).item<double>()).epsilon(1e-5));
+  const double tol = std::is_same_v<TestType, float> ? 1e-4 : 1e-10;
+  REQUIRE(torch::allclose(z.from_standard(standard), points, tol, tol));
+  // Velocities scale with the coordinates: a displacement dz is dx = scale · dz.
+  const torch::Tensor dz = torch::randn({8, 2}, gen, opts);
+  REQUIRE(torch::allclose(z.velocity_from_standard(dz), z.from_standard(standard.narrow(0, 0, 8) + dz) - points.narrow(0, 0, 8),
+                          100 * tol, 100 * tol));
+}
+
+TEST_CASE("standardization refuses data it cannot standardize, naming the problem", "[data][standardization][errors]") {
+  using data::Standardization;
+  REQUIRE_THROWS_WITH(Standardization::fit(torch::ones({10, 2})), Contains("all 10 points are equal"));
+  REQUIRE_THROWS_WITH(Standardization::fit(torch::zeros({1, 2})), Contains("N >= 2, got [1, 2]"));
+  REQUIRE_THROWS_WITH(Standardization::fit(torch::zeros({10})), Contains("shape [N, D]"));
+  REQUIRE_THROWS_WITH(Standardization::fit(torch::tensor({{0.0, 1.0}, {std::nan(""), 2.0}})), Contains("NaN or infinite"));
+  REQUIRE_THROWS_WITH(Standardization::fit(torch::ones({4, 2}, torch::kLong)), Contains("floating point, got Long"));
+  REQUIRE_THROWS_WITH(Standardization(torch::zeros({2}), 0.0), Contains("scale must be finite and > 0, got 0"));
+  REQUIRE_THROWS_WITH(Standardization(torch::zeros({2, 1}), 1.0), Contains("shift must have shape [D]"));
+  const Standardization z(torch::zeros({2}), 2.0);
+  REQUIRE_THROWS_WITH(z.to_standard(torch::zeros({4, 3})), Contains("points must have shape [N, 2], got [4, 3]"));
 }

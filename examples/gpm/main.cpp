@@ -14,6 +14,7 @@
 
 #include "plots.hpp"
 #include "runs.hpp"
+#include "standardized_run.hpp"
 #include "training.hpp"
 
 namespace {
@@ -48,6 +49,12 @@ std::optional<gpm::nn::EdmMlpDenoiser> data_denoiser_network(const json& info) {
   return gpm::make_edm_mlp_denoiser(d.at("dim").get<int64_t>(), edm_schema().read(d.at("config"), default_edm()).model);
 }
 
+/// The standardization recorded in a run description, if the run trains in standardized coordinates.
+std::optional<gpm::data::Standardization> stored_standardization(const json& info, const std::string& where) {
+  if (!info.contains("standardization")) return std::nullopt;
+  return standardization_from_json(info.at("standardization"), where);
+}
+
 /// A run directory's description (run.json) and its model, restored from the checkpoint.
 struct StoredRun {
   json info;
@@ -61,8 +68,9 @@ StoredRun open_run(const fs::path& dir) {
   StoredRun r{read_json_file(dir / "run.json"), nullptr, gpm::make_generator(0), 0};
   for (const char* key : {"model", "data", "dim", "config"})
     GPM_CHECK(r.info.contains(key), "'{}' lacks the field '{}'; it was not written by gpm train", (dir / "run.json").string(), key);
-  r.run = make_run(r.info.at("model").get<std::string>(), r.info.at("dim").get<int64_t>(), r.info.at("config"),
-                   data_denoiser_network(r.info));
+  r.run = in_coordinates(make_run(r.info.at("model").get<std::string>(), r.info.at("dim").get<int64_t>(),
+                                   r.info.at("config"), data_denoiser_network(r.info)),
+                         stored_standardization(r.info, (dir / "run.json").string()));
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
   gpm::io::load(checkpoint, RunFiles{dir}.checkpoint());
   return r;
@@ -113,6 +121,7 @@ int command_train(const TrainArgs& a) {
   const auto data = gpm::data::parse_dataset(a.data);
   json info = {{"model", a.model}, {"data", a.data}, {"dim", data.dim()}, {"config", config}};
   std::optional<gpm::nn::EdmMlpDenoiser> denoiser;
+  std::optional<gpm::data::Standardization> standardization;
   if (a.model == "score-gan") {
     GPM_CHECK(!a.data_denoiser.empty(), "a Score GAN needs --data-denoiser RUN_DIR, the run directory of a trained EDM");
     const json edm = read_json_file(fs::path(a.data_denoiser) / "run.json");
@@ -122,11 +131,24 @@ int command_train(const TrainArgs& a) {
               "is {}-dimensional", a.data_denoiser, edm.at("dim").get<int64_t>(), a.data, data.dim());
     denoiser = load_edm_denoiser(a.data_denoiser);
     info["data_denoiser"] = {{"dim", edm.at("dim")}, {"config", edm.at("config")}, {"run", a.data_denoiser}};
+    // The generator must produce points in the coordinates the data denoiser was trained in.
+    standardization = stored_standardization(edm, (fs::path(a.data_denoiser) / "run.json").string());
+    const auto& mode = config.at("standardize").get<std::string>();
+    GPM_CHECK(mode == "auto" || (mode == "always") == standardization.has_value(), "\"standardize\": \"{}\" conflicts "
+              "with the data denoiser: the EDM in '{}' trained {}; a Score GAN trains in its EDM's coordinates, so leave "
+              "\"standardize\" at \"auto\"", mode, a.data_denoiser,
+              standardization ? "on standardized data" : "on the data's own coordinates");
+  } else {
+    standardization = choose_standardization(config.at("standardize").get<std::string>(), data);
+  }
+  if (standardization) {
+    info["standardization"] = to_json(*standardization);
+    fmt::print("{}\n", describe(*standardization));
   }
   const auto dir = prepare_output_directory(a.out);
   GPM_CHECK(!fs::exists(RunFiles{dir}.checkpoint()), "'{}' already holds a run; continue it with --resume {} or choose "
             "another --out", dir.string(), dir.string());
-  auto run = make_run(a.model, data.dim(), config, denoiser);
+  auto run = in_coordinates(make_run(a.model, data.dim(), config, denoiser), standardization);
   const auto settings = train_settings(config);
   auto data_generator = gpm::make_generator(settings.seed() + 1000);
   int64_t step = 0;

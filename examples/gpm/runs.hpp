@@ -33,6 +33,9 @@ struct TrainSettings {
   TORCH_ARG(int64_t, eval_every) = 0;
   /// A checkpoint every checkpoint_every steps (0: only at the end).
   TORCH_ARG(int64_t, checkpoint_every) = 0;
+  /// Train on standardized coordinates: "auto" (data whose spread or offset is far from the
+  /// defaults' scale), "always" or "never". See standardized_run.hpp.
+  TORCH_ARG(std::string, standardize) = "auto";
 };
 
 /// Sampler of an EDM run: heun (deterministic, default), euler, sde (Euler–Maruyama on the reverse
@@ -67,6 +70,12 @@ void add_train_fields(io::ConfigSchema<C>& s) {
   s.field("checkpoint_every", [](const C& c) { return c.train.checkpoint_every(); },
           [](C& c, int64_t v) { c.train.checkpoint_every(v); },
           io::non_negative([](const C& c) { return c.train.checkpoint_every(); }));
+  s.field("standardize", [](const C& c) { return c.train.standardize(); }, [](C& c, std::string v) { c.train.standardize(v); },
+          [](const C& c) {
+            const auto& v = c.train.standardize();
+            return v == "auto" || v == "always" || v == "never" ? std::string()
+                                                                : fmt::format("must be one of auto, always, never; got \"{}\"", v);
+          });
 }
 
 // A model field: `name` reads and writes c.model.name().
@@ -354,7 +363,8 @@ inline TrainSettings train_settings(const json& resolved) {
       .seed(resolved.at("seed").get<uint64_t>())
       .log_every(resolved.at("log_every").get<int64_t>())
       .eval_every(resolved.at("eval_every").get<int64_t>())
-      .checkpoint_every(resolved.at("checkpoint_every").get<int64_t>());
+      .checkpoint_every(resolved.at("checkpoint_every").get<int64_t>())
+      .standardize(resolved.at("standardize").get<std::string>());
 }
 
 /// Builds a model from its resolved config. A Score GAN needs the data denoiser (of a trained EDM).

@@ -1,8 +1,9 @@
-// Datasets: the Dataset concept, 2-D toy distributions, point clouds from CSV files, and dataset
-// specs for command-line runners.
+// Datasets: the Dataset concept, 2-D toy distributions, point clouds from CSV files, standardized
+// coordinates, and dataset specs for command-line runners.
 #pragma once
 
 #include "gpm/data/dataset.hpp"
 #include "gpm/data/point_cloud.hpp"
 #include "gpm/data/spec.hpp"
+#include "gpm/data/standardization.hpp"
 #include "gpm/data/toy2d.hpp"

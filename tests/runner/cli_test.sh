@@ -76,6 +76,39 @@ expect 0 '"modes_covered": 5' G eval --samples ref_b.csv --reference ref_a.csv -
 expect 2 "not a Gaussian mixture" G data --data moons -n 10 --out m.csv --centers c.csv
 expect 2 "-n must be > 0" G data --data ring -n 0 --out m.csv
 
+# --- standardized coordinates ---------------------------------------------------------------------
+# A point cloud 100 times wider and far from the origin trains in standardized coordinates ("auto"),
+# and its samples are the samples of the cloud it was scaled from, scaled back (up to rounding).
+G data --data ring -n 2000 --seed 8 --out small.csv >/dev/null
+awk -F, '{ printf "%.9g,%.9g\n", 100 * $1 + 500, 100 * $2 - 300 }' small.csv >big.csv
+echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 0.01, "standardize": "always"}' >edm_always.json
+echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 0.01, "standardize": "never"}' >edm_never.json
+expect 0 "trains on standardized data" G train --model edm --data big.csv --out big_edm --steps 30 --config edm.json --quiet
+G train --model edm --data small.csv --out small_edm --steps 30 --config edm_always.json --quiet >/dev/null &&
+  G sample --run big_edm -n 200 --seed 3 --out big_s.csv >/dev/null &&
+  G sample --run small_edm -n 200 --seed 3 --out small_s.csv >/dev/null || fail "standardized runs: train or sample failed"
+paste -d, big_s.csv small_s.csv |
+  awk -F, '{ d = ($1 - 100 * $3 - 500) ^ 2 + ($2 - 100 * $4 + 300) ^ 2; if (d > m) m = d } END { exit !(NR == 200 && m < 1) }' &&
+  pass || fail "samples of the scaled cloud are not the scaled samples of the original cloud"
+# Data at the defaults' scale stays as it is; "never" keeps raw coordinates; plots draw in data coordinates.
+grep -q standardization edm_base/run.json && fail "the ring should train in its own coordinates" || pass
+G train --model edm --data big.csv --out big_raw --steps 1 --config edm_never.json --quiet >/dev/null &&
+  ! grep -q standardization big_raw/run.json && pass || fail '"standardize": "never" should keep raw coordinates'
+expect 0 "final.png" G plot --run big_edm
+# A Score GAN trains in its data denoiser's coordinates, and refuses a setting that contradicts them.
+G train --model score-gan --data big.csv --out big_sgan --steps 2 --config sgan.json --data-denoiser big_edm --quiet >/dev/null &&
+  [ "$(sed -n '/"standardization"/,/}/p' big_sgan/run.json)" = "$(sed -n '/"standardization"/,/}/p' big_edm/run.json)" ] &&
+  pass || fail "a Score GAN should take its EDM's standardization"
+echo '{"standardize": "never"}' >sgan_never.json
+expect 2 "conflicts with the data denoiser" G train --model score-gan --data big.csv --out bad3 --config sgan_never.json \
+  --data-denoiser big_edm
+echo '{"standardize": "sometimes"}' >sometimes.json
+expect 2 "must be one of auto, always, never" G train --model gan --data ring --out bad3 --config sometimes.json
+cp -r big_edm badscale && sed -i 's/"scale": [0-9.e+-]*/"scale": -1/' badscale/run.json
+expect 2 "scale must be finite and > 0, got -1" G sample --run badscale -n 5 --out x.csv
+sed -i 's/"scale": -1/"scale": "wide"/' badscale/run.json
+expect 2 "the field 'standardization' must be" G sample --run badscale -n 5 --out x.csv
+
 # --- bad data -------------------------------------------------------------------------------------
 expect 2 "does not exist" G train --model gan --data missing.csv --out bad1
 : >empty.csv
