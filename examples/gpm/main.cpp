@@ -121,7 +121,7 @@ int command_train(const TrainArgs& a) {
   const auto data = gpm::data::parse_dataset(a.data);
   json info = {{"model", a.model}, {"data", a.data}, {"dim", data.dim()}, {"config", config}};
   std::optional<gpm::nn::EdmMlpDenoiser> denoiser;
-  std::optional<gpm::data::Standardization> standardization;
+  std::optional<gpm::data::Standardization> denoiser_coordinates;
   if (a.model == "score-gan") {
     GPM_CHECK(!a.data_denoiser.empty(), "a Score GAN needs --data-denoiser RUN_DIR, the run directory of a trained EDM");
     const json edm = read_json_file(fs::path(a.data_denoiser) / "run.json");
@@ -131,16 +131,9 @@ int command_train(const TrainArgs& a) {
               "is {}-dimensional", a.data_denoiser, edm.at("dim").get<int64_t>(), a.data, data.dim());
     denoiser = load_edm_denoiser(a.data_denoiser);
     info["data_denoiser"] = {{"dim", edm.at("dim")}, {"config", edm.at("config")}, {"run", a.data_denoiser}};
-    // The generator must produce points in the coordinates the data denoiser was trained in.
-    standardization = stored_standardization(edm, (fs::path(a.data_denoiser) / "run.json").string());
-    const auto& mode = config.at("standardize").get<std::string>();
-    GPM_CHECK(mode == "auto" || (mode == "always") == standardization.has_value(), "\"standardize\": \"{}\" conflicts "
-              "with the data denoiser: the EDM in '{}' trained {}; a Score GAN trains in its EDM's coordinates, so leave "
-              "\"standardize\" at \"auto\"", mode, a.data_denoiser,
-              standardization ? "on standardized data" : "on the data's own coordinates");
-  } else {
-    standardization = choose_standardization(config.at("standardize").get<std::string>(), data);
+    denoiser_coordinates = stored_standardization(edm, (fs::path(a.data_denoiser) / "run.json").string());
   }
+  const auto standardization = training_coordinates(a.model, config, data, denoiser_coordinates, a.data_denoiser);
   if (standardization) {
     info["standardization"] = to_json(*standardization);
     fmt::print("{}\n", describe(*standardization));
@@ -239,14 +232,18 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
   std::vector<Row> rows;
   std::vector<fs::path> figures;
   std::optional<gpm::nn::EdmMlpDenoiser> edm_denoiser;
+  std::optional<gpm::data::Standardization> edm_coordinates;
   fmt::print("training the four models on {} ({}); runs go to {}\n", spec, quick ? "quick settings" : "reference settings",
              dir.string());
   for (const auto& [model, fields] : plan) {
     const json config = resolve_config(model, fields);
-    auto run = make_run(model, data.dim(), config, model == "score-gan" ? edm_denoiser : std::nullopt);
+    const auto coordinates = training_coordinates(model, config, data, edm_coordinates, (dir / "edm").string());
+    auto run = in_coordinates(make_run(model, data.dim(), config, model == "score-gan" ? edm_denoiser : std::nullopt),
+                              coordinates);
     const auto run_dir = prepare_output_directory(dir / model);
     fs::remove(RunFiles{run_dir}.log());
     json info = {{"model", model}, {"data", spec}, {"dim", data.dim()}, {"config", config}};
+    if (coordinates) info["standardization"] = to_json(*coordinates);
     if (model == "score-gan")
       info["data_denoiser"] = {{"dim", data.dim()}, {"config", resolve_config("edm", plan[0].second)}, {"run", (dir / "edm").string()}};
     const auto settings = train_settings(config);
@@ -258,7 +255,10 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
     const auto samples = sample_aside(*run, 2000, 7);
     const double sample_seconds = seconds_since(start);
     gpm::data::write_csv((run_dir / "samples.csv").string(), samples);
-    if (model == "edm") edm_denoiser = dynamic_cast<EdmRun&>(*run).sampling_denoiser();
+    if (model == "edm") {
+      edm_denoiser = dynamic_cast<EdmRun&>(model_run(*run)).sampling_denoiser();
+      edm_coordinates = coordinates;
+    }
     rows.push_back(Row{model, trained, sample_seconds, sample_metrics(samples, reference, data)});
     for (const auto& f : plot_run(run_dir, *run, info, data, run_dir / "figures")) figures.push_back(f);
     if (quiet) fmt::print("  {} done in {:.1f} s\n", model, trained.seconds);

@@ -62,6 +62,22 @@ inline std::optional<data::Standardization> choose_standardization(const std::st
   return z;
 }
 
+/// The coordinates a new run trains in. A Score GAN's generator must produce points in the
+/// coordinates its data denoiser was trained in (`denoiser_coordinates`, of the EDM run `denoiser_run`);
+/// any other model follows its config's "standardize".
+inline std::optional<data::Standardization> training_coordinates(const std::string& model, const json& config,
+                                                                 const data::AnyDataset& data,
+                                                                 const std::optional<data::Standardization>& denoiser_coordinates,
+                                                                 const std::string& denoiser_run) {
+  const auto mode = config.at("standardize").get<std::string>();
+  if (model != "score-gan") return choose_standardization(mode, data);
+  GPM_CHECK(mode == "auto" || (mode == "always") == denoiser_coordinates.has_value(), "\"standardize\": \"{}\" conflicts "
+            "with the data denoiser: the EDM in '{}' trained {}; a Score GAN trains in its EDM's coordinates, so leave "
+            "\"standardize\" at \"auto\"", mode, denoiser_run,
+            denoiser_coordinates ? "on standardized data" : "on the data's own coordinates");
+  return denoiser_coordinates;
+}
+
 /// One line for the terminal saying which coordinates a run trains in.
 inline std::string describe(const data::Standardization& z) {
   const auto shift = z.shift().to(torch::kFloat64);
@@ -109,6 +125,12 @@ class StandardizedRun final : public Run {
   std::unique_ptr<Run> inner_;
   data::Standardization z_;
 };
+
+/// The model behind `run`, whether or not it trains in standardized coordinates.
+inline Run& model_run(Run& run) {
+  auto* standardized = dynamic_cast<StandardizedRun*>(&run);
+  return standardized ? standardized->inner() : run;
+}
 
 /// `run`, wrapped in its standardization when it has one.
 inline std::unique_ptr<Run> in_coordinates(std::unique_ptr<Run> run, const std::optional<data::Standardization>& z) {
