@@ -8,6 +8,9 @@
 #include <string>
 #include <type_traits>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include "gpm/data.hpp"
 #include "gpm/metrics/mode_coverage.hpp"
 #include "support/test_support.hpp"
@@ -35,10 +38,10 @@ static_assert(!data::Dataset<SampleWithoutDim> && !data::Dataset<SampleWithoutGe
 class TempDir {
  public:
   TempDir() {
+    // The process id keeps tests that CTest runs in parallel (one process each) apart.
     static std::atomic<int> counter{0};
     const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = std::filesystem::temp_directory_path() /
-            ("gpm_data_test_" + std::to_string(stamp) + "_" + std::to_string(counter++));
+    path_ = std::filesystem::temp_directory_path() / fmt::format("gpm_data_test_{}_{}_{}", ::getpid(), stamp, counter++);
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
