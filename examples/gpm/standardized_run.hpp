@@ -80,11 +80,9 @@ inline std::optional<data::Standardization> training_coordinates(const std::stri
 
 /// One line for the terminal saying which coordinates a run trains in.
 inline std::string describe(const data::Standardization& z) {
-  const auto shift = z.shift().to(torch::kFloat64);
-  std::string centre;
-  for (int64_t i = 0; i < shift.size(0); ++i) centre += fmt::format("{}{:.4g}", i ? ", " : "", shift[i].item<double>());
-  return fmt::format("the model trains on standardized data (x - ({})) / {:.4g}; samples come back in data coordinates",
-                     centre, z.scale());
+  const auto shift = to_json(z).at("shift").get<std::vector<double>>();
+  return fmt::format("the model trains on standardized data (x - ({:.4g})) / {:.4g}; samples come back in data coordinates",
+                     fmt::join(shift, ", "), z.scale());
 }
 
 /// A run whose model works in standardized coordinates z = (x − shift) / scale: training batches go
