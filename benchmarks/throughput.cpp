@@ -1,8 +1,15 @@
 // Throughput of the hot paths: one training step of each paper model at the reference sizes, and
-// sampling. Run: build/benchmarks/gpm_benchmarks --benchmark_format=json
+// sampling. Run: build-bench/benchmarks/gpm_benchmarks --benchmark_format=json [--threads=N]
+// benchmarks/python/throughput.py times the same steps written in plain PyTorch.
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include <gpm/gpm.hpp>
 
@@ -41,8 +48,21 @@ BENCHMARK(BM_DiscriminatorFlowTrainStep)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ScoreGanTrainStep)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EdmSample2000)->Unit(benchmark::kMillisecond);
 
+// --threads=N sets LibTorch's intra-op threads (default: all cores, as the gpm runner). OpenMP's own
+// default can be a single thread, which would halve the figures on two cores.
 int main(int argc, char** argv) {
   at::globalContext().setFlushDenormal(true);
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view arg(argv[i]);
+    if (arg.starts_with("--threads=")) threads = std::stoi(std::string(arg.substr(10)));
+    else args.push_back(argv[i]);
+  }
+  at::set_num_threads(threads);
+  argc = static_cast<int>(args.size());
+  argv = args.data();
+  benchmark::AddCustomContext("threads", std::to_string(threads));
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   return 0;

@@ -124,6 +124,7 @@ void add_edm_fields(io::ConfigSchema<C>& s) {
   GPM_MODEL_FIELD(s, C, width, io::positive);
   GPM_MODEL_FIELD(s, C, depth, io::positive);
   GPM_MODEL_FIELD(s, C, embedding_size, io::positive);
+  GPM_MODEL_FIELD(s, C, fourier_scale, io::positive);
   GPM_MODEL_FIELD(s, C, sigma_data, io::positive);
   GPM_MODEL_FIELD(s, C, sigma_min, io::positive);
   GPM_MODEL_FIELD(s, C, sigma_max, io::positive);
@@ -163,6 +164,7 @@ inline io::ConfigSchema<DiscrFlowConfig> discr_flow_schema() {
   GPM_MODEL_FIELD(s, DiscrFlowConfig, width, io::positive);
   GPM_MODEL_FIELD(s, DiscrFlowConfig, depth, io::positive);
   GPM_MODEL_FIELD(s, DiscrFlowConfig, embedding_size, io::positive);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, fourier_scale, io::positive);
   GPM_MODEL_FIELD(s, DiscrFlowConfig, init_std, io::positive);
   // N, the flow's Euler steps ("steps" is the number of training steps).
   s.field("generation_steps", [](const DiscrFlowConfig& c) { return c.model.steps(); },
@@ -203,15 +205,20 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
   s.field("denoiser_embedding_size", [](const ScoreGanConfig& c) { return c.model.denoiser().embedding_size(); },
           [](ScoreGanConfig& c, int64_t v) { c.model.denoiser(EdmOptions(c.model.denoiser()).embedding_size(v)); },
           io::positive([](const ScoreGanConfig& c) { return c.model.denoiser().embedding_size(); }));
+  s.field("denoiser_fourier_scale", [](const ScoreGanConfig& c) { return c.model.denoiser().fourier_scale(); },
+          [](ScoreGanConfig& c, double v) { c.model.denoiser(EdmOptions(c.model.denoiser()).fourier_scale(v)); },
+          io::positive([](const ScoreGanConfig& c) { return c.model.denoiser().fourier_scale(); }));
   return s;
 }
 
 #undef GPM_MODEL_FIELD
 #undef GPM_MODEL_FIELD_UNCHECKED
 
-/// Reference defaults per model (ALGORITHMS / reference configs for the 2-D Gaussian mixture).
+/// Defaults per model: the reference configurations for the 2-D Gaussian mixture, except where
+/// docs/models.md records a measured improvement (EDM trains 20,000 steps instead of 10,000:
+/// 25-mode mixtures need them).
 inline GanConfig default_gan() { return {TrainSettings().steps(1900), GanOptions(), {}}; }
-inline EdmConfig default_edm() { return {TrainSettings().steps(10000), EdmOptions(), {}}; }
+inline EdmConfig default_edm() { return {TrainSettings().steps(20000), EdmOptions(), {}}; }
 inline DiscrFlowConfig default_discr_flow() { return {TrainSettings().steps(4000), DiscriminatorFlowModelOptions(), {}}; }
 inline ScoreGanConfig default_score_gan() { return {TrainSettings().steps(31500).log_every(1000), ScoreGanOptions(), {}}; }
 
