@@ -101,6 +101,32 @@ TEMPLATE_TEST_CASE("Score GAN field is sigma (grad log p_data - grad log rho) at
   CHECK(t::max_abs(v - expected) < 100 * t::eps<TestType>());
 }
 
+TEST_CASE("fourier_scale sets the frequencies of EDM's and the Discriminator Flow's embeddings", "[paper][edm][discr-flow]") {
+  // The frequencies are draws of N(0, 1) times the scale, from the model's seed: scaling by a power
+  // of two is exact in floating point.
+  const auto edm = gpm::EdmOptions().width(16).depth(1).embedding_size(8).seed(7);
+  auto unit = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm).fourier_scale(1.0));
+  auto wide = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm).fourier_scale(16.0));
+  CHECK(torch::equal(wide->net->fourier->freqs, 16.0 * unit->net->fourier->freqs));
+  CHECK(unit->net->fourier->freqs.abs().max().item<double>() > 0.1);
+
+  const auto df = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(4).seed(7);
+  auto df_unit = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(df).fourier_scale(1.0));
+  auto df_wide = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(df).fourier_scale(16.0));
+  CHECK(torch::equal(df_wide.flow().net()->fourier->freqs, 16.0 * df_unit.flow().net()->fourier->freqs));
+}
+
+TEST_CASE("the Discriminator Flow trains with an R1 penalty by default", "[paper][discr-flow]") {
+  auto df = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(4));
+  auto gen = gpm::make_generator(3);
+  const auto stats = df.train_step(ring().sample(64, gen));
+  REQUIRE(stats.count("gradient_penalty") == 1);
+  CHECK(stats.at("gradient_penalty").item<double>() > 0);
+  auto plain = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8)
+                                                   .steps(4).penalty(gpm::GradientPenaltyOptions().weight(0.0)));
+  CHECK(plain.train_step(ring().sample(64, gen)).count("gradient_penalty") == 0);
+}
+
 TEST_CASE("an EDM learns the 5-mode ring", "[paper][edm][statistical]") {
   auto edm = gpm::make_edm(2, gpm::EdmOptions().width(64).depth(2).embedding_size(16).lr(2e-3).seed(1));
   train(edm, 2000);
