@@ -92,12 +92,17 @@ class DiscriminatorFlow {
               "pairs real and fake samples, but got {} real and {} fake", real.size(0), fake.size(0));
     check_times(t, fake, "DiscriminatorFlow::update");
     const torch::Tensor fake_input = fake.detach();
-    torch::Tensor loss = loss_.discriminator_loss(logits(real, t.size(0) == real.size(0) ? t : t.new_zeros({real.size(0)})),
-                                                  logits(fake_input, t));
+    // An R1 penalty reuses the loss's forward pass on the real batch.
+    const bool penalty_on_real = penalty_active() && options_.penalty().point() == PenaltyPoint::real;
+    const torch::Tensor real_input = penalty_on_real ? real.detach().requires_grad_(true) : real;
+    const torch::Tensor real_logits = logits(real_input, t.size(0) == real.size(0) ? t : t.new_zeros({real.size(0)}));
+    torch::Tensor loss = loss_.discriminator_loss(real_logits, logits(fake_input, t));
     Stats stats{{"discriminator_loss", loss.detach()}};
     if (penalty_active()) {
       const auto critic = [this](const torch::Tensor& x, const torch::Tensor& s) { return logits(x, s); };
-      const torch::Tensor penalty = gradient_penalty(critic, real, fake_input, t, options_.penalty(), network_.generator());
+      const torch::Tensor penalty =
+          penalty_on_real ? gradient_penalty_at(real_logits, real_input, options_.penalty())
+                          : gradient_penalty(critic, real, fake_input, t, options_.penalty(), network_.generator());
       const torch::Tensor weights = options_.penalty_schedule().empty()
                                         ? torch::full_like(penalty, options_.penalty().weight())
                                         : penalty_weights(options_.penalty_schedule(), t);

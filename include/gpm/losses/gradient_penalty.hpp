@@ -66,13 +66,26 @@ struct GradientPenaltyOptions {
 /// unconditioned critic wrapped in a lambda). α is drawn from `gen`. The caller applies the weight:
 /// `loss += options.weight() * gp.mean()` (or penalty_weights(list, t) * gp).
 /// Example: `auto gp = gradient_penalty(disc, real, fake.detach(), t, GradientPenaltyOptions().weight(10), gen);`
+/// GP_b from critic values f [N] or [N, 1] already computed at points x [N, ...] that require grad:
+/// the penalty without a second forward pass, for a caller that evaluated the critic at x anyway
+/// (an R1 penalty on the real batch of the discriminator loss). gradient_penalty uses it.
+inline torch::Tensor gradient_penalty_at(const torch::Tensor& f, const torch::Tensor& x, const GradientPenaltyOptions& options) {
+  const char* where = "gradient_penalty";
+  GPM_CHECK(options.norm() >= 1, "{}: the norm p must be >= 1 (or infinity), got {}", where, options.norm());
+  GPM_CHECK(std::isfinite(options.center()), "{}: center must be finite, got {}", where, options.center());
+  GPM_CHECK(x.requires_grad(), "{}: the points must require grad, so that the critic's input gradient exists", where);
+  GPM_CHECK(f.numel() == x.size(0), "{}: the critic returned shape {} for {} samples; it must return one "
+            "value per sample, [N] or [N, 1]", where, shape_string(f), x.size(0));
+  const auto g = input_gradient(f, x, /*create_graph=*/true).flatten(1);
+  if (options.center() == 0.0 && options.norm() == 2.0) return g.square().sum(1);
+  return (torch::linalg_vector_norm(g, options.norm(), at::IntArrayRef{1}) - options.center()).square();
+}
+
 template <class C>
   requires Potential<std::remove_reference_t<C>>
 torch::Tensor gradient_penalty(C&& critic, const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& t,
                                const GradientPenaltyOptions& options, at::Generator& gen) {
   const char* where = "gradient_penalty";
-  GPM_CHECK(options.norm() >= 1, "{}: the norm p must be >= 1 (or infinity), got {}", where, options.norm());
-  GPM_CHECK(std::isfinite(options.center()), "{}: center must be finite, got {}", where, options.center());
   torch::Tensor point;
   switch (options.point()) {
     case PenaltyPoint::interpolation: {
@@ -97,12 +110,7 @@ torch::Tensor gradient_penalty(C&& critic, const torch::Tensor& real, const torc
   if (t.defined()) check_times(t, point, where);
   torch::AutoGradMode enable_grad(true);
   const auto x = point.requires_grad_(true);
-  const torch::Tensor f = critic(x, t);
-  GPM_CHECK(f.numel() == x.size(0), "{}: the critic returned shape {} for {} samples; it must return one "
-            "value per sample, [N] or [N, 1]", where, shape_string(f), x.size(0));
-  const auto g = input_gradient(f, x, /*create_graph=*/true).flatten(1);
-  if (options.center() == 0.0 && options.norm() == 2.0) return g.square().sum(1);
-  return (torch::linalg_vector_norm(g, options.norm(), at::IntArrayRef{1}) - options.center()).square();
+  return gradient_penalty_at(critic(x, t), x, options);
 }
 
 /// Piecewise-constant penalty weights over time: for t in [0, 1) the weight is
