@@ -127,6 +127,19 @@ TEST_CASE("the Discriminator Flow trains with an R1 penalty by default", "[paper
   CHECK(plain.train_step(ring().sample(64, gen)).count("gradient_penalty") == 0);
 }
 
+TEST_CASE("the R1 penalty of a discriminator update is the penalty at the loss's real batch", "[paper][gan]") {
+  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(4).width(16).depth(2).seed(5));
+  auto gen = gpm::make_generator(6);
+  const auto real = ring().sample(32, gen);
+  const auto fake = torch::randn({32, 2}, gen, real.options());
+  const auto x = real.clone().requires_grad_(true);
+  const auto g = torch::autograd::grad({gan.flow().net()->forward(x).sum()}, {x})[0];
+  const double expected = 0.1 * g.square().sum(1).mean().item<double>();  // the GAN's default R1 weight
+  const auto stats = gan.flow().update(real, fake, torch::zeros({32}, real.options()));
+  CHECK(stats.at("gradient_penalty").item<double>() == Approx(expected).epsilon(1e-5));
+  CHECK(expected > 0);
+}
+
 TEST_CASE("an EDM learns the 5-mode ring", "[paper][edm][statistical]") {
   auto edm = gpm::make_edm(2, gpm::EdmOptions().width(64).depth(2).embedding_size(16).lr(2e-3).seed(1));
   train(edm, 2000);
