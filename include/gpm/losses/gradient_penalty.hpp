@@ -57,18 +57,9 @@ struct GradientPenaltyOptions {
   TORCH_ARG(PenaltyPoint, point) = PenaltyPoint::interpolation;
 };
 
-/// Per-sample gradient penalty GP_b = (‖∇ₓ f(x̂_b, t_b)‖_p − center)², shape [N], with x̂ chosen by
-/// options.point() (Gulrajani et al. 2017, arXiv:1704.00028; Franceschi et al. 2023, reference
-/// `grad_penalty`). The gradient is taken with create_graph = true, so GP is differentiable with
-/// respect to the critic's parameters. With center 0 and p = 2 it is Σ g² computed directly
-/// (no square root, whose derivative is undefined at 0). `critic(x, t)` returns one value per
-/// sample ([N] or [N, 1]); `t` is passed through unchanged (it may be undefined for an
-/// unconditioned critic wrapped in a lambda). α is drawn from `gen`. The caller applies the weight:
-/// `loss += options.weight() * gp.mean()` (or penalty_weights(list, t) * gp).
-/// Example: `auto gp = gradient_penalty(disc, real, fake.detach(), t, GradientPenaltyOptions().weight(10), gen);`
 /// GP_b from critic values f [N] or [N, 1] already computed at points x [N, ...] that require grad:
 /// the penalty without a second forward pass, for a caller that evaluated the critic at x anyway
-/// (an R1 penalty on the real batch of the discriminator loss). gradient_penalty uses it.
+/// (an R1 penalty on the real batch of the discriminator loss). gradient_penalty, below, uses it.
 inline torch::Tensor gradient_penalty_at(const torch::Tensor& f, const torch::Tensor& x, const GradientPenaltyOptions& options) {
   const char* where = "gradient_penalty";
   GPM_CHECK(options.norm() >= 1, "{}: the norm p must be >= 1 (or infinity), got {}", where, options.norm());
@@ -81,6 +72,15 @@ inline torch::Tensor gradient_penalty_at(const torch::Tensor& f, const torch::Te
   return (torch::linalg_vector_norm(g, options.norm(), at::IntArrayRef{1}) - options.center()).square();
 }
 
+/// Per-sample gradient penalty GP_b = (‖∇ₓ f(x̂_b, t_b)‖_p − center)², shape [N], with x̂ chosen by
+/// options.point() (Gulrajani et al. 2017, arXiv:1704.00028; Franceschi et al. 2023, reference
+/// `grad_penalty`). The gradient is taken with create_graph = true, so GP is differentiable with
+/// respect to the critic's parameters. With center 0 and p = 2 it is Σ g² computed directly
+/// (no square root, whose derivative is undefined at 0). `critic(x, t)` returns one value per
+/// sample ([N] or [N, 1]); `t` is passed through unchanged (it may be undefined for an
+/// unconditioned critic wrapped in a lambda). α is drawn from `gen`. The caller applies the weight:
+/// `loss += options.weight() * gp.mean()` (or penalty_weights(list, t) * gp).
+/// Example: `auto gp = gradient_penalty(disc, real, fake.detach(), t, GradientPenaltyOptions().weight(10), gen);`
 template <class C>
   requires Potential<std::remove_reference_t<C>>
 torch::Tensor gradient_penalty(C&& critic, const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& t,
