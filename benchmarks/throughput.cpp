@@ -1,7 +1,6 @@
 // Throughput of the hot paths: one training step of each paper model at the reference sizes, and
 // sampling. Run: build-bench/benchmarks/gpm_benchmarks --benchmark_format=json [--threads=N]
 // benchmarks/python/throughput.py times the same steps written in plain PyTorch.
-#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
@@ -51,7 +50,7 @@ BENCHMARK(BM_EdmSample2000)->Unit(benchmark::kMillisecond);
 // --threads=N sets LibTorch's intra-op threads (default: all cores, as the gpm runner). OpenMP's own
 // default can be a single thread, which would halve the figures on two cores.
 int main(int argc, char** argv) {
-  at::globalContext().setFlushDenormal(true);
+  gpm::configure_cpu_runtime();
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {

@@ -3,7 +3,6 @@
 // the MMD flow). Prints one line per model: time, squared MMD to fresh data, and sample quality.
 #include <gpm/gpm.hpp>
 
-#include <ATen/Context.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
@@ -33,7 +32,7 @@ double high_quality_fraction(const torch::Tensor& x, const torch::Tensor& centre
 }  // namespace
 
 int main() {
-  at::globalContext().setFlushDenormal(true);
+  gpm::configure_cpu_runtime();
   const double std = 0.5;
   const auto centres = ring_centres(5, 3.0);
   const gpm::GaussianMixtureDenoiser ring(centres, std);

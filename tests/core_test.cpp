@@ -168,3 +168,18 @@ TEST_CASE("a weight average saves and loads, and refuses another architecture", 
   CHECK(t::max_abs(net->bias - target->bias) == 0.0);
   REQUIRE_THROWS_WITH(gpm::copy_weights(*net, *other), Contains("share an architecture"));
 }
+
+TEST_CASE("configure_cpu_runtime flushes denormals and serves large tensors from the kept heap", "[core][runtime]") {
+  at::globalContext().setFlushDenormal(false);
+  const auto tiny = torch::full({4}, 1e-39f);  // a float32 denormal
+  REQUIRE((tiny * 1.0f).ne(0).all().item<bool>());
+  REQUIRE(gpm::configure_cpu_runtime());
+  CHECK((tiny * 1.0f).eq(0).all().item<bool>());
+#if defined(__GLIBC__)
+  // A 24 MiB buffer (under the 32 MiB limit) comes from the heap, not from a fresh mapping that
+  // the kernel would zero again after every free.
+  const auto mapped_before = mallinfo2().hblkhd;
+  const auto buffer = torch::empty({6 << 20}, torch::kFloat32);
+  CHECK(mallinfo2().hblkhd == mapped_before);
+#endif
+}

@@ -5,11 +5,11 @@
 #include <fstream>
 #include <thread>
 
-#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <gpm/core/cpu_runtime.hpp>
 #include <gpm/metrics.hpp>
 
 #include "plots.hpp"
@@ -278,9 +278,10 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  at::globalContext().setFlushDenormal(true);
+  gpm::configure_cpu_runtime();
   CLI::App app{"gpm: train, sample and evaluate generative particle models"};
   app.require_subcommand(1);
+  app.fallthrough();  // subcommands accept the global options too: `gpm train --threads 1 ...`
   int threads = 0;
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
 

@@ -1,7 +1,8 @@
-// Concepts, errors, tensor helpers, randomness, time grids, priors and weight averages.
+// Concepts, errors, tensor helpers, randomness, time grids, priors, weight averages and CPU settings.
 #pragma once
 
 #include "gpm/core/concepts.hpp"
+#include "gpm/core/cpu_runtime.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"

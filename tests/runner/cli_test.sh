@@ -75,6 +75,9 @@ G data --data ring -n 300 --seed 5 --out ref_a.csv --centers centers.csv >/dev/n
 expect 0 '"modes_covered": 5' G eval --samples ref_b.csv --reference ref_a.csv --centers centers.csv --std 0.5
 expect 2 "not a Gaussian mixture" G data --data moons -n 10 --out m.csv --centers c.csv
 expect 2 "-n must be > 0" G data --data ring -n 0 --out m.csv
+# The global --threads is accepted after the subcommand too, as `gpm train ... --threads T`.
+expect 0 "wrote 10 points" "$gpm" data --data ring -n 10 --out t.csv --threads 1
+expect 2 "threads" "$gpm" data --data ring -n 10 --out t.csv --threads -1
 
 # --- standardized coordinates ---------------------------------------------------------------------
 # A point cloud 100 times wider and far from the origin trains in standardized coordinates ("auto"),
