@@ -212,10 +212,11 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
   auto gen = gpm::make_generator(12345);
   const auto reference = data.sample(2000, gen);
   // Quick mode: small networks and short runs, a first look in a few minutes.
-  const json small = {{"width", 128}, {"depth", 3}};
   const std::vector<std::pair<std::string, json>> plan = {
       {"edm", quick ? json{{"steps", 3000}, {"width", 128}, {"depth", 3}, {"lr", 1e-3}} : json::object()},
-      {"gan", quick ? json{{"steps", 1500}, {"width", 128}, {"depth", 3}, {"lr", 5e-4}, {"latent_dim", 16}} : json::object()},
+      {"gan", quick ? json{{"steps", 1500}, {"width", 128}, {"depth", 3}, {"lr", 5e-4}, {"latent_dim", 16},
+                           {"discriminator_steps", 1}}
+                    : json::object()},
       {"discr-flow", quick ? json{{"steps", 600}, {"width", 128}, {"depth", 3}, {"embedding_size", 32}, {"generation_steps", 32}}
                            : json::object()},
       {"score-gan", quick ? json{{"steps", 6000}, {"score_steps", 5}, {"width", 128}, {"depth", 2}, {"latent_dim", 16},
@@ -233,7 +234,7 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
   std::vector<fs::path> figures;
   std::optional<gpm::nn::EdmMlpDenoiser> edm_denoiser;
   std::optional<gpm::data::Standardization> edm_coordinates;
-  fmt::print("training the four models on {} ({}); runs go to {}\n", spec, quick ? "quick settings" : "reference settings",
+  fmt::print("training the four models on {} ({}); runs go to {}\n", spec, quick ? "quick settings" : "default settings",
              dir.string());
   for (const auto& [model, fields] : plan) {
     const json config = resolve_config(model, fields);
