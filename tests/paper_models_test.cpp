@@ -172,6 +172,21 @@ TEST_CASE("a Score GAN driven by the exact data denoiser learns the 5-mode ring"
   check_learns_ring(sgan.sample(2000), 0.8, 0.05);
 }
 
+TEST_CASE("Score GAN's edm_weighting trains D_phi with EDM's loss weight", "[paper][score-gan]") {
+  // Same seed, so both models draw the same particles, σ and ε: the first D_φ loss differs only by
+  // λ(σ) = 1/σ² + 1/σ_data², which exceeds 1/σ_data² = 4 for every σ.
+  const auto options = gpm::ScoreGanOptions().latent_dim(4).width(16).depth(1).seed(8)
+                           .denoiser(gpm::EdmOptions().width(16).depth(1).embedding_size(8));
+  const gpm::GaussianMixtureDenoiser data(ring().centers(), ring().std());
+  auto plain = gpm::make_score_gan(2, data, options);
+  auto weighted = gpm::make_score_gan(2, data, gpm::ScoreGanOptions(options).edm_weighting(true));
+  auto gen = gpm::make_generator(9);
+  const auto real = ring().sample(64, gen);
+  const double unweighted_loss = plain.train_step(real).at("score_loss").item<double>();
+  CHECK(weighted.train_step(real).at("score_loss").item<double>() > 4 * unweighted_loss);
+  CHECK(unweighted_loss > 0);
+}
+
 TEST_CASE("the denoiser trainer minimises EDM's weighted loss, or the unweighted one for Score GAN", "[paper][edm]") {
   const auto o = t::options<float>();
   auto net = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions().width(16).depth(1).embedding_size(8));

@@ -28,6 +28,9 @@ struct ScoreGanOptions {
   /// D_φ updates per generator update (n_score).
   TORCH_ARG(int64_t, score_steps) = 10;
   TORCH_ARG(double, score_lr) = 2e-4;
+  /// Train D_φ with EDM's loss weight λ(σ) = (σ² + σ_data²)/(σ σ_data)², which keeps its small-σ
+  /// errors from vanishing in the loss; the reference trains it unweighted (false).
+  TORCH_ARG(bool, edm_weighting) = false;
   TORCH_ARG(double, generator_lr) = 2e-4;
   /// α and β of the field α ∇ log p_data − β ∇ log ρ.
   TORCH_ARG(double, data_weight) = 1.0;
@@ -59,7 +62,7 @@ ScoreGan<DataDenoiser> make_score_gan(int64_t dim, DataDenoiser data, const Scor
   const ScheduleSigma schedule(o.sigma_min(), o.sigma_max(), o.rho());
   DenoiserTrainer<nn::EdmMlpDenoiser, torch::optim::Adam, ScheduleSigma> generated(
       make_edm_mlp_denoiser(dim, denoiser_options), schedule, torch::optim::AdamOptions(o.score_lr()),
-      DenoiserTrainerOptions().edm_weighting(false).sigma_data(denoiser_options.sigma_data()).seed(o.seed() + 2));
+      DenoiserTrainerOptions().edm_weighting(o.edm_weighting()).sigma_data(denoiser_options.sigma_data()).seed(o.seed() + 2));
   return ScoreGan<DataDenoiser>(
       Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})),
                                              torch::optim::AdamOptions(o.generator_lr()),
