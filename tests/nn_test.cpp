@@ -1,5 +1,6 @@
 // Network building blocks: the reference MLP convention and parameter count, Fourier and positional
-// embeddings, TimeMlp, EDM preconditioning coefficients, weight initialisations, and their errors.
+// embeddings, Fourier features of the input, TimeMlp, EDM preconditioning coefficients, weight
+// initialisations, and their errors.
 #include <numbers>
 #include <sstream>
 
@@ -222,6 +223,60 @@ TEMPLATE_TEST_CASE("TimeMlp is an Mlp on [flatten(x), emb(s)]", "[nn][time_mlp]"
   CHECK(fourier->named_parameters().contains("model.mlp.0.weight"));
   REQUIRE_THROWS_WITH(fourier(torch::zeros({4, 2}), torch::zeros({3})), Contains("one scalar per particle"));
   REQUIRE_THROWS_WITH(fourier(torch::zeros({4, 3}), torch::zeros({4})), Contains("built with in = 2"));
+}
+
+TEMPLATE_TEST_CASE("Fourier features are [cos x W, sin x W] with a fixed, seeded W ~ N(0, scale^2)", "[nn][fourier_features]",
+                   float, double) {
+  const auto o = t::options<TestType>();
+  auto gen = t::generator(13);
+  nn::FourierFeatures features(nn::FourierFeaturesOptions(3, 8).scale(2.0).seed(5));
+  to_test_dtype<TestType>(*features);
+  REQUIRE(features->weights.sizes() == torch::IntArrayRef({3, 4}));
+  CHECK(features->parameters().empty());
+  REQUIRE(features->named_buffers().contains("weights"));
+  const auto x = torch::randn({6, 3}, gen, o);
+  const auto phi = features(x);
+  REQUIRE(phi.sizes() == torch::IntArrayRef({6, 8}));
+  const auto phase = x.matmul(features->weights);
+  CHECK(t::max_abs(phi - torch::cat({phase.cos(), phase.sin()}, 1)) < 10 * t::eps<TestType>());
+  // cos² + sin² = 1 for each frequency.
+  CHECK(t::max_abs(phi.narrow(1, 0, 4).square() + phi.narrow(1, 4, 4).square() - 1) < 10 * t::eps<TestType>());
+  nn::FourierFeatures same(nn::FourierFeaturesOptions(3, 8).scale(2.0).seed(5));
+  nn::FourierFeatures other(nn::FourierFeaturesOptions(3, 8).scale(2.0).seed(6));
+  CHECK(torch::equal(same->weights, features->weights.to(torch::kFloat32)));
+  CHECK(!torch::equal(other->weights, same->weights));
+  // W ~ N(0, scale²): 20,000 draws give the std to about 0.5 % (margin 3 %).
+  nn::FourierFeatures big(nn::FourierFeaturesOptions(2, 20000).scale(3.0).seed(1));
+  CHECK(big->weights.std().item<double>() == Approx(3.0).epsilon(0.03));
+  CHECK(std::abs(big->weights.mean().item<double>()) < 0.1);  // standard error 0.02
+}
+
+TEST_CASE("Fourier features refuse odd sizes, bad scales and inputs of the wrong width", "[nn][fourier_features][errors]") {
+  REQUIRE_THROWS_WITH(nn::FourierFeatures(nn::FourierFeaturesOptions(2, 7)), Contains("FourierFeatures: size must be even and >= 2") && Contains("got 7"));
+  REQUIRE_THROWS_WITH(nn::FourierFeatures(nn::FourierFeaturesOptions(0, 8)), Contains("in must be >= 1"));
+  REQUIRE_THROWS_WITH(nn::FourierFeatures(nn::FourierFeaturesOptions(2, 8).scale(0)), Contains("scale must be finite and > 0"));
+  nn::FourierFeatures features(nn::FourierFeaturesOptions(2, 8));
+  REQUIRE_THROWS_WITH(features(torch::zeros({4, 3})), Contains("x has shape [4, 3], expected [N, 2]"));
+  REQUIRE_THROWS_WITH(features(torch::zeros({4, 2}, torch::kFloat64)), Contains("dtype"));
+  REQUIRE_THROWS_WITH(nn::TimeMlp(nn::TimeMlpOptions(2, 1).input_features(-2)), Contains("input_features must be >= 0"));
+}
+
+TEMPLATE_TEST_CASE("TimeMlp with input_features is an Mlp on [flatten(x), phi(flatten(x)), emb(s)]", "[nn][time_mlp]", float,
+                   double) {
+  const auto o = t::options<TestType>();
+  auto gen = t::generator(14);
+  nn::TimeMlp net(nn::TimeMlpOptions(4, 1).width(32).depth(2).embedding_size(16).input_features(10).input_feature_scale(0.5));
+  to_test_dtype<TestType>(*net);
+  REQUIRE(net->input_features);
+  REQUIRE(linear_layers(*net->model).front()->weight.size(1) == 4 + 10 + 16);
+  CHECK(net->named_buffers().contains("input_features.weights"));
+  CHECK(net->input_features->options().scale() == 0.5);
+  const auto x = torch::randn({5, 2, 2}, gen, o);
+  const auto s = torch::rand({5}, gen, o);
+  const auto flat = x.flatten(1);
+  CHECK(t::max_abs(net(x, s) - net->model(torch::cat({flat, net->input_features(flat), net->embed(s)}, 1))) == 0.0);
+  nn::TimeMlp plain(nn::TimeMlpOptions(4, 1));
+  CHECK(!plain->input_features);
 }
 
 TEMPLATE_TEST_CASE("EDM preconditioning at sigma = sigma_data: c_skip 1/2, c_out sd/sqrt 2, c_in 1/(sd sqrt 2)",

@@ -116,6 +116,18 @@ TEST_CASE("fourier_scale sets the frequencies of EDM's and the Discriminator Flo
   CHECK(torch::equal(df_wide.flow().net()->fourier->freqs, 16.0 * df_unit.flow().net()->fourier->freqs));
 }
 
+TEST_CASE("the Discriminator Flow's input_features give its discriminator Fourier features of x", "[paper][discr-flow]") {
+  const auto options = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(4).seed(7);
+  auto plain = gpm::make_discriminator_flow(2, options);
+  CHECK(!plain.flow().net()->input_features);
+  auto featured = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(options).input_features(6).input_feature_scale(2.0));
+  REQUIRE(featured.flow().net()->input_features);
+  CHECK(featured.flow().net()->input_features->options().size() == 6);
+  CHECK(featured.flow().net()->input_features->options().scale() == 2.0);
+  // The frequencies are fixed buffers: init_normal leaves them at scale 2, not the weights' 0.02.
+  CHECK(featured.flow().net()->input_features->weights.abs().max().item<double>() > 0.5);
+}
+
 TEST_CASE("the Discriminator Flow trains with an R1 penalty by default", "[paper][discr-flow]") {
   auto df = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(4));
   auto gen = gpm::make_generator(3);
@@ -125,6 +137,19 @@ TEST_CASE("the Discriminator Flow trains with an R1 penalty by default", "[paper
   auto plain = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8)
                                                    .steps(4).penalty(gpm::GradientPenaltyOptions().weight(0.0)));
   CHECK(plain.train_step(ring().sample(64, gen)).count("gradient_penalty") == 0);
+}
+
+TEST_CASE("the Discriminator Flow's entropy_reg adds noise of variance entropy_reg / N on all steps but the last", "[paper][discr-flow]") {
+  // A near-zero discriminator leaves only the noise: x_N = x_0 + Σ_{k < N-1} √(λ/N) ξ_k, so the
+  // variance per coordinate is 1 + λ (N − 1) / N = 3.625 (4 with noise on the last step too).
+  // 20,000 particles: the variance's standard error is about 0.04, the tolerance 0.15.
+  const auto options = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(8).init_std(1e-8).seed(2);
+  auto noisy = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(options).entropy_reg(3.0));
+  CHECK(noisy.sample(20000).var(0).mean().item<double>() == Approx(3.625).margin(0.15));
+  auto plain = gpm::make_discriminator_flow(2, options);
+  CHECK(plain.sample(20000).var(0).mean().item<double>() == Approx(1.0).margin(0.05));
+  REQUIRE_THROWS_WITH(gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(options).entropy_reg(-1.0)),
+                      Contains("entropy_reg must be finite and >= 0, got -1"));
 }
 
 TEST_CASE("the R1 penalty of a discriminator update is the penalty at the loss's real batch", "[paper][gan]") {

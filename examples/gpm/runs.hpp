@@ -166,10 +166,13 @@ inline io::ConfigSchema<DiscrFlowConfig> discr_flow_schema() {
   GPM_MODEL_FIELD(s, DiscrFlowConfig, embedding_size, io::positive);
   GPM_MODEL_FIELD(s, DiscrFlowConfig, fourier_scale, io::positive);
   GPM_MODEL_FIELD(s, DiscrFlowConfig, init_std, io::positive);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, input_features, io::non_negative);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, input_feature_scale, io::positive);
   // N, the flow's Euler steps ("steps" is the number of training steps).
   s.field("generation_steps", [](const DiscrFlowConfig& c) { return c.model.steps(); },
           [](DiscrFlowConfig& c, int64_t v) { c.model.steps(v); }, io::positive([](const DiscrFlowConfig& c) { return c.model.steps(); }));
   GPM_MODEL_FIELD(s, DiscrFlowConfig, eta, io::positive);
+  GPM_MODEL_FIELD(s, DiscrFlowConfig, entropy_reg, io::non_negative);
   GPM_MODEL_FIELD_UNCHECKED(s, DiscrFlowConfig, prior_mean);
   GPM_MODEL_FIELD(s, DiscrFlowConfig, prior_std, io::positive);
   GPM_MODEL_FIELD(s, DiscrFlowConfig, lr, io::positive);

@@ -4,6 +4,7 @@
 
 #include "gpm/nn/edm_preconditioning.hpp"
 #include "gpm/nn/embeddings.hpp"
+#include "gpm/nn/fourier_features.hpp"
 #include "gpm/nn/init.hpp"
 #include "gpm/nn/mlp.hpp"
 #include "gpm/nn/time_mlp.hpp"

@@ -24,6 +24,13 @@ inline void check_embedding_size(int64_t size, const char* where) {
   GPM_CHECK(size >= 2 && size % 2 == 0, "{}: size must be even and >= 2 (half cosines, half sines), got {}",
             where, size);
 }
+/// Fixed random frequencies ~ N(0, scale²) of the given shape: drawn in float64 from `seed` (a CPU
+/// generator independent of the global one), stored in float32.
+inline torch::Tensor random_frequencies(at::IntArrayRef shape, double scale, uint64_t seed, const char* where) {
+  GPM_CHECK(scale > 0 && std::isfinite(scale), "{}: scale must be finite and > 0, got {}", where, scale);
+  auto gen = make_generator(seed);
+  return (torch::randn(shape, gen, torch::TensorOptions().dtype(torch::kFloat64)) * scale).to(torch::kFloat32);
+}
 inline void check_scalars(const torch::Tensor& s, const char* where) {
   GPM_CHECK(s.defined() && s.dim() == 1, "{}: s must have shape [N] (one scalar per particle), got {}", where,
             s.defined() ? shape_string(s) : std::string("an undefined tensor"));
@@ -69,11 +76,8 @@ class FourierEmbeddingImpl : public torch::nn::Module {
  public:
   explicit FourierEmbeddingImpl(FourierEmbeddingOptions options) : options_(options) {
     detail::check_embedding_size(options_.size(), "FourierEmbedding");
-    GPM_CHECK(options_.scale() > 0 && std::isfinite(options_.scale()), "FourierEmbedding: scale must be finite "
-              "and > 0, got {}", options_.scale());
-    auto gen = make_generator(options_.seed());
-    const auto draw = torch::randn({options_.size() / 2}, gen, torch::TensorOptions().dtype(torch::kFloat64));
-    freqs = register_buffer("freqs", (draw * options_.scale()).to(torch::kFloat32));
+    freqs = register_buffer("freqs", detail::random_frequencies({options_.size() / 2}, options_.scale(), options_.seed(),
+                                                                "FourierEmbedding"));
   }
   explicit FourierEmbeddingImpl(int64_t size) : FourierEmbeddingImpl(FourierEmbeddingOptions(size)) {}
 

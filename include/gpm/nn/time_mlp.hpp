@@ -12,6 +12,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/embeddings.hpp"
+#include "gpm/nn/fourier_features.hpp"
 #include "gpm/nn/mlp.hpp"
 
 namespace gpm::nn {
@@ -35,19 +36,26 @@ struct TimeMlpOptions {
   TORCH_ARG(uint64_t, seed) = 0;
   /// Positional only.
   TORCH_ARG(double, max_positions) = 10000.0;
+  /// F: random Fourier features of the input joined to it (0: none; even otherwise), and the
+  /// standard deviation of their angular frequencies, in radians per unit of x (FourierFeatures).
+  TORCH_ARG(int64_t, input_features) = 0;
+  TORCH_ARG(double, input_feature_scale) = 1.0;
 };
 
 /// F(x, s) = Mlp([flatten(x), emb(s)]): an Mlp (in + E -> out, see MlpImpl) on the flattened
 /// particle concatenated with an embedding of its scalar s (FourierEmbedding or
 /// PositionalEmbedding). x [N, ...], s [N] -> [N, out]. Submodules `model` (the Mlp) and `embed`
-/// follow the reference's names (Franceschi et al. 2023, arXiv:2305.16150).
+/// follow the reference's names (Franceschi et al. 2023, arXiv:2305.16150). With input_features
+/// F > 0, Fourier features φ(x) join the input: Mlp([flatten(x), φ(flatten(x)), emb(s)]), in + F + E
+/// -> out, submodule `input_features`.
 /// Example: `TimeMlp disc(TimeMlpOptions(2, 1));  auto logits = disc(x, t);`
 class TimeMlpImpl : public torch::nn::Module {
  public:
   explicit TimeMlpImpl(TimeMlpOptions options) : options_(std::move(options)) {
     const auto& o = options_;
     detail::check_embedding_size(o.embedding_size(), "TimeMlp (embedding_size)");
-    model = register_module("model", Mlp(MlpOptions(o.in() + o.embedding_size(), o.out())
+    GPM_CHECK(o.input_features() >= 0, "TimeMlp: input_features must be >= 0, got {}", o.input_features());
+    model = register_module("model", Mlp(MlpOptions(o.in() + o.input_features() + o.embedding_size(), o.out())
                                              .width(o.width())
                                              .depth(o.depth())
                                              .activation(o.activation())
@@ -60,6 +68,10 @@ class TimeMlpImpl : public torch::nn::Module {
     else
       positional = register_module("embed", PositionalEmbedding(PositionalEmbeddingOptions(o.embedding_size())
                                                                     .max_positions(o.max_positions())));
+    if (o.input_features() > 0)
+      input_features = register_module("input_features", FourierFeatures(FourierFeaturesOptions(o.in(), o.input_features())
+                                                                             .scale(o.input_feature_scale())
+                                                                             .seed(o.seed() + 1)));
   }
   TimeMlpImpl(int64_t in, int64_t out) : TimeMlpImpl(TimeMlpOptions(in, out)) {}
 
@@ -75,6 +87,7 @@ class TimeMlpImpl : public torch::nn::Module {
     const auto flat = x.flatten(1);
     GPM_CHECK(flat.size(1) == options_.in(), "TimeMlp::forward: x has shape {} ({} features per particle), but "
               "the TimeMlp was built with in = {}", shape_string(x), flat.size(1), options_.in());
+    if (input_features) return model->forward(torch::cat({flat, input_features->forward(flat), embed(s)}, 1));
     return model->forward(torch::cat({flat, embed(s)}, 1));
   }
 
@@ -84,6 +97,8 @@ class TimeMlpImpl : public torch::nn::Module {
   /// Exactly one of the two is non-null, following options().embedding().
   FourierEmbedding fourier{nullptr};
   PositionalEmbedding positional{nullptr};
+  /// Non-null when options().input_features() > 0.
+  FourierFeatures input_features{nullptr};
 
  private:
   TimeMlpOptions options_;
