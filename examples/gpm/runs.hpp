@@ -223,12 +223,15 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
 /// 20,000 steps instead of 10,000; the GAN 28,000 instead of 1,900, with two discriminator steps per
 /// generator step, which keep it from losing modes over that long; the Score GAN 50,400 steps with
 /// one D_φ step per generator step at D_φ learning rate 1e-3, the reference's MNIST ratio, instead
-/// of 31,500 with ten).
+/// of 31,500 with ten; the Discriminator Flow's discriminator sees 128 random Fourier features of x,
+/// without which it cannot resolve a 25-mode grid).
 inline GanConfig default_gan() {
   return {TrainSettings().steps(28000), GanOptions().discriminator_steps(2), {}};
 }
 inline EdmConfig default_edm() { return {TrainSettings().steps(20000), EdmOptions(), {}}; }
-inline DiscrFlowConfig default_discr_flow() { return {TrainSettings().steps(4000), DiscriminatorFlowModelOptions(), {}}; }
+inline DiscrFlowConfig default_discr_flow() {
+  return {TrainSettings().steps(4000), DiscriminatorFlowModelOptions().input_features(128), {}};
+}
 inline ScoreGanConfig default_score_gan() {
   return {TrainSettings().steps(50400).log_every(1000), ScoreGanOptions().score_steps(1).score_lr(1e-3), {}};
 }
@@ -398,7 +401,10 @@ inline std::unique_ptr<Run> make_run(const std::string& model, int64_t dim, cons
     return std::make_unique<EdmRun>(make_edm(dim, options), c.sampler, dim, options);
   }
   if (model == "discr-flow") {
-    const auto c = discr_flow_schema().read(resolved, default_discr_flow());
+    // A stored run may predate input_features: without the field it was trained on raw coordinates.
+    auto predating = default_discr_flow();
+    predating.model.input_features(0);
+    const auto c = discr_flow_schema().read(resolved, predating);
     return std::make_unique<ParticleRun<DiscriminatorFlowModel<>>>(
         make_discriminator_flow(dim, DiscriminatorFlowModelOptions(c.model).seed(c.train.seed())));
   }

@@ -62,6 +62,15 @@ check_resume edm edm.json
 check_resume discr-flow df.json
 check_resume score-gan sgan.json --data-denoiser edm_base
 
+# A Discriminator Flow run stored before input_features existed (no such field in its run.json)
+# loads as it was trained: on raw coordinates, not with the current default's features.
+sed 's/}$/, "input_features": 0}/' df.json >df_raw.json
+G train --model discr-flow --data ring --out df_raw --steps 5 --config df_raw.json --quiet >/dev/null &&
+  G sample --run df_raw -n 50 --out df_raw.csv --seed 3 >/dev/null &&
+  grep -v '"input_features"' df_raw/run.json >stripped.json && mv stripped.json df_raw/run.json &&
+  G sample --run df_raw -n 50 --out df_raw_stored.csv --seed 3 >/dev/null && cmp -s df_raw.csv df_raw_stored.csv && pass ||
+  fail "a Discriminator Flow run without input_features in its run.json should load as trained on raw coordinates"
+
 # The same seed gives the same samples; early stop applies to particle models only.
 G sample --run discr-flow_b -n 50 --out again.csv --seed 3 >/dev/null && head -50 discr-flow_b.csv >/dev/null
 expect 0 "wrote 10 samples" G sample --run discr-flow_b -n 10 --out early.csv --steps 4

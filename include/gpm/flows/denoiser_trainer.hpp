@@ -20,7 +20,8 @@
 namespace gpm {
 
 struct DenoiserTrainerOptions {
-  /// Weight each sample by EDM's λ(σ) = (σ² + σ_data²)/(σ σ_data)² (EDM); off for Score GAN's D_φ.
+  /// Weight each sample by EDM's λ(σ) = (σ² + σ_data²)/(σ σ_data)² (EDM); Score GAN's D_φ
+  /// sets it from `ScoreGanOptions::edm_weighting` (off, as the reference).
   TORCH_ARG(bool, edm_weighting) = true;
   TORCH_ARG(double, sigma_data) = 0.5;
   /// Seed of the trainer's random stream (noise levels and noise).
