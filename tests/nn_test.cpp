@@ -259,6 +259,25 @@ TEST_CASE("Fourier features refuse odd sizes, bad scales and inputs of the wrong
   REQUIRE_THROWS_WITH(features(torch::zeros({4, 3})), Contains("x has shape [4, 3], expected [N, 2]"));
   REQUIRE_THROWS_WITH(features(torch::zeros({4, 2}, torch::kFloat64)), Contains("dtype"));
   REQUIRE_THROWS_WITH(nn::TimeMlp(nn::TimeMlpOptions(2, 1).input_features(-2)), Contains("input_features must be >= 0"));
+  REQUIRE_THROWS_WITH(nn::Mlp(nn::MlpOptions(2, 1).input_features(-2)), Contains("Mlp: input_features must be >= 0"));
+}
+
+TEMPLATE_TEST_CASE("Mlp with input_features is an Mlp on [flatten(x), phi(flatten(x))]", "[nn][mlp]", float, double) {
+  const auto o = t::options<TestType>();
+  auto gen = t::generator(15);
+  nn::Mlp net(nn::MlpOptions(4, 3).width(32).depth(2).input_features(10).input_feature_scale(0.5).input_feature_seed(9));
+  to_test_dtype<TestType>(*net);
+  REQUIRE(net->input_features);
+  REQUIRE(linear_layers(*net).front()->weight.size(1) == 4 + 10);
+  CHECK(net->named_buffers().contains("input_features.weights"));
+  CHECK(net->input_features->options().scale() == 0.5);
+  nn::FourierFeatures same_draw(nn::FourierFeaturesOptions(4, 10).scale(0.5).seed(9));
+  CHECK(torch::equal(net->input_features->weights, same_draw->weights.to(o.dtype())));
+  const auto x = torch::randn({5, 2, 2}, gen, o);
+  const auto flat = x.flatten(1);
+  CHECK(t::max_abs(net(x) - net->mlp->forward(torch::cat({flat, net->input_features(flat)}, 1))) == 0.0);
+  nn::Mlp plain(nn::MlpOptions(4, 3));
+  CHECK(!plain->input_features);
 }
 
 TEMPLATE_TEST_CASE("TimeMlp with input_features is an Mlp on [flatten(x), phi(flatten(x)), emb(s)]", "[nn][time_mlp]", float,

@@ -128,6 +128,23 @@ TEST_CASE("the Discriminator Flow's input_features give its discriminator Fourie
   CHECK(featured.flow().net()->input_features->weights.abs().max().item<double>() > 0.5);
 }
 
+TEST_CASE("input_features give the GAN's discriminator and EDM's denoiser Fourier features of x", "[paper][gan][edm]") {
+  const auto gan_options = gpm::GanOptions().latent_dim(4).width(16).depth(1).seed(7);
+  CHECK(!gpm::make_gan(2, gan_options).flow().net()->input_features);
+  auto gan = gpm::make_gan(2, gpm::GanOptions(gan_options).input_features(6).input_feature_scale(2.0));
+  REQUIRE(gan.flow().net()->input_features);
+  CHECK(gan.flow().net()->input_features->options().size() == 6);
+  // Fixed buffers at scale 2: init_normal leaves them alone; the generator has none.
+  CHECK(gan.flow().net()->input_features->weights.abs().max().item<double>() > 0.5);
+  CHECK(!gan.dynamics().net()->input_features);
+
+  const auto edm_options = gpm::EdmOptions().width(16).depth(1).embedding_size(8).seed(7);
+  CHECK(!gpm::make_edm_mlp_denoiser(2, edm_options)->net->input_features);
+  auto denoiser = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm_options).input_features(6).input_feature_scale(2.0));
+  REQUIRE(denoiser->net->input_features);
+  CHECK(denoiser->net->input_features->options().scale() == 2.0);
+}
+
 TEST_CASE("the Discriminator Flow trains with an R1 penalty by default", "[paper][discr-flow]") {
   auto df = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(4));
   auto gen = gpm::make_generator(3);

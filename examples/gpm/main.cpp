@@ -46,7 +46,8 @@ fs::path prepare_output_directory(const fs::path& dir) {
 std::optional<gpm::nn::EdmMlpDenoiser> data_denoiser_network(const json& info) {
   if (!info.contains("data_denoiser")) return std::nullopt;
   const auto& d = info.at("data_denoiser");
-  return gpm::make_edm_mlp_denoiser(d.at("dim").get<int64_t>(), edm_schema().read(d.at("config"), default_edm()).model);
+  return gpm::make_edm_mlp_denoiser(d.at("dim").get<int64_t>(),
+                                    edm_schema().read(with_predating_fields("edm", d.at("config")), default_edm()).model);
 }
 
 /// The standardization recorded in a run description, if the run trains in standardized coordinates.
@@ -68,6 +69,7 @@ StoredRun open_run(const fs::path& dir) {
   StoredRun r{read_json_file(dir / "run.json"), nullptr, gpm::make_generator(0), 0};
   for (const char* key : {"model", "data", "dim", "config"})
     GPM_CHECK(r.info.contains(key), "'{}' lacks the field '{}'; it was not written by gpm train", (dir / "run.json").string(), key);
+  r.info["config"] = with_predating_fields(r.info.at("model").get<std::string>(), r.info.at("config"));
   r.run = in_coordinates(make_run(r.info.at("model").get<std::string>(), r.info.at("dim").get<int64_t>(),
                                    r.info.at("config"), data_denoiser_network(r.info)),
                          stored_standardization(r.info, (dir / "run.json").string()));
@@ -130,7 +132,8 @@ int command_train(const TrainArgs& a) {
     GPM_CHECK(edm.at("dim").get<int64_t>() == data.dim(), "the EDM in '{}' was trained on {}-dimensional data, but '{}' "
               "is {}-dimensional", a.data_denoiser, edm.at("dim").get<int64_t>(), a.data, data.dim());
     denoiser = load_edm_denoiser(a.data_denoiser);
-    info["data_denoiser"] = {{"dim", edm.at("dim")}, {"config", edm.at("config")}, {"run", a.data_denoiser}};
+    info["data_denoiser"] = {
+        {"dim", edm.at("dim")}, {"config", with_predating_fields("edm", edm.at("config"))}, {"run", a.data_denoiser}};
     denoiser_coordinates = stored_standardization(edm, (fs::path(a.data_denoiser) / "run.json").string());
   }
   const auto standardization = training_coordinates(a.model, config, data, denoiser_coordinates, a.data_denoiser);

@@ -110,6 +110,8 @@ inline io::ConfigSchema<GanConfig> gan_schema() {
   GPM_MODEL_FIELD(s, GanConfig, width, io::positive);
   GPM_MODEL_FIELD(s, GanConfig, depth, io::positive);
   GPM_MODEL_FIELD(s, GanConfig, init_std, io::positive);
+  GPM_MODEL_FIELD(s, GanConfig, input_features, io::non_negative);
+  GPM_MODEL_FIELD(s, GanConfig, input_feature_scale, io::positive);
   GPM_MODEL_FIELD(s, GanConfig, lr, io::positive);
   GPM_MODEL_FIELD_UNCHECKED(s, GanConfig, beta1);
   GPM_MODEL_FIELD_UNCHECKED(s, GanConfig, beta2);
@@ -125,6 +127,8 @@ void add_edm_fields(io::ConfigSchema<C>& s) {
   GPM_MODEL_FIELD(s, C, depth, io::positive);
   GPM_MODEL_FIELD(s, C, embedding_size, io::positive);
   GPM_MODEL_FIELD(s, C, fourier_scale, io::positive);
+  GPM_MODEL_FIELD(s, C, input_features, io::non_negative);
+  GPM_MODEL_FIELD(s, C, input_feature_scale, io::positive);
   GPM_MODEL_FIELD(s, C, sigma_data, io::positive);
   GPM_MODEL_FIELD(s, C, sigma_min, io::positive);
   GPM_MODEL_FIELD(s, C, sigma_max, io::positive);
@@ -223,12 +227,12 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
 /// 20,000 steps instead of 10,000; the GAN 28,000 instead of 1,900, with two discriminator steps per
 /// generator step, which keep it from losing modes over that long; the Score GAN 50,400 steps with
 /// one D_φ step per generator step at D_φ learning rate 1e-3, the reference's MNIST ratio, instead
-/// of 31,500 with ten; the Discriminator Flow's discriminator sees 128 random Fourier features of x,
-/// without which it cannot resolve a 25-mode grid).
+/// of 31,500 with ten; EDM's denoiser and the Discriminator Flow's discriminator see 128 random
+/// Fourier features of x, which sharpen the modes of a 25-mode grid).
 inline GanConfig default_gan() {
   return {TrainSettings().steps(28000), GanOptions().discriminator_steps(2), {}};
 }
-inline EdmConfig default_edm() { return {TrainSettings().steps(20000), EdmOptions(), {}}; }
+inline EdmConfig default_edm() { return {TrainSettings().steps(20000), EdmOptions().input_features(128), {}}; }
 inline DiscrFlowConfig default_discr_flow() {
   return {TrainSettings().steps(4000), DiscriminatorFlowModelOptions().input_features(128), {}};
 }
@@ -366,6 +370,15 @@ inline const std::vector<std::string>& model_names() {
   return names;
 }
 
+/// A stored run's config with the fields the runner gained since, where the run predates them, at
+/// the value it was trained with rather than today's default: without input_features, EDM's
+/// denoiser and the Discriminator Flow's discriminator saw raw coordinates only.
+inline json with_predating_fields(const std::string& model, json stored) {
+  if ((model == "edm" || model == "discr-flow") && stored.is_object() && !stored.contains("input_features"))
+    stored["input_features"] = 0;
+  return stored;
+}
+
 /// Resolves a model's config: defaults, then `overrides` (a JSON object of fields). Returns the
 /// resolved config as JSON (every field), ready to be written to the run directory.
 inline json resolve_config(const std::string& model, const json& overrides) {
@@ -401,10 +414,7 @@ inline std::unique_ptr<Run> make_run(const std::string& model, int64_t dim, cons
     return std::make_unique<EdmRun>(make_edm(dim, options), c.sampler, dim, options);
   }
   if (model == "discr-flow") {
-    // A stored run may predate input_features: without the field it was trained on raw coordinates.
-    auto predating = default_discr_flow();
-    predating.model.input_features(0);
-    const auto c = discr_flow_schema().read(resolved, predating);
+    const auto c = discr_flow_schema().read(resolved, default_discr_flow());
     return std::make_unique<ParticleRun<DiscriminatorFlowModel<>>>(
         make_discriminator_flow(dim, DiscriminatorFlowModelOptions(c.model).seed(c.train.seed())));
   }
@@ -424,7 +434,7 @@ inline nn::EdmMlpDenoiser load_edm_denoiser(const fs::path& dir) {
   const json run = json::parse(io::read_file(dir / "run.json"));
   GPM_CHECK(run.at("model") == "edm", "'{}' is a {} run; --data-denoiser needs the run directory of an EDM", dir.string(),
             run.at("model").get<std::string>());
-  const auto options = edm_schema().read(run.at("config"), default_edm()).model;
+  const auto options = edm_schema().read(with_predating_fields("edm", run.at("config")), default_edm()).model;
   auto net = make_edm_mlp_denoiser(run.at("dim").get<int64_t>(), options);
   torch::serialize::InputArchive archive;
   const auto path = dir / "checkpoint.pt";

@@ -62,14 +62,23 @@ check_resume edm edm.json
 check_resume discr-flow df.json
 check_resume score-gan sgan.json --data-denoiser edm_base
 
-# A Discriminator Flow run stored before input_features existed (no such field in its run.json)
-# loads as it was trained: on raw coordinates, not with the current default's features.
-sed 's/}$/, "input_features": 0}/' df.json >df_raw.json
-G train --model discr-flow --data ring --out df_raw --steps 5 --config df_raw.json --quiet >/dev/null &&
-  G sample --run df_raw -n 50 --out df_raw.csv --seed 3 >/dev/null &&
-  grep -v '"input_features"' df_raw/run.json >stripped.json && mv stripped.json df_raw/run.json &&
-  G sample --run df_raw -n 50 --out df_raw_stored.csv --seed 3 >/dev/null && cmp -s df_raw.csv df_raw_stored.csv && pass ||
-  fail "a Discriminator Flow run without input_features in its run.json should load as trained on raw coordinates"
+# EDM and Discriminator Flow runs stored before input_features existed (no such field in their
+# run.json) load, sample and resume as they were trained: on raw coordinates, not with the current
+# defaults' features (which would fail to load their checkpoints).
+for pair in edm:edm discr-flow:df; do
+  model=${pair%%:*} base=${pair##*:}
+  sed 's/}$/, "input_features": 0}/' $base.json >${base}_raw.json
+  G train --model $model --data ring --out ${base}_raw --steps 5 --config ${base}_raw.json --quiet >/dev/null &&
+    G sample --run ${base}_raw -n 50 --out ${base}_raw.csv --seed 3 >/dev/null &&
+    grep -v '"input_features"' ${base}_raw/run.json >stripped.json && mv stripped.json ${base}_raw/run.json &&
+    G sample --run ${base}_raw -n 50 --out ${base}_raw_stored.csv --seed 3 >/dev/null &&
+    cmp -s ${base}_raw.csv ${base}_raw_stored.csv && G train --resume ${base}_raw --steps 7 --quiet >/dev/null &&
+    G sample --run ${base}_raw -n 50 --out ${base}_raw_resumed.csv --seed 3 >/dev/null && pass ||
+    fail "a $model run without input_features in its run.json should load, sample and resume as trained on raw coordinates"
+done
+G train --model score-gan --data ring --out sgan_on_raw --steps 2 --config sgan.json --data-denoiser edm_raw --quiet >/dev/null &&
+  G sample --run sgan_on_raw -n 20 --out sgan_on_raw.csv >/dev/null && pass ||
+  fail "a Score GAN should train and sample on an EDM run stored without input_features"
 
 # The same seed gives the same samples; early stop applies to particle models only.
 G sample --run discr-flow_b -n 50 --out again.csv --seed 3 >/dev/null && head -50 discr-flow_b.csv >/dev/null

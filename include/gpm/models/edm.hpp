@@ -25,6 +25,10 @@ struct EdmOptions {
   /// reference's 16 changes the embedding within 10 % of σ, so the network learns each noise band
   /// apart; 1 shares what it learns across σ: as good on the ring, sharper on the grid (docs/models.md).
   TORCH_ARG(double, fourier_scale) = 1.0;
+  /// Random Fourier features of x joined to the denoiser's input (0: none, the reference), and the
+  /// standard deviation of their angular frequencies (radians per unit of x); see nn::TimeMlp.
+  TORCH_ARG(int64_t, input_features) = 0;
+  TORCH_ARG(double, input_feature_scale) = 1.0;
   TORCH_ARG(double, sigma_data) = 0.5;
   TORCH_ARG(double, sigma_min) = 0.002;
   TORCH_ARG(double, sigma_max) = 40.0;
@@ -55,7 +59,8 @@ using Edm = ParticleModel<DenoisingScoreFlow<nn::EdmMlpDenoiser>, I, KarrasGrid,
 inline nn::EdmMlpDenoiser make_edm_mlp_denoiser(int64_t dim, const EdmOptions& o) {
   const ScopedGlobalSeed seed(o.seed());
   nn::EdmMlpDenoiser net(nn::TimeMlp(nn::TimeMlpOptions(dim, dim).width(o.width()).depth(o.depth())
-                             .embedding_size(o.embedding_size()).fourier_scale(o.fourier_scale()).seed(o.seed())),
+                             .embedding_size(o.embedding_size()).fourier_scale(o.fourier_scale())
+                             .input_features(o.input_features()).input_feature_scale(o.input_feature_scale()).seed(o.seed())),
              nn::EdmPreconditioningOptions().sigma_data(o.sigma_data()).sigma_min(o.sigma_min()).sigma_max(o.sigma_max()));
   net->to(o.device());
   return net;

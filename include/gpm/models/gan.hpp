@@ -22,6 +22,10 @@ struct GanOptions {
   TORCH_ARG(int64_t, depth) = 4;
   /// Initial weights N(0, init_std²), zero biases (the reference's GAN initialisation).
   TORCH_ARG(double, init_std) = 0.02;
+  /// Random Fourier features of x joined to the discriminator's input (0: none, the reference), and
+  /// the standard deviation of their angular frequencies (radians per unit of x); see nn::Mlp.
+  TORCH_ARG(int64_t, input_features) = 0;
+  TORCH_ARG(double, input_feature_scale) = 1.0;
   TORCH_ARG(double, lr) = 2e-4;
   TORCH_ARG(double, beta1) = 0.5;
   TORCH_ARG(double, beta2) = 0.999;
@@ -47,7 +51,8 @@ template <GanLoss Loss = NonSaturatingLoss>
 Gan<Loss> make_gan(int64_t dim, const GanOptions& o = {}, Loss loss = {}) {
   const ScopedGlobalSeed seed(o.seed());
   nn::Mlp generator(nn::MlpOptions(o.latent_dim(), dim).width(o.width()).depth(o.depth()));
-  nn::Mlp discriminator(nn::MlpOptions(dim, 1).width(o.width()).depth(o.depth()));
+  nn::Mlp discriminator(nn::MlpOptions(dim, 1).width(o.width()).depth(o.depth()).input_features(o.input_features())
+                            .input_feature_scale(o.input_feature_scale()).input_feature_seed(o.seed() + 2));
   for (auto* net : {&generator, &discriminator}) {
     nn::init_normal(**net, o.init_std());
     (*net)->to(o.device());

@@ -17,6 +17,7 @@
 
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/nn/fourier_features.hpp"
 
 namespace gpm::nn {
 
@@ -69,6 +70,11 @@ struct MlpOptions {
   TORCH_ARG(double, negative_slope) = 0.2;
   /// Whether each hidden block starts with BatchNorm1d(W).
   TORCH_ARG(bool, batch_norm) = false;
+  /// F > 0 joins random Fourier features φ(x) of the input to it (FourierFeatures, F features with
+  /// angular frequencies of standard deviation input_feature_scale, drawn from input_feature_seed).
+  TORCH_ARG(int64_t, input_features) = 0;
+  TORCH_ARG(double, input_feature_scale) = 1.0;
+  TORCH_ARG(uint64_t, input_feature_seed) = 0;
 };
 
 /// The reference MLP: Linear(in, W), then L blocks [BatchNorm1d(W) (optional), activation,
@@ -76,6 +82,7 @@ struct MlpOptions {
 /// (in + 1) W + (L − 1)(W + 1) W + (W + 1) out parameters without batch norm (+ 2 W L with it).
 /// Inputs [N, ...] are flattened to [N, in]; the output is [N, out]. Parameter names follow the
 /// reference (`mlp.0.weight`, `mlp.1.1.weight`, ...; Franceschi et al. 2023, arXiv:2305.16150).
+/// With input_features F > 0 the layers see [x, φ(x)] (in + F features), submodule `input_features`.
 /// Example: `Mlp disc(MlpOptions(2, 1).width(512).depth(4).activation(Activation::leaky_relu));`
 class MlpImpl : public torch::nn::Module {
  public:
@@ -85,7 +92,12 @@ class MlpImpl : public torch::nn::Module {
     GPM_CHECK(o.width() > 0, "Mlp: width must be > 0, got {}", o.width());
     GPM_CHECK(o.depth() >= 0, "Mlp: depth must be >= 0 (the number of hidden activations), got {}", o.depth());
     GPM_CHECK(o.negative_slope() >= 0, "Mlp: negative_slope must be >= 0, got {}", o.negative_slope());
-    mlp->push_back(torch::nn::Linear(o.in(), o.depth() > 0 ? o.width() : o.out()));
+    GPM_CHECK(o.input_features() >= 0, "Mlp: input_features must be >= 0, got {}", o.input_features());
+    if (o.input_features() > 0)
+      input_features = register_module("input_features", FourierFeatures(FourierFeaturesOptions(o.in(), o.input_features())
+                                                                             .scale(o.input_feature_scale())
+                                                                             .seed(o.input_feature_seed())));
+    mlp->push_back(torch::nn::Linear(o.in() + o.input_features(), o.depth() > 0 ? o.width() : o.out()));
     for (int64_t i = 0; i < o.depth(); ++i) {
       detail::MlpBlock block;
       if (o.batch_norm()) block->push_back(torch::nn::BatchNorm1d(o.width()));
@@ -109,6 +121,7 @@ class MlpImpl : public torch::nn::Module {
     const auto flat = x.flatten(1);
     GPM_CHECK(flat.size(1) == options_.in(), "Mlp::forward: x has shape {} ({} features per row once "
               "flattened), but the Mlp was built with in = {}", shape_string(x), flat.size(1), options_.in());
+    if (input_features) return mlp->forward(torch::cat({flat, input_features->forward(flat)}, 1));
     return mlp->forward(flat);
   }
 
@@ -116,6 +129,8 @@ class MlpImpl : public torch::nn::Module {
 
   /// The layers: mlp[0] is the input Linear, mlp[1..L] the hidden blocks.
   torch::nn::Sequential mlp;
+  /// Non-null when options().input_features() > 0.
+  FourierFeatures input_features{nullptr};
 
  private:
   MlpOptions options_;
