@@ -25,8 +25,8 @@ struct EdmOptions {
   /// reference's 16 changes the embedding within 10 % of σ, so the network learns each noise band
   /// apart; 1 shares what it learns across σ: as good on the ring, sharper on the grid (docs/models.md).
   TORCH_ARG(double, fourier_scale) = 1.0;
-  /// Random Fourier features of x joined to the denoiser's input (0: none, the reference), and the
-  /// standard deviation of their angular frequencies (radians per unit of x); see nn::TimeMlp.
+  /// Random Fourier features of the network's input c_in x joined to it (0: none, the reference),
+  /// and the standard deviation of their angular frequencies (radians per unit of c_in x); see nn::TimeMlp.
   TORCH_ARG(int64_t, input_features) = 0;
   TORCH_ARG(double, input_feature_scale) = 1.0;
   TORCH_ARG(double, sigma_data) = 0.5;
