@@ -228,13 +228,16 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
 /// generator step, which keep it from losing modes over that long; the Score GAN 50,400 steps with
 /// one D_φ step per generator step at D_φ learning rate 1e-3, the reference's MNIST ratio, instead
 /// of 31,500 with ten; EDM's denoiser and the Discriminator Flow's discriminator see 128 random
-/// Fourier features of x, which sharpen the modes of a 25-mode grid).
+/// Fourier features of x, which sharpen the modes of a 25-mode grid; the Discriminator Flow trains
+/// on standardized data, so that its N(0, I) prior is as wide as the data and the flow carries mass
+/// evenly to every mode, with its features at scale 3, as fine as scale 1 in a grid's own units).
 inline GanConfig default_gan() {
   return {TrainSettings().steps(28000), GanOptions().discriminator_steps(2), {}};
 }
 inline EdmConfig default_edm() { return {TrainSettings().steps(20000), EdmOptions().input_features(128), {}}; }
 inline DiscrFlowConfig default_discr_flow() {
-  return {TrainSettings().steps(4000), DiscriminatorFlowModelOptions().input_features(128), {}};
+  return {TrainSettings().steps(4000).standardize("always"),
+          DiscriminatorFlowModelOptions().input_features(128).input_feature_scale(3.0), {}};
 }
 inline ScoreGanConfig default_score_gan() {
   return {TrainSettings().steps(50400).log_every(1000), ScoreGanOptions().score_steps(1).score_lr(1e-3), {}};
