@@ -375,10 +375,12 @@ inline const std::vector<std::string>& model_names() {
 
 /// A stored run's config with the fields the runner gained since, where the run predates them, at
 /// the value it was trained with rather than today's default: without input_features, EDM's
-/// denoiser and the Discriminator Flow's discriminator saw raw coordinates only.
+/// denoiser and the Discriminator Flow's discriminator saw raw coordinates only; without
+/// standardize, any model trained on the data's own coordinates.
 inline json with_predating_fields(const std::string& model, json stored) {
-  if ((model == "edm" || model == "discr-flow") && stored.is_object() && !stored.contains("input_features"))
-    stored["input_features"] = 0;
+  if (!stored.is_object()) return stored;
+  if ((model == "edm" || model == "discr-flow") && !stored.contains("input_features")) stored["input_features"] = 0;
+  if (!stored.contains("standardize")) stored["standardize"] = "never";
   return stored;
 }
 

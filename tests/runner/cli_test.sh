@@ -62,19 +62,22 @@ check_resume edm edm.json
 check_resume discr-flow df.json
 check_resume score-gan sgan.json --data-denoiser edm_base
 
-# EDM and Discriminator Flow runs stored before input_features existed (no such field in their
-# run.json) load, sample and resume as they were trained: on raw coordinates, not with the current
-# defaults' features (which would fail to load their checkpoints).
+# EDM and Discriminator Flow runs stored before input_features and standardize existed (no such
+# fields in their run.json) load, sample and resume as they were trained: on raw coordinates, not
+# with the current defaults' features (which would fail to load their checkpoints), and resuming
+# records the coordinates they trained in, not the Discriminator Flow's default "always".
 for pair in edm:edm discr-flow:df; do
   model=${pair%%:*} base=${pair##*:}
-  sed 's/}$/, "input_features": 0}/' $base.json >${base}_raw.json
+  sed 's/}$/, "input_features": 0, "standardize": "never"}/' $base.json >${base}_raw.json
   G train --model $model --data ring --out ${base}_raw --steps 5 --config ${base}_raw.json --quiet >/dev/null &&
     G sample --run ${base}_raw -n 50 --out ${base}_raw.csv --seed 3 >/dev/null &&
-    grep -v '"input_features"' ${base}_raw/run.json >stripped.json && mv stripped.json ${base}_raw/run.json &&
+    grep -v -e '"input_features"' -e '"standardize"' ${base}_raw/run.json >stripped.json &&
+    mv stripped.json ${base}_raw/run.json &&
     G sample --run ${base}_raw -n 50 --out ${base}_raw_stored.csv --seed 3 >/dev/null &&
     cmp -s ${base}_raw.csv ${base}_raw_stored.csv && G train --resume ${base}_raw --steps 7 --quiet >/dev/null &&
-    G sample --run ${base}_raw -n 50 --out ${base}_raw_resumed.csv --seed 3 >/dev/null && pass ||
-    fail "a $model run without input_features in its run.json should load, sample and resume as trained on raw coordinates"
+    G sample --run ${base}_raw -n 50 --out ${base}_raw_resumed.csv --seed 3 >/dev/null &&
+    grep -q '"standardize": "never"' ${base}_raw/run.json && pass ||
+    fail "a $model run without input_features and standardize in its run.json should load, sample and resume as trained on raw coordinates"
 done
 G train --model score-gan --data ring --out sgan_on_raw --steps 2 --config sgan.json --data-denoiser edm_raw --quiet >/dev/null &&
   G sample --run sgan_on_raw -n 20 --out sgan_on_raw.csv >/dev/null && pass ||
