@@ -134,6 +134,7 @@ TEST_CASE("input_features give the GAN's discriminator and EDM's denoiser Fourie
   auto gan = gpm::make_gan(2, gpm::GanOptions(gan_options).input_features(6).input_feature_scale(2.0));
   REQUIRE(gan.flow().net()->input_features);
   CHECK(gan.flow().net()->input_features->options().size() == 6);
+  CHECK(gan.flow().net()->input_features->options().scale() == 2.0);
   // Fixed buffers at scale 2: init_normal leaves them alone; the generator has none.
   CHECK(gan.flow().net()->input_features->weights.abs().max().item<double>() > 0.5);
   CHECK(!gan.dynamics().net()->input_features);
