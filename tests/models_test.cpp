@@ -193,6 +193,36 @@ TEST_CASE("a generator trained by the MMD flow learns a Gaussian (a hybrid Int-P
   CHECK(t::max_abs(x.std(0) - 0.5) < 0.15);
 }
 
+TEST_CASE("refine takes K Euler steps of the flow over time T from the given particles", "[models][refine]") {
+  RecordingFlow flow;  // v(x) = -x: each Euler step of size h scales x by 1 - h
+  const auto x = torch::randn({16, 2}, t::generator(2)).to(t::device());
+  auto gen = t::generator(3);
+  const auto options = gpm::RefinementOptions().steps(4).time(2.0);
+  CHECK(t::max_abs(gpm::refine(flow, x, options, gen) - x * std::pow(0.5, 4)) < 1e-6);
+  CHECK(t::max_abs(gpm::refine(flow, x, options, gen, 2) - x * 0.25) < 1e-6);
+  CHECK(torch::equal(gpm::refine(flow, x, gpm::RefinementOptions().steps(0), gen), x));
+  REQUIRE_THROWS_WITH(gpm::refine(flow, x, options, gen, 5), Contains("cannot stop after 5 steps of a 4-step grid"));
+  REQUIRE_THROWS_WITH(gpm::refine(flow, x, gpm::RefinementOptions().steps(-1), gen), Contains("steps must be >= 0"));
+  REQUIRE_THROWS_WITH(gpm::refine(flow, x, gpm::RefinementOptions().time(0.0), gen), Contains("time must be finite and > 0"));
+  REQUIRE_THROWS_WITH(gpm::refine(flow, torch::zeros({4}), options, gen), Contains("refine"));
+}
+
+TEST_CASE("sample_refined refines a model's samples by the flow that trains its generator", "[models][refine]") {
+  auto make = [] {
+    torch::manual_seed(5);
+    torch::nn::Sequential net(torch::nn::Linear(3, 2));
+    net->to(t::device());
+    return gpm::InteractingParticleModel(
+        gpm::Generator<torch::nn::Sequential, torch::optim::SGD>(net, gpm::GaussianPrior(gpm::GaussianPriorOptions({3})),
+                                                                 torch::optim::SGDOptions(0.1)),
+        RecordingFlow{}, gpm::InteractingParticleModelOptions().seed(7).device(t::device()));
+  };
+  auto a = make(), b = make();
+  const auto options = gpm::RefinementOptions().steps(5).time(1.0);
+  const auto refined = gpm::sample_refined(a, 64, options);
+  CHECK(t::max_abs(refined - b.sample(64) * std::pow(0.8, 5)) < 1e-6);
+}
+
 TEST_CASE("models refuse bad input with a clear message", "[models][errors]") {
   auto model = make_svgd_model(0);
   REQUIRE_THROWS_WITH(model.sample(0), Contains("number of particles must be > 0"));

@@ -6,6 +6,7 @@
 #include "gpm/models/discriminator_flow_model.hpp"
 #include "gpm/models/edm.hpp"
 #include "gpm/models/gan.hpp"
+#include "gpm/models/refinement.hpp"
 #include "gpm/models/score_gan.hpp"
 #include "support/test_support.hpp"
 
@@ -38,11 +39,10 @@ void check_learns_ring(const torch::Tensor& samples, double min_high_quality, do
   CHECK(energy_distance < max_energy_distance);
 }
 
-template <class Model>
-void train(Model& model, int64_t steps, int64_t batch = 128) {
-  const auto r = ring();
+template <class Model, class Data = gpm::data::GaussianRing>
+void train(Model& model, int64_t steps, int64_t batch = 128, const Data& data = ring()) {
   auto gen = gpm::make_generator(1);
-  for (int64_t i = 0; i < steps; ++i) model.train_step(r.sample(batch, gen));
+  for (int64_t i = 0; i < steps; ++i) model.train_step(data.sample(batch, gen));
 }
 
 }  // namespace
@@ -195,6 +195,31 @@ TEST_CASE("a GAN learns the 5-mode ring", "[paper][gan][statistical]") {
   // Measured with this configuration: energy distance 0.01–0.09 and HQ about 0.9 across seeds; a
   // GAN's short run is noisy, so the margin on the energy distance is wide.
   check_learns_ring(gan.sample(2000), 0.8, 0.15);
+}
+
+TEST_CASE("refining a GAN's samples by its discriminator's flow sharpens the modes of a sharp ring", "[paper][gan][statistical]") {
+  const gpm::data::GaussianRing sharp(gpm::data::GaussianRingOptions().std(0.1));
+  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(16).width(128).depth(3).lr(5e-4).seed(2));
+  train(gan, 1500, 128, sharp);
+  gan.seed(3);
+  const auto raw = gan.sample(2000);
+  gan.seed(3);
+  const auto refined = gpm::sample_refined(gan, 2000, gpm::RefinementOptions());  // 20 steps over time 2
+  auto gen = gpm::make_generator(99);
+  const auto reference = sharp.sample(2000, gen);
+  const auto before = gpm::metrics::mode_coverage(raw, sharp.centers(), sharp.std());
+  const auto after = gpm::metrics::mode_coverage(refined, sharp.centers(), sharp.std());
+  const double ed_before = gpm::metrics::energy_distance(raw, reference);
+  const double ed_after = gpm::metrics::energy_distance(refined, reference);
+  INFO("HQ " << before.high_quality_fraction << " -> " << after.high_quality_fraction << ", energy distance "
+             << ed_before << " -> " << ed_after);
+  // Measured with this configuration: HQ 0.48 -> 0.85, energy distance 0.054 -> 0.028 (with
+  // `gpm train` on another data stream: 0.61 -> 0.89, 0.064 -> 0.052). Stepping against the field
+  // instead drops the HQ.
+  CHECK(after.modes_covered == 5);
+  CHECK(after.high_quality_fraction > before.high_quality_fraction + 0.15);
+  CHECK(after.high_quality_fraction > 0.75);
+  CHECK(ed_after < ed_before + 0.01);
 }
 
 TEST_CASE("a Discriminator Flow learns the 5-mode ring", "[paper][discr-flow][statistical]") {

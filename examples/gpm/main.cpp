@@ -311,7 +311,7 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--run", run_dir, "run directory")->required();
   sample_cmd->add_option("-n", n, "number of points")->required();
   sample_cmd->add_option("--out", sample_out, "output CSV file")->required();
-  sample_cmd->add_option("--steps", sample_steps, "particle models: stop after K of the N generation steps");
+  sample_cmd->add_option("--steps", sample_steps, "particle models: stop after K of the N generation steps (the GAN: of its refinement steps)");
   sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)");
 
   std::string samples, reference, centers;

@@ -16,6 +16,7 @@
 #include <gpm/models/discriminator_flow_model.hpp>
 #include <gpm/models/edm.hpp>
 #include <gpm/models/gan.hpp>
+#include <gpm/models/refinement.hpp>
 #include <gpm/models/score_gan.hpp>
 
 namespace gpm::runner {
@@ -53,6 +54,8 @@ struct RunConfig {
   TrainSettings train;
   Model model;
   EdmSampler sampler;  // used by EDM only
+  /// Refinement of the generator's samples by the model's own flow (the GAN's), after training.
+  RefinementOptions refinement = RefinementOptions().steps(0);
 };
 
 // Adds the training fields; every model's schema starts with them.
@@ -109,6 +112,7 @@ inline io::ConfigSchema<GanConfig> gan_schema() {
   GPM_MODEL_FIELD(s, GanConfig, latent_dim, io::positive);
   GPM_MODEL_FIELD(s, GanConfig, width, io::positive);
   GPM_MODEL_FIELD(s, GanConfig, depth, io::positive);
+  GPM_MODEL_FIELD_UNCHECKED(s, GanConfig, generator_batch_norm);
   GPM_MODEL_FIELD(s, GanConfig, init_std, io::positive);
   GPM_MODEL_FIELD(s, GanConfig, input_features, io::non_negative);
   GPM_MODEL_FIELD(s, GanConfig, input_feature_scale, io::positive);
@@ -118,6 +122,13 @@ inline io::ConfigSchema<GanConfig> gan_schema() {
   GPM_MODEL_FIELD(s, GanConfig, discriminator_steps, io::positive);
   GPM_MODEL_FIELD(s, GanConfig, weight_average, io::decay);
   add_penalty_fields(s);
+  // Sampling: K Euler steps of the discriminator's flow over time T after the generator (0: none).
+  s.field("refine_steps", [](const GanConfig& c) { return c.refinement.steps(); },
+          [](GanConfig& c, int64_t v) { c.refinement.steps(v); },
+          io::non_negative([](const GanConfig& c) { return c.refinement.steps(); }));
+  s.field("refine_time", [](const GanConfig& c) { return c.refinement.time(); },
+          [](GanConfig& c, double v) { c.refinement.time(v); },
+          io::positive([](const GanConfig& c) { return c.refinement.time(); }));
   return s;
 }
 
@@ -193,6 +204,7 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
   GPM_MODEL_FIELD(s, ScoreGanConfig, latent_dim, io::positive);
   GPM_MODEL_FIELD(s, ScoreGanConfig, width, io::positive);
   GPM_MODEL_FIELD(s, ScoreGanConfig, depth, io::positive);
+  GPM_MODEL_FIELD_UNCHECKED(s, ScoreGanConfig, generator_batch_norm);
   GPM_MODEL_FIELD(s, ScoreGanConfig, sigma_min, io::positive);
   GPM_MODEL_FIELD(s, ScoreGanConfig, sigma_max, io::positive);
   GPM_MODEL_FIELD(s, ScoreGanConfig, rho, io::positive);
@@ -230,9 +242,11 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
 /// of 31,500 with ten; EDM's denoiser and the Discriminator Flow's discriminator see 128 random
 /// Fourier features of x, which sharpen the modes of a 25-mode grid; the Discriminator Flow trains
 /// on standardized data, so that its N(0, I) prior is as wide as the data and the flow carries mass
-/// evenly to every mode, with its features at scale 3, as fine as scale 1 in a grid's own units).
+/// evenly to every mode, with its features at scale 3, as fine as scale 1 in a grid's own units; the
+/// GAN's samples take 20 steps of its discriminator's flow over time 2, which moves the mass its
+/// generator leaves between well-separated modes onto them).
 inline GanConfig default_gan() {
-  return {TrainSettings().steps(28000), GanOptions().discriminator_steps(2), {}};
+  return {TrainSettings().steps(28000), GanOptions().discriminator_steps(2), {}, RefinementOptions()};
 }
 inline EdmConfig default_edm() { return {TrainSettings().steps(20000), EdmOptions().input_features(128), {}}; }
 inline DiscrFlowConfig default_discr_flow() {
@@ -256,7 +270,7 @@ class Run {
   /// The whole training state: networks, optimisers, random streams, counters.
   virtual void save(torch::serialize::OutputArchive& archive) const = 0;
   virtual void load(torch::serialize::InputArchive& archive) = 0;
-  /// N, the generation steps of a particle model; 0 for a generator.
+  /// N, the generation steps of a particle model; a generator's refinement steps (0: none).
   virtual int64_t generation_steps() const = 0;
   /// The velocity the flow gives particles x at time t (for figures).
   virtual torch::Tensor velocity(const torch::Tensor& x, double t) = 0;
@@ -302,16 +316,18 @@ class ModelRun : public Run {
   Model model_;
 };
 
-/// A model that samples in one generator pass (GAN, Score GAN).
+/// A model that samples in one generator pass (GAN, Score GAN), optionally refined by its own flow.
 template <class Model>
 class GeneratorRun final : public ModelRun<Model> {
  public:
-  GeneratorRun(Model model, const char* name) : ModelRun<Model>(std::move(model)), name_(name) {}
+  GeneratorRun(Model model, const char* name, RefinementOptions refinement = RefinementOptions().steps(0))
+      : ModelRun<Model>(std::move(model)), name_(name), refinement_(refinement) {}
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
-    GPM_CHECK(!steps, "--steps stops a particle model's flow early, but a {} samples in one generator pass", name_);
-    return this->model_.sample(n);
+    GPM_CHECK(!steps || refinement_.steps() > 0, "--steps stops a particle model's flow, or a generator's "
+              "refinement, early, but this {} samples in one generator pass (its refine_steps is 0)", name_);
+    return sample_refined(this->model_, n, refinement_, steps);
   }
-  int64_t generation_steps() const override { return 0; }
+  int64_t generation_steps() const override { return refinement_.steps(); }
   bool field_follows_training() const override { return has_discriminator; }
   void save_field(const fs::path& path) override {
     if constexpr (has_discriminator) io::save(*this->model_.flow().net(), path);
@@ -323,6 +339,7 @@ class GeneratorRun final : public ModelRun<Model> {
  private:
   static constexpr bool has_discriminator = requires(Model& m) { m.flow().loss(); };
   const char* name_;
+  RefinementOptions refinement_;
 };
 
 /// A particle model (Discriminator Flow), sampled by its own stepper with optional early stop.
@@ -381,6 +398,7 @@ inline json with_predating_fields(const std::string& model, json stored) {
   if (!stored.is_object()) return stored;
   if ((model == "edm" || model == "discr-flow") && !stored.contains("input_features")) stored["input_features"] = 0;
   if (!stored.contains("standardize")) stored["standardize"] = "never";
+  if (model == "gan" && !stored.contains("refine_steps")) stored["refine_steps"] = 0;
   return stored;
 }
 
@@ -411,7 +429,8 @@ inline std::unique_ptr<Run> make_run(const std::string& model, int64_t dim, cons
                                      std::optional<nn::EdmMlpDenoiser> data_denoiser = std::nullopt) {
   if (model == "gan") {
     const auto c = gan_schema().read(resolved, default_gan());
-    return std::make_unique<GeneratorRun<Gan<>>>(make_gan(dim, GanOptions(c.model).seed(c.train.seed())), "GAN");
+    return std::make_unique<GeneratorRun<Gan<>>>(make_gan(dim, GanOptions(c.model).seed(c.train.seed())), "GAN",
+                                                 c.refinement);
   }
   if (model == "edm") {
     const auto c = edm_schema().read(resolved, default_edm());

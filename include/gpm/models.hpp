@@ -6,4 +6,5 @@
 #include "gpm/models/gan.hpp"
 #include "gpm/models/interacting_particle_model.hpp"
 #include "gpm/models/particle_model.hpp"
+#include "gpm/models/refinement.hpp"
 #include "gpm/models/score_gan.hpp"

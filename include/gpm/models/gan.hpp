@@ -20,6 +20,8 @@ struct GanOptions {
   TORCH_ARG(int64_t, latent_dim) = 128;
   TORCH_ARG(int64_t, width) = 512;
   TORCH_ARG(int64_t, depth) = 4;
+  /// BatchNorm1d at the start of each of the generator's hidden blocks (the reference has none).
+  TORCH_ARG(bool, generator_batch_norm) = false;
   /// Initial weights N(0, init_std²), zero biases (the reference's GAN initialisation).
   TORCH_ARG(double, init_std) = 0.02;
   /// Random Fourier features of x joined to the discriminator's input (0: none, the reference), and
@@ -50,7 +52,7 @@ using Gan = InteractingParticleModel<Generator<nn::Mlp, torch::optim::Adam>, Dis
 template <GanLoss Loss = NonSaturatingLoss>
 Gan<Loss> make_gan(int64_t dim, const GanOptions& o = {}, Loss loss = {}) {
   const ScopedGlobalSeed seed(o.seed());
-  nn::Mlp generator(nn::MlpOptions(o.latent_dim(), dim).width(o.width()).depth(o.depth()));
+  nn::Mlp generator(nn::MlpOptions(o.latent_dim(), dim).width(o.width()).depth(o.depth()).batch_norm(o.generator_batch_norm()));
   nn::Mlp discriminator(nn::MlpOptions(dim, 1).width(o.width()).depth(o.depth()).input_features(o.input_features())
                             .input_feature_scale(o.input_feature_scale()).input_feature_seed(o.seed() + 2));
   for (auto* net : {&generator, &discriminator}) {

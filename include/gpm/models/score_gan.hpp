@@ -21,6 +21,8 @@ struct ScoreGanOptions {
   TORCH_ARG(int64_t, latent_dim) = 128;
   TORCH_ARG(int64_t, width) = 512;
   TORCH_ARG(int64_t, depth) = 4;
+  /// BatchNorm1d at the start of each of the generator's hidden blocks (the reference has none).
+  TORCH_ARG(bool, generator_batch_norm) = false;
   /// Noise levels of the flow and of D_φ's training: Score GAN's schedule law (σ_min, σ_max, ρ).
   TORCH_ARG(double, sigma_min) = 0.1;
   TORCH_ARG(double, sigma_max) = 10.0;
@@ -56,7 +58,8 @@ using ScoreGan = InteractingParticleModel<Generator<nn::Mlp, torch::optim::Adam>
 template <Denoiser DataDenoiser>
 ScoreGan<DataDenoiser> make_score_gan(int64_t dim, DataDenoiser data, const ScoreGanOptions& o = {}) {
   const ScopedGlobalSeed seed(o.seed());
-  nn::Mlp generator(nn::MlpOptions(o.latent_dim(), dim).width(o.width()).depth(o.depth()).activation(nn::Activation::relu));
+  nn::Mlp generator(nn::MlpOptions(o.latent_dim(), dim).width(o.width()).depth(o.depth()).activation(nn::Activation::relu)
+                        .batch_norm(o.generator_batch_norm()));
   generator->to(o.device());
   const auto denoiser_options = EdmOptions(o.denoiser()).seed(o.seed() + 1).device(o.device());
   const ScheduleSigma schedule(o.sigma_min(), o.sigma_max(), o.rho());
