@@ -204,7 +204,7 @@ TEST_CASE("refine takes K Euler steps of the flow over time T from the given par
   REQUIRE_THROWS_WITH(gpm::refine(flow, x, options, gen, 5), Contains("cannot stop after 5 steps of a 4-step grid"));
   REQUIRE_THROWS_WITH(gpm::refine(flow, x, gpm::RefinementOptions().steps(-1), gen), Contains("steps must be >= 0"));
   REQUIRE_THROWS_WITH(gpm::refine(flow, x, gpm::RefinementOptions().time(0.0), gen), Contains("time must be finite and > 0"));
-  REQUIRE_THROWS_WITH(gpm::refine(flow, torch::zeros({4}), options, gen), Contains("refine"));
+  REQUIRE_THROWS_WITH(gpm::refine(flow, torch::zeros({4}), options, gen), Contains("refine: x has shape [4]"));
 }
 
 TEST_CASE("sample_refined refines a model's samples by the flow that trains its generator", "[models][refine]") {

@@ -146,6 +146,24 @@ TEST_CASE("input_features give the GAN's discriminator and EDM's denoiser Fourie
   CHECK(denoiser->net->input_features->options().scale() == 2.0);
 }
 
+TEST_CASE("generator_batch_norm puts batch norm in the GAN's and the Score GAN's generators only", "[paper][gan][score-gan]") {
+  auto batch_norms = [](torch::nn::Module& net) {
+    int64_t n = 0;
+    for (const auto& m : net.modules()) n += m->as<torch::nn::BatchNorm1d>() != nullptr;
+    return n;
+  };
+  const auto gan_options = gpm::GanOptions().latent_dim(4).width(16).depth(3).seed(7);
+  auto plain = gpm::make_gan(2, gan_options);
+  CHECK(batch_norms(*plain.dynamics().net()) == 0);
+  auto gan = gpm::make_gan(2, gpm::GanOptions(gan_options).generator_batch_norm(true));
+  CHECK(batch_norms(*gan.dynamics().net()) == 3);  // one per hidden block
+  CHECK(batch_norms(*gan.flow().net()) == 0);
+  const gpm::GaussianMixtureDenoiser data(ring().centers(), ring().std());
+  const auto sgan_options = gpm::ScoreGanOptions().latent_dim(4).width(16).depth(2).seed(7);
+  CHECK(batch_norms(*gpm::make_score_gan(2, data, sgan_options).dynamics().net()) == 0);
+  CHECK(batch_norms(*gpm::make_score_gan(2, data, gpm::ScoreGanOptions(sgan_options).generator_batch_norm(true)).dynamics().net()) == 2);
+}
+
 TEST_CASE("the Discriminator Flow trains with an R1 penalty by default", "[paper][discr-flow]") {
   auto df = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(4));
   auto gen = gpm::make_generator(3);
