@@ -2,6 +2,7 @@
 // 2-D settings), construction, training steps, sampling, and saving/loading a run directory.
 #pragma once
 
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -49,13 +50,14 @@ struct EdmSampler {
   TORCH_ARG(double, s_noise) = 1.0;
 };
 
-template <class Model>
+template <class Model, class Refinement = RefinementOptions>
 struct RunConfig {
   TrainSettings train;
   Model model;
   EdmSampler sampler;  // used by EDM only
-  /// Refinement of the generator's samples by the model's own flow (the GAN's), after training.
-  RefinementOptions refinement = RefinementOptions().steps(0);
+  /// Refinement of a generator's samples after training: by the model's own flow (the GAN's) or by
+  /// its data denoiser (the Score GAN's).
+  Refinement refinement = Refinement().steps(0);
 };
 
 // Adds the training fields; every model's schema starts with them.
@@ -104,7 +106,7 @@ void add_penalty_fields(io::ConfigSchema<C>& s) {
 using GanConfig = RunConfig<GanOptions>;
 using EdmConfig = RunConfig<EdmOptions>;
 using DiscrFlowConfig = RunConfig<DiscriminatorFlowModelOptions>;
-using ScoreGanConfig = RunConfig<ScoreGanOptions>;
+using ScoreGanConfig = RunConfig<ScoreGanOptions, DenoisingRefinementOptions>;
 
 inline io::ConfigSchema<GanConfig> gan_schema() {
   io::ConfigSchema<GanConfig> s("gan");
@@ -228,6 +230,20 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
   s.field("denoiser_fourier_scale", [](const ScoreGanConfig& c) { return c.model.denoiser().fourier_scale(); },
           [](ScoreGanConfig& c, double v) { c.model.denoiser(EdmOptions(c.model.denoiser()).fourier_scale(v)); },
           io::positive([](const ScoreGanConfig& c) { return c.model.denoiser().fourier_scale(); }));
+  // Sampling: noise σ_start added to the generator's samples, then K Heun steps of the data
+  // denoiser's probability flow down to 0 (0: none).
+  s.field("refine_steps", [](const ScoreGanConfig& c) { return c.refinement.steps(); },
+          [](ScoreGanConfig& c, int64_t v) { c.refinement.steps(v); },
+          io::non_negative([](const ScoreGanConfig& c) { return c.refinement.steps(); }));
+  s.field("refine_sigma", [](const ScoreGanConfig& c) { return c.refinement.sigma(); },
+          [](ScoreGanConfig& c, double v) { c.refinement.sigma(v); },
+          [](const ScoreGanConfig& c) {
+            const auto& r = c.refinement;
+            return r.sigma() > r.sigma_min() && std::isfinite(r.sigma())
+                       ? std::string()
+                       : fmt::format("must be a noise level above {} (the Karras grid's smallest), got {}", r.sigma_min(),
+                                     r.sigma());
+          });
   return s;
 }
 
@@ -244,7 +260,9 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
 /// on standardized data, so that its N(0, I) prior is as wide as the data and the flow carries mass
 /// evenly to every mode, with its features at scale 3, as fine as scale 1 in a grid's own units; the
 /// GAN's samples take 20 steps of its discriminator's flow over time 2, which moves the mass its
-/// generator leaves between well-separated modes onto them).
+/// generator leaves between well-separated modes onto them; the Score GAN's are noised at σ = 1 and
+/// denoised in 10 Heun steps by its data denoiser, which draws the modes' fine structure that its
+/// generator blurs).
 inline GanConfig default_gan() {
   return {TrainSettings().steps(28000), GanOptions().discriminator_steps(2), {}, RefinementOptions()};
 }
@@ -254,7 +272,8 @@ inline DiscrFlowConfig default_discr_flow() {
           DiscriminatorFlowModelOptions().input_features(128).input_feature_scale(3.0), {}};
 }
 inline ScoreGanConfig default_score_gan() {
-  return {TrainSettings().steps(50400).log_every(1000), ScoreGanOptions().score_steps(1).score_lr(1e-3), {}};
+  return {TrainSettings().steps(50400).log_every(1000), ScoreGanOptions().score_steps(1).score_lr(1e-3), {},
+          DenoisingRefinementOptions()};
 }
 
 /// A model as the runner sees it.
@@ -316,11 +335,12 @@ class ModelRun : public Run {
   Model model_;
 };
 
-/// A model that samples in one generator pass (GAN, Score GAN), optionally refined by its own flow.
-template <class Model>
+/// A model that samples in one generator pass (GAN, Score GAN), optionally refined: by its own flow
+/// (RefinementOptions) or by its data denoiser (DenoisingRefinementOptions).
+template <class Model, class Refinement = RefinementOptions>
 class GeneratorRun final : public ModelRun<Model> {
  public:
-  GeneratorRun(Model model, const char* name, RefinementOptions refinement = RefinementOptions().steps(0))
+  GeneratorRun(Model model, const char* name, Refinement refinement = Refinement().steps(0))
       : ModelRun<Model>(std::move(model)), name_(name), refinement_(refinement) {}
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
     GPM_CHECK(!steps || refinement_.steps() > 0, "--steps stops a particle model's flow, or a generator's "
@@ -339,7 +359,7 @@ class GeneratorRun final : public ModelRun<Model> {
  private:
   static constexpr bool has_discriminator = requires(Model& m) { m.flow().loss(); };
   const char* name_;
-  RefinementOptions refinement_;
+  Refinement refinement_;
 };
 
 /// A particle model (Discriminator Flow), sampled by its own stepper with optional early stop.
@@ -398,7 +418,7 @@ inline json with_predating_fields(const std::string& model, json stored) {
   if (!stored.is_object()) return stored;
   if ((model == "edm" || model == "discr-flow") && !stored.contains("input_features")) stored["input_features"] = 0;
   if (!stored.contains("standardize")) stored["standardize"] = "never";
-  if (model == "gan" && !stored.contains("refine_steps")) stored["refine_steps"] = 0;
+  if ((model == "gan" || model == "score-gan") && !stored.contains("refine_steps")) stored["refine_steps"] = 0;
   return stored;
 }
 
@@ -446,8 +466,8 @@ inline std::unique_ptr<Run> make_run(const std::string& model, int64_t dim, cons
     GPM_CHECK(data_denoiser.has_value(), "a Score GAN needs a data denoiser: pass --data-denoiser RUN_DIR, the run "
               "directory of a trained EDM");
     const auto c = score_gan_schema().read(resolved, default_score_gan());
-    return std::make_unique<GeneratorRun<ScoreGan<>>>(
-        make_score_gan(dim, *data_denoiser, ScoreGanOptions(c.model).seed(c.train.seed())), "Score GAN");
+    return std::make_unique<GeneratorRun<ScoreGan<>, DenoisingRefinementOptions>>(
+        make_score_gan(dim, *data_denoiser, ScoreGanOptions(c.model).seed(c.train.seed())), "Score GAN", c.refinement);
   }
   throw InvalidArgument(fmt::format("unknown model '{}'; choose one of gan, edm, discr-flow, score-gan", model));
 }

@@ -83,22 +83,26 @@ G train --model score-gan --data ring --out sgan_on_raw --steps 2 --config sgan.
   G sample --run sgan_on_raw -n 20 --out sgan_on_raw.csv >/dev/null && pass ||
   fail "a Score GAN should train and sample on an EDM run stored without input_features"
 
-# The same seed gives the same samples; early stop applies to particle models and to the GAN's
-# refinement (20 steps by default), not to the Score GAN's single generator pass.
+# The same seed gives the same samples; early stop applies to particle models and to a generator's
+# refinement (the GAN's 20 steps and the Score GAN's 10 by default), not to a single generator pass.
 G sample --run discr-flow_b -n 50 --out again.csv --seed 3 >/dev/null && head -50 discr-flow_b.csv >/dev/null
 expect 0 "wrote 10 samples" G sample --run discr-flow_b -n 10 --out early.csv --steps 4
 expect 0 "wrote 10 samples" G sample --run gan_b -n 10 --out early.csv --steps 4
-expect 2 "samples in one generator pass" G sample --run score-gan_b -n 10 --out x.csv --steps 4
+expect 0 "wrote 10 samples" G sample --run score-gan_b -n 10 --out early.csv --steps 4
 expect 2 "cannot stop after 9 steps of a 8-step grid" G sample --run discr-flow_b -n 10 --out x.csv --steps 9
 expect 2 "cannot stop after 21 steps of a 20-step grid" G sample --run gan_b -n 10 --out x.csv --steps 21
+expect 2 "cannot stop after 11 steps of a 10-step grid" G sample --run score-gan_b -n 10 --out x.csv --steps 11
 
-# The GAN's refinement moves its samples; `--steps 0` skips it, and so does a GAN run stored before
-# refine_steps existed, which samples as it did then.
-G sample --run gan_b -n 200 --out gan_raw.csv --seed 3 --steps 0 >/dev/null &&
-  cp -r gan_b gan_old && grep -v -e '"refine_steps"' -e '"refine_time"' gan_b/run.json >gan_old/run.json &&
-  G sample --run gan_old -n 200 --out gan_old.csv --seed 3 >/dev/null &&
-  cmp -s gan_raw.csv gan_old.csv && ! cmp -s gan_raw.csv gan_b.csv && pass ||
-  fail "a GAN run without refine_steps in its run.json should sample its generator unrefined, as --steps 0 does"
+# A generator's refinement moves its samples; `--steps 0` skips it, and so does a run stored before
+# refine_steps existed, which samples as it did then (and has no refinement to stop early).
+for model in gan score-gan; do
+  G sample --run ${model}_b -n 200 --out ${model}_raw.csv --seed 3 --steps 0 >/dev/null &&
+    cp -r ${model}_b ${model}_old && grep -v -e '"refine_' ${model}_b/run.json >${model}_old/run.json &&
+    G sample --run ${model}_old -n 200 --out ${model}_old.csv --seed 3 >/dev/null &&
+    cmp -s ${model}_raw.csv ${model}_old.csv && ! cmp -s ${model}_raw.csv ${model}_b.csv && pass ||
+    fail "a $model run without refine_steps in its run.json should sample its generator unrefined, as --steps 0 does"
+done
+expect 2 "samples in one generator pass" G sample --run score-gan_old -n 10 --out x.csv --steps 4
 
 # Reference data: the same seed gives the same points; a mixture's centres on request.
 G data --data ring -n 300 --seed 5 --out ref_a.csv --centers centers.csv >/dev/null &&
