@@ -269,7 +269,7 @@ TEST_CASE("a Score GAN driven by the exact data denoiser learns the 5-mode ring"
   check_learns_ring(sgan.sample(2000), 0.8, 0.05);
 }
 
-TEST_CASE("denoising refinement sharpens blurred samples of a sharp ring and keeps its modes' weights", "[paper][score-gan][statistical]") {
+TEST_CASE("denoising refinement brings blurred samples of a sharp ring to the data's mode width", "[paper][score-gan][statistical]") {
   // Stand-in for a generator that blurs the modes: the sharp ring's centres with std 0.3 instead of
   // 0.1. From sigma_start = 1 the exact denoiser's flow brings each mode back to std 0.1 (the
   // Gaussian case of the exact test in models_test.cpp, with the modes 3.5 apart).

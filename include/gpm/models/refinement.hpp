@@ -83,8 +83,9 @@ struct DenoisingRefinementOptions {
 
 /// x + σ_start ε, then K Heun steps of the probability flow dx/dσ = (x − D(x, σ))/σ on the Karras
 /// grid from σ_start down to 0 (`stop_after` k < K takes only the first k). Returns x unchanged when
-/// K = 0 or k = 0, as refine does: stopping before the first step skips the noise too. If the particles are distributed as the data are, x + σ_start ε is distributed as the
-/// data noised at σ_start, and the flow carries it back to the data.
+/// K = 0 or k = 0, as refine does: stopping before the first step skips the noise too. If the
+/// particles are distributed as the data are, x + σ_start ε is distributed as the data noised at
+/// σ_start, and the flow carries it back to the data.
 /// Example: `auto x = denoise_refine(edm_denoiser, generated, DenoisingRefinementOptions(), gen);`
 template <Denoiser D>
 torch::Tensor denoise_refine(const D& denoiser, torch::Tensor x, const DenoisingRefinementOptions& options,
