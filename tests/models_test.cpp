@@ -271,6 +271,43 @@ TEST_CASE("sample_refined refines a Score GAN's samples by its data denoiser", "
   CHECK(t::max_abs(refined - b.sample(64)) > 0.1);
 }
 
+TEST_CASE("scale_learning_rate reaches every optimiser a model trains with, relative to its built rate", "[models][lr]") {
+  const auto lr = [](auto& optimizer) { return optimizer.param_groups().front().options().get_lr(); };
+  const auto real = torch::randn({32, 2}, t::generator(1)).to(t::device()) + 3.0;
+
+  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(4).width(16).depth(2).lr(1e-2).device(t::device()));
+  gan.scale_learning_rate(0.25);
+  CHECK(lr(gan.dynamics().optimizer()) == Approx(2.5e-3));
+  CHECK(lr(gan.flow().optimizer()) == Approx(2.5e-3));
+  gan.scale_learning_rate(0.5);  // relative to the built rate, not compounded
+  CHECK(lr(gan.dynamics().optimizer()) == Approx(5e-3));
+  // At 0 no step moves any weight: the factor reaches the optimisers, not just their options.
+  const auto before = [&] { return torch::cat({gan.dynamics().net()->parameters().front().flatten(),
+                                               gan.flow().net()->parameters().front().flatten()}).clone(); };
+  const auto frozen = before();
+  gan.scale_learning_rate(0.0);
+  for (int i = 0; i < 3; ++i) gan.train_step(real);
+  CHECK(t::max_abs(before() - frozen) == 0.0);
+  gan.scale_learning_rate(1.0);
+  gan.train_step(real);
+  CHECK(t::max_abs(before() - frozen) > 1e-4);
+
+  auto edm = gpm::make_edm(2, gpm::EdmOptions().width(16).depth(2).embedding_size(8).lr(1e-2).device(t::device()));
+  edm.scale_learning_rate(0.1);
+  CHECK(lr(edm.flow().trainer().optimizer()) == Approx(1e-3));
+
+  // The Score GAN's generator and online denoiser D_φ; its data denoiser is frozen.
+  const gpm::GaussianMixtureDenoiser data(torch::tensor({{0.0, 3.0}, {3.0, 0.0}}, t::options<float>()), 0.2);
+  auto score_gan = gpm::make_score_gan(2, data, gpm::ScoreGanOptions().latent_dim(4).width(16).depth(1).generator_lr(1e-3)
+                                                    .score_lr(4e-3).device(t::device())
+                                                    .denoiser(gpm::EdmOptions().width(16).depth(1).embedding_size(8)));
+  score_gan.scale_learning_rate(0.5);
+  CHECK(lr(score_gan.dynamics().optimizer()) == Approx(5e-4));
+  CHECK(lr(score_gan.flow().flow().generated().optimizer()) == Approx(2e-3));
+
+  REQUIRE_THROWS_WITH(gan.scale_learning_rate(-1.0), Contains("the factor must be finite and >= 0, got -1"));
+}
+
 TEST_CASE("models refuse bad input with a clear message", "[models][errors]") {
   auto model = make_svgd_model(0);
   REQUIRE_THROWS_WITH(model.sample(0), Contains("number of particles must be > 0"));

@@ -218,7 +218,7 @@ int command_demo(const fs::path& out, bool quick, bool quiet) {
   const std::vector<std::pair<std::string, json>> plan = {
       {"edm", quick ? json{{"steps", 3000}, {"width", 128}, {"depth", 3}, {"lr", 1e-3}} : json::object()},
       {"gan", quick ? json{{"steps", 1500}, {"width", 128}, {"depth", 3}, {"lr", 5e-4}, {"latent_dim", 16},
-                           {"discriminator_steps", 1}}
+                           {"discriminator_steps", 1}, {"lr_decay", 0.0}}
                     : json::object()},
       {"discr-flow", quick ? json{{"steps", 600}, {"width", 128}, {"depth", 3}, {"embedding_size", 32}, {"generation_steps", 32}}
                            : json::object()},

@@ -38,7 +38,17 @@ struct TrainSettings {
   /// Train on standardized coordinates: "auto" (data whose spread or offset is far from the
   /// defaults' scale), "always" or "never". See standardized_run.hpp.
   TORCH_ARG(std::string, standardize) = "auto";
+  /// The learning rates fall linearly towards zero over this last fraction of the steps (0: constant).
+  TORCH_ARG(double, lr_decay) = 0.0;
 };
+
+/// The learning-rate multiplier for step `step` + 1 of `total`: 1, then over the last `decay`
+/// fraction of the steps falling linearly to 1 / (decay · total) at the last step.
+inline double learning_rate_factor(int64_t step, int64_t total, double decay) {
+  const double remaining = static_cast<double>(total - step);
+  const double span = decay * static_cast<double>(total);
+  return remaining < span ? remaining / span : 1.0;
+}
 
 /// Sampler of an EDM run: heun (deterministic, default), euler, sde (Euler–Maruyama on the reverse
 /// SDE) or churn (EDM's stochastic Heun).
@@ -80,6 +90,11 @@ void add_train_fields(io::ConfigSchema<C>& s) {
             const auto& v = c.train.standardize();
             return v == "auto" || v == "always" || v == "never" ? std::string()
                                                                 : fmt::format("must be one of auto, always, never; got \"{}\"", v);
+          });
+  s.field("lr_decay", [](const C& c) { return c.train.lr_decay(); }, [](C& c, double v) { c.train.lr_decay(v); },
+          [](const C& c) {
+            const double v = c.train.lr_decay();
+            return v >= 0 && v <= 1 ? std::string() : fmt::format("must be in [0, 1] (0: a constant rate), got {}", v);
           });
 }
 
@@ -253,9 +268,10 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
 /// Defaults per model: the reference configurations for the 2-D Gaussian mixture, except where
 /// docs/models.md records a measured improvement (25-mode mixtures need longer training: EDM trains
 /// 20,000 steps instead of 10,000; the GAN 28,000 instead of 1,900, with two discriminator steps per
-/// generator step, which keep it from losing modes over that long; the Score GAN 50,400 steps with
-/// one D_φ step per generator step at D_φ learning rate 1e-3, the reference's MNIST ratio, instead
-/// of 31,500 with ten; EDM's denoiser and the Discriminator Flow's discriminator see 128 random
+/// generator step, which keep it from losing modes over that long, and its learning rates decaying
+/// linearly over the second half, which settles a generator that swings late in training; the Score
+/// GAN 50,400 steps with one D_φ step per generator step at D_φ learning rate 1e-3, the reference's
+/// MNIST ratio, instead of 31,500 with ten; EDM's denoiser and the Discriminator Flow's discriminator see 128 random
 /// Fourier features of x, which sharpen the modes of a 25-mode grid; the Discriminator Flow trains
 /// on standardized data, so that its N(0, I) prior is as wide as the data and the flow carries mass
 /// evenly to every mode, with its features at scale 3, as fine as scale 1 in a grid's own units; the
@@ -264,7 +280,7 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
 /// denoised in 10 Heun steps by its data denoiser, which draws the modes' fine structure that its
 /// generator blurs).
 inline GanConfig default_gan() {
-  return {TrainSettings().steps(28000), GanOptions().discriminator_steps(2), {}, RefinementOptions()};
+  return {TrainSettings().steps(28000).lr_decay(0.5), GanOptions().discriminator_steps(2), {}, RefinementOptions()};
 }
 inline EdmConfig default_edm() { return {TrainSettings().steps(20000), EdmOptions().input_features(128), {}}; }
 inline DiscrFlowConfig default_discr_flow() {
@@ -291,6 +307,8 @@ class Run {
   virtual void load(torch::serialize::InputArchive& archive) = 0;
   /// N, the generation steps of a particle model; a generator's refinement steps (0: none).
   virtual int64_t generation_steps() const = 0;
+  /// Every optimiser's learning rate times `factor` of the rate it was built with.
+  virtual void scale_learning_rate(double factor) = 0;
   /// The velocity the flow gives particles x at time t (for figures).
   virtual torch::Tensor velocity(const torch::Tensor& x, double t) = 0;
   /// A particle model's generation trajectory of n particles; none for a generator.
@@ -314,6 +332,7 @@ class ModelRun : public Run {
   at::Generator& generator() override { return model_.generator(); }
   void save(torch::serialize::OutputArchive& archive) const override { model_.save(archive); }
   void load(torch::serialize::InputArchive& archive) override { model_.load(archive); }
+  void scale_learning_rate(double factor) override { scale_learning_rate_of(model_, factor); }
   // Figures show the field particles follow when sampled: the flow's averaged weights, if it keeps any.
   torch::Tensor velocity(const torch::Tensor& x, double t) override {
     torch::NoGradGuard no_grad;
@@ -413,11 +432,12 @@ inline const std::vector<std::string>& model_names() {
 /// A stored run's config with the fields the runner gained since, where the run predates them, at
 /// the value it was trained with rather than today's default: without input_features, EDM's
 /// denoiser and the Discriminator Flow's discriminator saw raw coordinates only; without
-/// standardize, any model trained on the data's own coordinates.
+/// standardize, any model trained on the data's own coordinates; without lr_decay, at a constant rate.
 inline json with_predating_fields(const std::string& model, json stored) {
   if (!stored.is_object()) return stored;
   if ((model == "edm" || model == "discr-flow") && !stored.contains("input_features")) stored["input_features"] = 0;
   if (!stored.contains("standardize")) stored["standardize"] = "never";
+  if (!stored.contains("lr_decay")) stored["lr_decay"] = 0.0;
   if ((model == "gan" || model == "score-gan") && !stored.contains("refine_steps")) stored["refine_steps"] = 0;
   return stored;
 }
@@ -441,7 +461,8 @@ inline TrainSettings train_settings(const json& resolved) {
       .log_every(resolved.at("log_every").get<int64_t>())
       .eval_every(resolved.at("eval_every").get<int64_t>())
       .checkpoint_every(resolved.at("checkpoint_every").get<int64_t>())
-      .standardize(resolved.at("standardize").get<std::string>());
+      .standardize(resolved.at("standardize").get<std::string>())
+      .lr_decay(resolved.at("lr_decay").get<double>());
 }
 
 /// Builds a model from its resolved config. A Score GAN needs the data denoiser (of a trained EDM).

@@ -153,6 +153,8 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   const auto start = Clock::now();
   const int64_t first = step;
   while (step < settings.steps()) {
+    const double lr_scale = learning_rate_factor(step, settings.steps(), settings.lr_decay());
+    run.scale_learning_rate(lr_scale);
     const auto stats = run.train_step(data.sample(settings.batch_size(), data_generator));
     ++step;
     // One host synchronisation per step for the finiteness check; names are looked up only on failure.
@@ -170,6 +172,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     if (step % settings.log_every() == 0 || step == settings.steps()) {
       json entry = {{"step", step}, {"time", seconds_since(start)}};
       for (const auto& [name, value] : stats) entry[name] = value.item<double>();
+      if (settings.lr_decay() > 0) entry["lr_scale"] = lr_scale;
       log << entry.dump() << "\n" << std::flush;
       bar.update(step, stats);
     }

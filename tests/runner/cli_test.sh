@@ -28,7 +28,9 @@ G() { "$gpm" --threads 1 "$@"; }
 # --- bit-exact resume: N steps + resume + N steps == 2N steps, for every model -------------------
 # Every model keeps a weight average (the default), and learning rates are large enough for the
 # average to differ visibly from the last iterate, so a resume that lost the average would show.
-echo '{"width": 32, "depth": 2, "latent_dim": 8, "lr": 0.01}' >gan.json
+# The GAN's learning-rate decay (by default over the second half) follows the steps in total, which
+# extending a run from 15 to 30 changes: these runs keep a constant rate.
+echo '{"width": 32, "depth": 2, "latent_dim": 8, "lr": 0.01, "lr_decay": 0}' >gan.json
 echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 0.01}' >edm.json
 echo '{"width": 32, "depth": 2, "embedding_size": 8, "generation_steps": 8, "lr": 0.01}' >df.json
 echo '{"width": 32, "depth": 2, "latent_dim": 8, "score_steps": 2, "denoiser_width": 32, "denoiser_depth": 2,
@@ -114,6 +116,31 @@ expect 2 "-n must be > 0" G data --data ring -n 0 --out m.csv
 # The global --threads is accepted after the subcommand too, as `gpm train ... --threads T`.
 expect 0 "wrote 10 points" "$gpm" data --data ring -n 10 --out t.csv --threads 1
 expect 2 "threads" "$gpm" data --data ring -n 10 --out t.csv --threads -1
+
+# --- learning-rate decay: the rates fall linearly over the last lr_decay of the steps ----------------
+# Training lines only (evaluations interleave), without the wall-clock time and the logged factor.
+training_lines() { grep '"discriminator_loss"' "$1/log.jsonl" | sed -e 's/,"time":[^,}]*//' -e 's/,"lr_scale":[^,}]*//'; }
+echo '{"width": 32, "depth": 2, "latent_dim": 8, "lr": 0.01, "log_every": 1, "lr_decay": 0}' >constant.json
+sed 's/"lr_decay": 0/"lr_decay": 0.5/' constant.json >decaying.json
+G train --model gan --data ring --out constant --steps 20 --config constant.json --quiet >/dev/null &&
+  G train --model gan --data ring --out decaying --steps 20 --config decaying.json --quiet >/dev/null ||
+  fail "training with lr_decay"
+# Step k logs the factor of its updates and their losses: the factor is 1 through step 11 and falls
+# by 0.1 from step 12 to 0.1 at step 20, so the losses part at step 12, whose generator loss comes
+# after its discriminator update.
+[ "$(grep -o '"lr_scale":[^,}]*' decaying/log.jsonl | sed -n '1p;11p;12p;20p' | tr '\n' ' ')" = \
+  '"lr_scale":1.0 "lr_scale":1.0 "lr_scale":0.9 "lr_scale":0.1 ' ] && pass ||
+  fail "lr_decay 0.5 over 20 steps should scale the rates by 1 through step 11, 0.9 at 12 and 0.1 at 20"
+cmp -s <(training_lines constant | head -11) <(training_lines decaying | head -11) &&
+  ! cmp -s <(training_lines constant | sed -n 12p) <(training_lines decaying | sed -n 12p) && pass ||
+  fail "a decaying run should train as a constant one through step 11 and differently from step 12"
+# A run stored before lr_decay existed resumes at the constant rate it was trained with.
+cp -r decaying predating && grep -v '"lr_decay"' decaying/run.json >predating/run.json &&
+  G train --resume predating --steps 24 --quiet >/dev/null && [ "$(grep -c '"lr_scale"' predating/log.jsonl)" = 20 ] &&
+  grep -q '"lr_decay": 0.0' predating/run.json && pass ||
+  fail "a GAN run without lr_decay in its run.json should resume at a constant rate"
+echo '{"lr_decay": 1.5}' >long_decay.json
+expect 2 "lr_decay' must be in [0, 1] (0: a constant rate), got 1.5" G train --model edm --data ring --out bad3 --config long_decay.json
 
 # --- standardized coordinates ---------------------------------------------------------------------
 # A point cloud 100 times wider and far from the origin trains in standardized coordinates ("auto"),

@@ -2,8 +2,10 @@
 // (discriminator, denoiser) and generator. One place for the optimiser step and for checkpoints.
 #pragma once
 
+#include <cmath>
 #include <concepts>
 #include <memory>
+#include <vector>
 
 #include <ATen/core/Generator.h>
 #include <torch/optim/optimizer.h>
@@ -37,6 +39,7 @@ class OptimisedNetwork {
     GPM_CHECK(average_decay >= 0 && average_decay < 1, "{}: the weight average's decay must be in [0, 1) "
               "(0: no average), got {}", owner, average_decay);
     optimizer_ = std::make_unique<Opt>(parameters, optimizer_options);
+    for (const auto& group : optimizer_->param_groups()) base_learning_rates_.push_back(group.options().get_lr());
     gen_ = make_generator(seed, parameters.front().device());
     if (average_decay > 0) average_ = std::make_unique<WeightAverage>(*net_, average_decay);
   }
@@ -49,6 +52,15 @@ class OptimisedNetwork {
     optimizer_->step();
     if (average_) average_->update(*net_);
     return norm;
+  }
+
+  /// Sets every parameter group's learning rate to `factor` times the one it was built with: the
+  /// multiplier of a schedule, set before each step (1 restores the original rate).
+  void scale_learning_rate(double factor) {
+    GPM_CHECK(std::isfinite(factor) && factor >= 0, "scale_learning_rate: the factor must be finite and >= 0, got {}",
+              factor);
+    auto& groups = optimizer_->param_groups();
+    for (size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(base_learning_rates_[i] * factor);
   }
 
   /// The averaged weights swapped in for the scope of the result (a no-op without an average).
@@ -80,6 +92,7 @@ class OptimisedNetwork {
   std::unique_ptr<Opt> optimizer_;
   at::Generator gen_;
   std::unique_ptr<WeightAverage> average_;
+  std::vector<double> base_learning_rates_;
 };
 
 }  // namespace gpm

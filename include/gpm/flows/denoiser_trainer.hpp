@@ -66,6 +66,8 @@ class DenoiserTrainer {
   Net& net() { return network_.net(); }
   /// The averaged weights in the network for the scope of the result (no-op without an average).
   AveragedWeights averaged_weights() { return network_.averaged_weights(); }
+  /// Every optimiser's learning rate times `factor` (a schedule's multiplier; see OptimisedNetwork).
+  void scale_learning_rate(double factor) { network_.scale_learning_rate(factor); }
   Opt& optimizer() { return network_.optimizer(); }
   const Sigma& sigma_sampler() const { return sigma_; }
   at::Generator& generator() { return network_.generator(); }

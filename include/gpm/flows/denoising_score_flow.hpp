@@ -33,6 +33,7 @@ class DenoisingScoreFlow {
   Net& net() { return trainer_.net(); }
   /// The trainer's averaged weights for the scope of the result (no-op without an average).
   AveragedWeights averaged_weights() { return trainer_.averaged_weights(); }
+  void scale_learning_rate(double factor) { trainer_.scale_learning_rate(factor); }
   DenoiserTrainer<Net, Opt, Sigma>& trainer() { return trainer_; }
 
  private:

@@ -121,6 +121,8 @@ class DiscriminatorFlow {
   Net& net() { return network_.net(); }
   /// The averaged weights in the network for the scope of the result (no-op without an average).
   AveragedWeights averaged_weights() { return network_.averaged_weights(); }
+  /// Every optimiser's learning rate times `factor` (a schedule's multiplier; see OptimisedNetwork).
+  void scale_learning_rate(double factor) { network_.scale_learning_rate(factor); }
   Opt& optimizer() { return network_.optimizer(); }
   const Loss& loss() const { return loss_; }
   at::Generator& generator() { return network_.generator(); }

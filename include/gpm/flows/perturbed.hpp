@@ -53,6 +53,7 @@ class Perturbed {
   }
 
   F& flow() { return flow_; }
+  void scale_learning_rate(double factor) { scale_learning_rate_of(flow_, factor); }
   const Sigma& sigma_sampler() const { return sigma_; }
   at::Generator& generator() { return gen_; }
 

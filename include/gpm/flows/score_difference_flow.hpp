@@ -65,6 +65,8 @@ class ScoreDifferenceFlow {
 
   DataDenoiser& data_denoiser() { return data_; }
   DenoiserTrainer<Net, Opt, Sigma>& generated() { return generated_; }
+  /// D_φ's learning rate times `factor`; the data denoiser is frozen.
+  void scale_learning_rate(double factor) { generated_.scale_learning_rate(factor); }
   const ScoreDifferenceFlowOptions& options() const { return options_; }
 
  private:

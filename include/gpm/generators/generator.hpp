@@ -80,6 +80,8 @@ class Generator {
   Net& net() { return network_.net(); }
   /// The averaged weights in the network for the scope of the result (no-op without an average).
   AveragedWeights averaged_weights() { return network_.averaged_weights(); }
+  /// Every optimiser's learning rate times `factor` (a schedule's multiplier; see OptimisedNetwork).
+  void scale_learning_rate(double factor) { network_.scale_learning_rate(factor); }
   Opt& optimizer() { return network_.optimizer(); }
   const Latent& latent() const { return latent_; }
   const GeneratorOptions& options() const { return options_; }

@@ -71,6 +71,12 @@ class InteractingParticleModel {
 
   void seed(uint64_t seed) { gen_.set_current_seed(seed); }
 
+  /// The generator's and the flow estimator's learning rates times `factor` (a schedule's multiplier).
+  void scale_learning_rate(double factor) {
+    scale_learning_rate_of(dynamics_, factor);
+    scale_learning_rate_of(flow_, factor);
+  }
+
   /// Generator, flow, random stream and iteration counter (Checkpointable): with the same options,
   /// a model that loads a saved state continues exactly as the saved one would have.
   void save(torch::serialize::OutputArchive& archive) const

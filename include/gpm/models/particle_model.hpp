@@ -143,6 +143,9 @@ class ParticleModel {
   /// Reseeds the model's random stream.
   void seed(uint64_t seed) { gen_.set_current_seed(seed); }
 
+  /// The flow estimator's learning rates times `factor` (a schedule's multiplier).
+  void scale_learning_rate(double factor) { scale_learning_rate_of(flow_, factor); }
+
   F& flow() { return flow_; }
   I& integrator() { return integrator_; }
   const G& grid() const { return grid_; }
