@@ -271,8 +271,9 @@ inline io::ConfigSchema<ScoreGanConfig> score_gan_schema() {
 /// generator step, which keep it from losing modes over that long, and its learning rates decaying
 /// linearly over the second half, which settles a generator that swings late in training; the Score
 /// GAN 50,400 steps with one D_φ step per generator step at D_φ learning rate 1e-3, the reference's
-/// MNIST ratio, instead of 31,500 with ten; EDM's denoiser and the Discriminator Flow's discriminator see 128 random
-/// Fourier features of x, which sharpen the modes of a 25-mode grid; the Discriminator Flow trains
+/// MNIST ratio, instead of 31,500 with ten; EDM's denoiser and the Discriminator Flow's
+/// discriminator see 128 random Fourier features of x, which sharpen the modes of a 25-mode grid;
+/// the Discriminator Flow trains
 /// on standardized data, so that its N(0, I) prior is as wide as the data and the flow carries mass
 /// evenly to every mode, with its features at scale 3, as fine as scale 1 in a grid's own units; the
 /// GAN's samples take 20 steps of its discriminator's flow over time 2, which moves the mass its
