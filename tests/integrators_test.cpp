@@ -128,6 +128,25 @@ TEMPLATE_TEST_CASE("Euler-Maruyama adds g(t) sqrt(|dt|) noise, and none on the l
   CHECK(noisy_end.step(zero, x, last, gen).var().template item<double>() == Approx(2.0).margin(0.1));
 }
 
+TEMPLATE_TEST_CASE("EDM's reverse SDE ends with the denoising step x <- D(x, sigma_1)", "[integrators][sde][edm][numeric]",
+                   float, double) {
+  const auto o = t::options<TestType>();
+  const gpm::GaussianMixtureDenoiser denoiser(torch::tensor({{1.0, -2.0}}, o), kS);
+  gpm::ScoreFlow flow(denoiser);
+  auto gen = t::generator(5);
+  const auto x = torch::randn({10, 2}, gen, o) * 3.0;
+  const double sigma_1 = 0.8;
+  const auto expected = denoiser(x, torch::full({10}, sigma_1, o));
+  gpm::EulerMaruyama sde(gpm::EdmDiffusion{}, gpm::EulerMaruyamaOptions().drift_scale(2.0));
+  // Drift 2 on this step would give 2 D - x.
+  CHECK(t::max_abs(sde.step(flow, x, gpm::Step{sigma_1, 0.0, 9, 10}, gen) - expected) < t::eps<TestType>());
+  // A one-step grid from sigma_1 to 0 through the sampler.
+  auto model = gpm::ParticleModel(gpm::ScoreFlow(denoiser), sde, gpm::KarrasGrid(gpm::KarrasGridOptions(1).sigma_max(sigma_1)),
+                                  gpm::GaussianPrior(gpm::GaussianPriorOptions({2}).std(sigma_1)),
+                                  gpm::ParticleModelOptions().dtype(t::dtype<TestType>()).device(t::device()));
+  CHECK(t::max_abs(model.sample_from(x) - expected) < t::eps<TestType>());
+}
+
 TEST_CASE("integrate stops early after k of N steps and shows each state to the observer", "[integrators][driver]") {
   const auto o = t::options<double>();
   gpm::PotentialFlow flow([](const torch::Tensor& x, const torch::Tensor&) { return -0.5 * gpm::batched_squared_norm(x); });

@@ -38,7 +38,10 @@ struct EulerMaruyamaOptions {
 };
 
 /// Euler–Maruyama, strong order 1/2: x ← x + a Δt v(x, t0) + g(t0) √|Δt| ξ, ξ ~ N(0, I).
-/// Models gpm::Integrator.
+/// A noiseless last step (the default) is a probability-flow Euler step, drift 1: the drift beyond
+/// the flow's, (a − 1) v, is the Langevin part of the SDE and belongs with its noise. For EDM's
+/// reverse SDE (a = 2) the step to σ = 0 is then x ← D(x, σ), where drift 2 would give 2D − x
+/// (as in the reference, Franceschi et al. 2023). Models gpm::Integrator.
 /// Example: `EulerMaruyama langevin(ConstantDiffusion(std::sqrt(2.0)));`
 template <DiffusionCoefficient C = ConstantDiffusion>
 class EulerMaruyama {
@@ -54,8 +57,10 @@ class EulerMaruyama {
   template <Flow F>
   torch::Tensor step(F& flow, const torch::Tensor& x, const Step& s, at::Generator& gen) const {
     const double dt = s.dt();
-    torch::Tensor next = x + (options_.drift_scale() * dt) * flow.velocity(x, particle_times(s.t0, x));
-    if (s.last() && !options_.noise_on_last_step()) return next;
+    const bool noiseless = s.last() && !options_.noise_on_last_step();
+    const double drift = noiseless ? 1.0 : options_.drift_scale();
+    torch::Tensor next = x + (drift * dt) * flow.velocity(x, particle_times(s.t0, x));
+    if (noiseless) return next;
     const double g = static_cast<double>(diffusion_(s.t0));
     if (g == 0.0) return next;
     return next + (g * std::sqrt(std::abs(dt))) * torch::randn(x.sizes(), gen, x.options());
