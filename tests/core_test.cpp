@@ -26,6 +26,30 @@ TEST_CASE("Karras grid starts at sigma_max, ends at sigma_min then 0, and follow
   REQUIRE(gpm::KarrasGrid(gpm::KarrasGridOptions(1)).times() == std::vector<double>{80.0, 0.0});
 }
 
+TEST_CASE("a Karras grid clamped to a denoiser keeps to the denoiser's noise range", "[core][grid]") {
+  struct Ranged {
+    double sigma_min() const { return 0.01; }
+    double sigma_max() const { return 20.0; }
+  };
+  struct Unranged {};
+  const auto wide = gpm::KarrasGridOptions(8).sigma_min(0.002).sigma_max(80).rho(5);
+  const auto clamped = gpm::clamp_to(wide, Ranged{});
+  CHECK(clamped.sigma_min() == 0.01);
+  CHECK(clamped.sigma_max() == 20.0);
+  CHECK(clamped.steps() == 8);
+  CHECK(clamped.rho() == 5.0);
+  const auto t = gpm::KarrasGrid(clamped).times();
+  CHECK(t.front() == Approx(20.0));
+  CHECK(t[7] == Approx(0.01));
+  // A narrower request stays as asked; a denoiser without a declared range changes nothing.
+  const auto narrow = gpm::clamp_to(gpm::KarrasGridOptions(8).sigma_min(0.1).sigma_max(5), Ranged{});
+  CHECK((narrow.sigma_min() == 0.1 && narrow.sigma_max() == 5.0));
+  const auto kept = gpm::clamp_to(wide, Unranged{});
+  CHECK((kept.sigma_min() == 0.002 && kept.sigma_max() == 80.0));
+  REQUIRE_THROWS_WITH(gpm::clamp_to(gpm::KarrasGridOptions(8).sigma_min(30).sigma_max(80), Ranged{}),
+                      Contains("does not overlap the denoiser's [0.01, 20]"));
+}
+
 TEST_CASE("geometric grid has a constant ratio", "[core][grid]") {
   const auto t = gpm::GeometricGrid(gpm::GeometricGridOptions(3, 8.0, 1.0)).times();
   REQUIRE(t.size() == 4);

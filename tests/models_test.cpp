@@ -26,6 +26,16 @@ struct RecordingFlow {
   torch::Tensor last_real, last_fake, last_t;
 };
 
+// A network F = 0 under EDM's preconditioning that records the noise levels σ = exp(4 c_noise) it sees.
+struct NoiseLevelRecorderImpl : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c_noise) {
+    sigmas.push_back((4.0 * c_noise).exp());
+    return torch::zeros_like(x);
+  }
+  std::vector<torch::Tensor> sigmas;
+};
+TORCH_MODULE(NoiseLevelRecorder);
+
 }  // namespace
 
 TEST_CASE("particle models are deterministic given a seed", "[models][pm]") {
@@ -255,6 +265,22 @@ TEST_CASE("denoise_refine noises the particles to sigma and follows the denoiser
   REQUIRE_THROWS_WITH(gpm::denoise_refine(gaussian, x, options, gen, 41), Contains("cannot stop after 41 steps"));
   REQUIRE_THROWS_WITH(gpm::denoise_refine(gaussian, torch::zeros({4}, o), options, gen),
                       Contains("denoise_refine: x has shape [4]"));
+}
+
+TEMPLATE_TEST_CASE("denoise_refine keeps to the noise range its denoiser was trained for", "[models][refine]", float, double) {
+  const auto o = t::options<TestType>();
+  NoiseLevelRecorder recorder;
+  const gpm::nn::EdmPreconditioned denoiser(recorder, gpm::nn::EdmPreconditioningOptions().sigma_min(0.05).sigma_max(0.5));
+  const auto x = torch::randn({16, 2}, t::generator(2), o);
+  auto gen = t::generator(3);
+  // Asked for noise 1 and levels down to 0.002: it noises at 0.5 and steps from 0.5 down to 0.05, then 0.
+  const auto refined = gpm::denoise_refine(denoiser, x, gpm::DenoisingRefinementOptions().steps(6).sigma(1.0).sigma_min(0.002), gen);
+  const auto seen = torch::cat(recorder->sigmas);
+  CHECK(seen.min().template item<double>() == Approx(0.05).epsilon(t::eps<TestType>()));
+  CHECK(seen.max().template item<double>() == Approx(0.5).epsilon(t::eps<TestType>()));
+  auto same_gen = t::generator(3);
+  const auto within = gpm::denoise_refine(denoiser, x, gpm::DenoisingRefinementOptions().steps(6).sigma(0.5).sigma_min(0.05), same_gen);
+  CHECK(t::max_abs(refined - within) == 0.0);
 }
 
 TEST_CASE("sample_refined refines a Score GAN's samples by its data denoiser", "[models][refine]") {

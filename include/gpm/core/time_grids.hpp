@@ -1,9 +1,13 @@
 // Discretisations of generation time: uniform on an interval, the Karras (EDM) σ schedule
-// ending at 0, and geometric noise levels. Each models gpm::TimeGrid.
+// ending at 0 (clamped to a denoiser's noise range by clamp_to), and geometric noise levels. Each
+// models gpm::TimeGrid.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <torch/arg.h>
@@ -86,6 +90,41 @@ class KarrasGrid {
  private:
   KarrasGridOptions options_;
 };
+
+/// A denoiser that declares the noise range it was trained for: nn::EdmPreconditioned (through its
+/// module holder), or any class with `sigma_min()` and `sigma_max()`.
+template <class D>
+concept DeclaresNoiseRange = requires(const D& d) {
+  { d->sigma_min() } -> std::convertible_to<double>;
+  { d->sigma_max() } -> std::convertible_to<double>;
+} || requires(const D& d) {
+  { d.sigma_min() } -> std::convertible_to<double>;
+  { d.sigma_max() } -> std::convertible_to<double>;
+};
+
+/// `options` with σ_min raised to the denoiser's σ_min and σ_max lowered to its σ_max, as the
+/// reference EDM sampler does. A trained denoiser has only seen noise levels in its range; outside
+/// it, it extrapolates. Use it (and a prior of std σ_max of the result) wherever a Karras grid is
+/// built for a denoiser; `make_edm` and `denoise_refine` do. A denoiser that declares no range (a
+/// closed-form one, exact at every σ) leaves the options unchanged.
+/// Example: `KarrasGrid grid(clamp_to(KarrasGridOptions(28).sigma_max(80), denoiser));`
+template <class D>
+KarrasGridOptions clamp_to(KarrasGridOptions options, const D& denoiser) {
+  if constexpr (DeclaresNoiseRange<D>) {
+    const auto range = [&] {
+      if constexpr (requires { denoiser->sigma_min(); })
+        return std::pair<double, double>(denoiser->sigma_min(), denoiser->sigma_max());
+      else
+        return std::pair<double, double>(denoiser.sigma_min(), denoiser.sigma_max());
+    }();
+    const double lo = std::max(options.sigma_min(), range.first), hi = std::min(options.sigma_max(), range.second);
+    GPM_CHECK(lo < hi, "clamp_to: the grid's noise range [{}, {}] does not overlap the denoiser's [{}, {}]; "
+              "ask for noise levels the denoiser was trained on", options.sigma_min(), options.sigma_max(),
+              range.first, range.second);
+    options.sigma_min(lo).sigma_max(hi);
+  }
+  return options;
+}
 
 struct GeometricGridOptions {
   GeometricGridOptions(int64_t steps, double start, double end) : steps_(steps), start_(start), end_(end) {}

@@ -77,16 +77,17 @@ nn::EdmMlpDenoiser copy_sampling_denoiser(Edm<I>& edm, int64_t dim, const EdmOpt
   return copy;
 }
 
-/// An EDM for data of `dim` coordinates. Example: `auto edm = make_edm(2);` then `edm.train_step(batch)`.
+/// An EDM for data of `dim` coordinates; its grid and prior are clamped to the denoiser's noise
+/// range (clamp_to). Example: `auto edm = make_edm(2);` then `edm.train_step(batch)`.
 template <Integrator I = Heun>
 Edm<I> make_edm(int64_t dim, const EdmOptions& o = {}, I integrator = {}) {
   auto net = make_edm_mlp_denoiser(dim, o);
   DenoiserTrainer<nn::EdmMlpDenoiser, torch::optim::Adam, LogNormalSigma> trainer(
       net, LogNormalSigma(o.p_mean(), o.p_std()), torch::optim::AdamOptions(o.lr()).betas({o.beta1(), o.beta2()}),
       DenoiserTrainerOptions().sigma_data(o.sigma_data()).seed(o.seed() + 1).weight_average(o.weight_average()));
-  return Edm<I>(DenoisingScoreFlow<nn::EdmMlpDenoiser>(std::move(trainer)), std::move(integrator),
-                KarrasGrid(KarrasGridOptions(o.sampling_steps()).sigma_min(o.sigma_min()).sigma_max(o.sigma_max()).rho(o.rho())),
-                GaussianPrior(GaussianPriorOptions({dim}).std(o.sigma_max())),
+  const auto grid = clamp_to(KarrasGridOptions(o.sampling_steps()).sigma_min(o.sigma_min()).sigma_max(o.sigma_max()).rho(o.rho()), net);
+  return Edm<I>(DenoisingScoreFlow<nn::EdmMlpDenoiser>(std::move(trainer)), std::move(integrator), KarrasGrid(grid),
+                GaussianPrior(GaussianPriorOptions({dim}).std(grid.sigma_max())),
                 ParticleModelOptions().seed(o.seed()).device(o.device()));
 }
 

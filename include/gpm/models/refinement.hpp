@@ -85,7 +85,8 @@ struct DenoisingRefinementOptions {
 /// grid from σ_start down to 0 (`stop_after` k < K takes only the first k). Returns x unchanged when
 /// K = 0 or k = 0, as refine does: stopping before the first step skips the noise too. If the
 /// particles are distributed as the data are, x + σ_start ε is distributed as the data noised at
-/// σ_start, and the flow carries it back to the data.
+/// σ_start, and the flow carries it back to the data. The grid, σ_start included, is clamped to the
+/// denoiser's noise range if it declares one (clamp_to), so the noise matches the first level.
 /// Example: `auto x = denoise_refine(edm_denoiser, generated, DenoisingRefinementOptions(), gen);`
 template <Denoiser D>
 torch::Tensor denoise_refine(const D& denoiser, torch::Tensor x, const DenoisingRefinementOptions& options,
@@ -101,13 +102,14 @@ torch::Tensor denoise_refine(const D& denoiser, torch::Tensor x, const Denoising
     return x;
   }
   if (stop_after && *stop_after == 0) return x;
+  const auto levels = clamp_to(
+      KarrasGridOptions(options.steps()).sigma_min(options.sigma_min()).sigma_max(options.sigma()).rho(options.rho()),
+      denoiser);
   torch::NoGradGuard no_grad;
-  x = x + options.sigma() * torch::randn(x.sizes(), gen, x.options());
+  x = x + levels.sigma_max() * torch::randn(x.sizes(), gen, x.options());
   ScoreFlow<D> flow(denoiser);
   Heun heun;
-  const auto grid = KarrasGrid(
-      KarrasGridOptions(options.steps()).sigma_min(options.sigma_min()).sigma_max(options.sigma()).rho(options.rho()));
-  return integrate(heun, flow, std::move(x), grid.times(), gen, stop_after);
+  return integrate(heun, flow, std::move(x), KarrasGrid(levels).times(), gen, stop_after);
 }
 
 /// n samples of an interacting particle model whose flow is driven by a data denoiser (Score GAN:
