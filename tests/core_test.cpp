@@ -193,6 +193,70 @@ TEST_CASE("a weight average saves and loads, and refuses another architecture", 
   REQUIRE_THROWS_WITH(gpm::copy_weights(*net, *other), Contains("share an architecture"));
 }
 
+TEMPLATE_TEST_CASE("a weight average averages batch-norm statistics, copies the batch count, and loads an average "
+                   "saved without them", "[core][average][numeric]", float, double) {
+  const auto o = t::options<TestType>();
+  torch::nn::BatchNorm1d bn(2);
+  bn->to(t::device(), t::dtype<TestType>());  // casts num_batches_tracked to TestType too
+  const auto set = [&](std::vector<double> mean, std::vector<double> var, int64_t count) {
+    torch::NoGradGuard no_grad;
+    bn->running_mean.copy_(torch::tensor(mean, o));
+    bn->running_var.copy_(torch::tensor(var, o));
+    bn->num_batches_tracked.fill_(count);
+  };
+  const auto statistics_are = [&](std::vector<double> mean, std::vector<double> var, int64_t count) {
+    return t::max_abs(bn->running_mean - torch::tensor(mean, o)) < t::eps<TestType>() &&
+           t::max_abs(bn->running_var - torch::tensor(var, o)) < t::eps<TestType>() &&
+           bn->num_batches_tracked.template item<int64_t>() == count;
+  };
+  set({1, 2}, {1, 1}, 0);
+  gpm::WeightAverage average(*bn, 0.9);
+  set({3, 4}, {5, 6}, 7);
+  average.update(*bn);  // beta = 0.1
+  const std::vector<double> mean{0.1 * 1 + 0.9 * 3, 0.1 * 2 + 0.9 * 4}, var{0.1 + 0.9 * 5, 0.1 + 0.9 * 6};
+  {
+    gpm::AveragedWeights use(&average, *bn);
+    CHECK(statistics_are(mean, var, 7));
+  }
+  CHECK(statistics_are({3, 4}, {5, 6}, 7));
+
+  const auto round_trip = [](const auto& write, auto& into) {
+    torch::serialize::OutputArchive out;
+    write(out);
+    std::stringstream buffer;
+    out.save_to(buffer);
+    torch::serialize::InputArchive in;
+    in.load_from(buffer);
+    into.load(in);
+  };
+  gpm::WeightAverage restored(*bn, 0.9);
+  round_trip([&](auto& out) { average.save(out); }, restored);
+  {
+    gpm::AveragedWeights use(&restored, *bn);
+    CHECK(statistics_are(mean, var, 7));
+  }
+
+  // Saved before buffers were averaged: the live statistics stand in, and the next update starts from them.
+  gpm::WeightAverage legacy(*bn, 0.9);
+  round_trip([&](auto& out) {
+    out.write("p0", bn->weight);
+    out.write("p1", bn->bias);
+    gpm::io::write_counter(out, "updates", 1);
+  }, legacy);
+  set({5, 5}, {2, 2}, 9);
+  {
+    gpm::AveragedWeights use(&legacy, *bn);
+    CHECK(statistics_are({5, 5}, {2, 2}, 9));
+  }
+  legacy.update(*bn);
+  set({7, 7}, {3, 3}, 10);
+  {
+    gpm::AveragedWeights use(&legacy, *bn);
+    CHECK(statistics_are({5, 5}, {2, 2}, 9));
+  }
+  CHECK(statistics_are({7, 7}, {3, 3}, 10));
+}
+
 TEST_CASE("configure_cpu_runtime flushes denormals and serves large tensors from the kept heap", "[core][runtime]") {
   at::globalContext().setFlushDenormal(false);
   const auto tiny = torch::full({4}, 1e-39f);  // a float32 denormal

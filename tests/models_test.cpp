@@ -36,6 +36,14 @@ struct NoiseLevelRecorderImpl : torch::nn::Module {
 };
 TORCH_MODULE(NoiseLevelRecorder);
 
+// Latents taken in order from a fixed set, so that batches of different sizes share their first rows.
+struct FixedLatents {
+  torch::Tensor latents;
+  torch::Tensor sample(int64_t n, const torch::TensorOptions& options, at::Generator&) const {
+    return latents.slice(0, 0, n).to(options);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("particle models are deterministic given a seed", "[models][pm]") {
@@ -394,4 +402,42 @@ TEST_CASE("models sample with the averaged weights and train the live ones", "[m
   }
   CHECK(t::max_abs(copy(x, sigma) - averaged_denoised) == 0.0);
   CHECK(t::max_abs(copy(x, sigma) - live_denoised) > 1e-5);
+}
+
+TEMPLATE_TEST_CASE("a generator with batch norm samples each latent on its own and averages its running statistics",
+                   "[models][average]", float, double) {
+  const auto o = t::options<TestType>();
+  torch::manual_seed(5);
+  gpm::nn::Mlp net(gpm::nn::MlpOptions(3, 2).width(16).depth(2).batch_norm(true));
+  net->to(t::device(), t::dtype<TestType>());
+  gpm::Generator<gpm::nn::Mlp, torch::optim::Adam, FixedLatents> g(
+      net, FixedLatents{torch::randn({64, 3}, t::generator(1), o)}, torch::optim::AdamOptions(1e-2),
+      gpm::GeneratorOptions().weight_average(0.9));
+  RecordingFlow flow;
+  auto gen = t::generator(2);
+  for (int i = 0; i < 10; ++i) g.step(flow, 64, gen);
+  const auto running = [&] {  // every running_mean and running_var
+    std::vector<torch::Tensor> statistics;
+    for (const auto& b : net->buffers())
+      if (b.is_floating_point()) statistics.push_back(b.flatten());
+    return torch::cat(statistics).clone();
+  };
+  const auto before = running();
+
+  // Eval mode: the first 4 samples are the same in a batch of 4 and of 64, and sampling leaves the
+  // network's statistics and mode as they were.
+  const auto few = g.sample(4, gen), many = g.sample(64, gen);
+  CHECK(t::max_abs(few - many.slice(0, 0, 4)) < t::eps<TestType>());
+  CHECK(t::max_abs(running() - before) == 0.0);
+  CHECK(net->is_training());
+  // The batch a discriminator trains on is generated as the generator's steps see it.
+  CHECK(t::max_abs(g.training_sample(4, gen) - g.training_sample(64, gen).slice(0, 0, 4)) > 1e-3);
+
+  // The averaged weights come with averaged running statistics, and the live ones come back.
+  const auto live = running();
+  {
+    const auto use = g.averaged_weights();
+    CHECK(t::max_abs(running() - live) > 1e-3);
+  }
+  CHECK(t::max_abs(running() - live) == 0.0);
 }

@@ -4,9 +4,11 @@
 
 #include <concepts>
 #include <memory>
+#include <vector>
 
 #include <ATen/core/Generator.h>
 #include <torch/arg.h>
+#include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
@@ -18,6 +20,29 @@
 #include "gpm/io/state.hpp"
 
 namespace gpm {
+
+/// While alive, `module` and its submodules are in eval mode; each gets its own mode back at the end
+/// of the scope. Example: `{ EvalMode eval(*net); y = net->forward(z); }`
+class [[nodiscard]] EvalMode {
+ public:
+  explicit EvalMode(torch::nn::Module& module) : root_(&module), submodules_(module.modules(/*include_self=*/false)) {
+    was_training_.push_back(root_->is_training());
+    for (const auto& m : submodules_) was_training_.push_back(m->is_training());
+    root_->eval();
+  }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+  ~EvalMode() {
+    // train() recurses into children; submodules come parent first, so each ends with its own mode.
+    root_->train(was_training_.front());
+    for (size_t i = 0; i < submodules_.size(); ++i) submodules_[i]->train(was_training_[i + 1]);
+  }
+
+ private:
+  torch::nn::Module* root_;
+  std::vector<std::shared_ptr<torch::nn::Module>> submodules_;
+  std::vector<bool> was_training_;
+};
 
 struct GeneratorOptions {
   /// Multiplies the generator loss (the reference's gen_loss_scale).
@@ -43,8 +68,17 @@ class Generator {
         latent_(std::move(latent)),
         options_(options) {}
 
-  /// g(z) for n fresh latents, without building a graph (the network keeps its train/eval mode).
+  /// g(z) for n fresh latents, without building a graph, with the network in eval mode: batch norm
+  /// uses its running statistics, so each sample depends on its own latent only.
   torch::Tensor sample(int64_t n, at::Generator& gen) {
+    torch::NoGradGuard no_grad;
+    const EvalMode eval(*net());
+    return net()->forward(latent_.sample(n, parameter_options(), gen));
+  }
+
+  /// g(z) for n fresh latents in the network's own (training) mode, as the generator's steps see
+  /// them: the generated batch on which a flow's estimator (a discriminator) trains.
+  torch::Tensor training_sample(int64_t n, at::Generator& gen) {
     torch::NoGradGuard no_grad;
     return net()->forward(latent_.sample(n, parameter_options(), gen));
   }

@@ -31,7 +31,8 @@ struct InteractingParticleModelOptions {
 /// x = g_θ(z) move by the flow smoothed by the generator's NTK. Each `train_step(real)` is one
 /// iteration of the reference loops: one update of the flow's estimator on `real` and fresh
 /// generated samples (if the flow is trainable), and every k-th iteration one generator step.
-/// `sample` uses the generator's averaged weights when it keeps an average (gpm::WeightAverage).
+/// `sample` uses the generator's averaged weights when it keeps an average (gpm::WeightAverage);
+/// a gpm::Generator samples in eval mode, and the estimator trains on its `training_sample`.
 /// Example: `InteractingParticleModel model(generator, MmdFlow(RbfKernel()));`
 template <GeneratorDynamics D, Flow F>
 class InteractingParticleModel {
@@ -55,7 +56,12 @@ class InteractingParticleModel {
     const auto n = options_.generator_batch_size() > 0 ? options_.generator_batch_size() : real.size(0);
     Stats stats;
     if constexpr (TrainableFlow<F>) {
-      const auto fake = dynamics_.sample(n, gen_);
+      // The estimator trains on the generator as its own steps see it (batch norm: batch statistics).
+      torch::Tensor fake;
+      if constexpr (requires { dynamics_.training_sample(n, gen_); })
+        fake = dynamics_.training_sample(n, gen_);
+      else
+        fake = dynamics_.sample(n, gen_);
       stats = flow_.update(real, fake, torch::zeros({n}, fake.options()));
     }
     if (iteration_ % options_.flow_steps_per_generator_step() == 0) stats.merge(dynamics_.step(flow_, n, gen_));
