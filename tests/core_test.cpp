@@ -5,13 +5,13 @@
 using Catch::Matchers::Contains;
 namespace t = gpm::test;
 
-TEST_CASE("uniform grid has N + 1 equally spaced points from start to end", "[core][grid]") {
+TEST_CASE("uniform grid has N + 1 equally spaced points from start to end", "[core][grid][numeric]") {
   const auto t = gpm::UniformGrid(gpm::UniformGridOptions(4).start(1.0).end(0.0)).times();
   REQUIRE(t == std::vector<double>{1.0, 0.75, 0.5, 0.25, 0.0});
   REQUIRE(gpm::UniformGrid(gpm::UniformGridOptions(56)).times().size() == 57);
 }
 
-TEST_CASE("Karras grid starts at sigma_max, ends at sigma_min then 0, and follows the rho formula", "[core][grid]") {
+TEST_CASE("Karras grid starts at sigma_max, ends at sigma_min then 0, and follows the rho formula", "[core][grid][numeric]") {
   const auto grid = gpm::KarrasGrid(gpm::KarrasGridOptions(28).sigma_min(0.002).sigma_max(40).rho(7));
   const auto t = grid.times();
   REQUIRE(t.size() == 29);
@@ -50,7 +50,7 @@ TEST_CASE("a Karras grid clamped to a denoiser keeps to the denoiser's noise ran
                       Contains("does not overlap the denoiser's [0.01, 20]"));
 }
 
-TEST_CASE("geometric grid has a constant ratio", "[core][grid]") {
+TEST_CASE("geometric grid has a constant ratio", "[core][grid][numeric]") {
   const auto t = gpm::GeometricGrid(gpm::GeometricGridOptions(3, 8.0, 1.0)).times();
   REQUIRE(t.size() == 4);
   for (size_t i = 0; i < 4; ++i) CHECK(t[i] == Approx(8.0 / std::pow(2.0, static_cast<double>(i))));
@@ -67,7 +67,7 @@ TEST_CASE("grids and priors refuse invalid options with a message naming the opt
   REQUIRE_THROWS_AS(gpm::GaussianPrior(gpm::GaussianPriorOptions({})), gpm::InvalidArgument);
 }
 
-TEMPLATE_TEST_CASE("Gaussian prior has the requested shape, dtype, device, mean and std", "[core][prior]", float, double) {
+TEMPLATE_TEST_CASE("Gaussian prior has the requested shape, dtype, device, mean and std", "[core][prior][numeric]", float, double) {
   const gpm::GaussianPrior prior(gpm::GaussianPriorOptions({3}).mean(2.0).std(0.5));
   auto gen = gpm::test::generator(7);
   const auto x = prior.sample(20000, gpm::test::options<TestType>(), gen);
@@ -118,7 +118,7 @@ TEST_CASE("particle checks name the argument, the problem and the fix", "[core][
   REQUIRE_NOTHROW(gpm::check_particles(torch::zeros({2, 1, 3, 3}), where));
 }
 
-TEST_CASE("a weight average warms up, then decays at its rate; swapping twice restores the live weights", "[core][average]") {
+TEST_CASE("a weight average warms up, then decays at its rate; swapping twice restores the live weights", "[core][average][numeric]") {
   torch::nn::Linear net(torch::nn::LinearOptions(2, 1).bias(false));
   net->to(t::device(), torch::kFloat64);
   const auto set = [&](double a, double b) {

@@ -91,7 +91,7 @@ TEMPLATE_TEST_CASE("every dataset draws [n, D] in the requested dtype and device
 }
 
 TEMPLATE_TEST_CASE("Gaussian ring: centres R(cos 2πk/K, sin 2πk/K); true samples cover all modes with HQ fraction "
-                   "1 − e^{−4.5}", "[data][toy2d]", float, double) {
+                   "1 − e^{−4.5}", "[data][toy2d][numeric]", float, double) {
   const data::GaussianRing ring({}, gpm::test::options<TestType>());
   REQUIRE(ring.modes() == 5);
   REQUIRE(ring.std() == 0.5);
@@ -114,7 +114,7 @@ TEMPLATE_TEST_CASE("Gaussian ring: centres R(cos 2πk/K, sin 2πk/K); true sampl
   CHECK(gpm::test::max_abs(x.mean(0)) < 0.08);
 }
 
-TEMPLATE_TEST_CASE("Gaussian grid: 25 centres at {−4, −2, 0, 2, 4}², every mode covered", "[data][toy2d]", float,
+TEMPLATE_TEST_CASE("Gaussian grid: 25 centres at {−4, −2, 0, 2, 4}², every mode covered", "[data][toy2d][numeric]", float,
                    double) {
   const auto opts = gpm::test::options<TestType>();
   const data::GaussianGrid grid({}, opts);
@@ -131,7 +131,7 @@ TEMPLATE_TEST_CASE("Gaussian grid: 25 centres at {−4, −2, 0, 2, 4}², every 
   REQUIRE(torch::equal(single.centers(), torch::zeros({1, 2}, opts)));
 }
 
-TEST_CASE("two moons: noiseless points lie on the two half circles; the mean is (1/2, 1/4)", "[data][toy2d]") {
+TEST_CASE("two moons: noiseless points lie on the two half circles; the mean is (1/2, 1/4)", "[data][toy2d][numeric]") {
   auto gen = gpm::test::generator(13);
   const auto x = data::TwoMoons(data::TwoMoonsOptions().noise(0), gpm::test::options<double>()).sample(4000, gen);
   const auto px = x.select(1, 0), py = x.select(1, 1);
@@ -148,7 +148,7 @@ TEST_CASE("two moons: noiseless points lie on the two half circles; the mean is 
   CHECK(std::abs(noisy[1].item<double>() - 0.25) < 0.02);
 }
 
-TEST_CASE("checkerboard: points fill the cells with even i + j, uniformly", "[data][toy2d]") {
+TEST_CASE("checkerboard: points fill the cells with even i + j, uniformly", "[data][toy2d][numeric]") {
   auto gen = gpm::test::generator(14);
   const auto x = data::Checkerboard({}, gpm::test::options<double>()).sample(16000, gen);
   CHECK(gpm::test::max_abs(x) <= 2.0);
@@ -168,7 +168,7 @@ TEST_CASE("checkerboard: points fill the cells with even i + j, uniformly", "[da
   CHECK(std::get<0>(torch::unique_dim(k, 0)).size(0) == 5);
 }
 
-TEST_CASE("swiss roll: noiseless points are 0.2·t(cos t, sin t) with t in [1.5π, 4.5π]", "[data][toy2d]") {
+TEST_CASE("swiss roll: noiseless points are 0.2·t(cos t, sin t) with t in [1.5π, 4.5π]", "[data][toy2d][numeric]") {
   auto gen = gpm::test::generator(15);
   const auto x = data::SwissRoll(data::SwissRollOptions().noise(0), gpm::test::options<double>()).sample(4000, gen);
   const auto t = x.norm(2, {1}) / data::SwissRoll::kScale;
@@ -221,7 +221,7 @@ TEMPLATE_TEST_CASE("CSV point clouds: header detection, CRLF and blank lines, va
   REQUIRE(torch::equal(column.points(), torch::tensor({7.0, 8.0, 9.0}, opts).view({3, 1})));
 }
 
-TEST_CASE("a point cloud samples its rows uniformly with replacement", "[data][csv]") {
+TEST_CASE("a point cloud samples its rows uniformly with replacement", "[data][csv][numeric]") {
   const auto points = torch::arange(4, gpm::test::options<double>()).view({4, 1});
   const auto cloud = data::PointCloud::from_tensor(points);
   auto gen = gpm::test::generator(16);
@@ -336,7 +336,7 @@ TEST_CASE("dataset spec errors list the valid names and parameters", "[data][spe
 }
 
 TEMPLATE_TEST_CASE("standardization: fitted data has mean 0 and unit mean variance; the map round-trips",
-                   "[data][standardization]", float, double) {
+                   "[data][standardization][numeric]", float, double) {
   const torch::TensorOptions opts = torch::TensorOptions().dtype(c10::CppTypeToScalarType<TestType>::value);
   // Coordinates with different spreads and a far offset: x ~ 100 + 30 N(0, 1), y ~ -50 + 10 N(0, 1).
   auto gen = gpm::make_generator(5);

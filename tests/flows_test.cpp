@@ -1,5 +1,9 @@
-// Closed-form flows: MMD (finite-difference gradient, decrease), SVGD and Langevin (target moments),
-// Gaussian-mixture denoiser and score, potential flows, and their error messages.
+// Closed-form flows: kernels and the squared MMD, MMD (finite-difference gradient, decrease), SVGD
+// (explicit sum, median heuristic) and Langevin (target moments), Gaussian-mixture denoiser and
+// score, potential flows, and their error messages.
+#include <algorithm>
+#include <vector>
+
 #include "gpm/gpm.hpp"
 #include "support/test_support.hpp"
 
@@ -33,7 +37,7 @@ void check_mmd_velocity_is_minus_scaled_gradient(const K& kernel) {
       auto xp = x.clone(), xm = x.clone();
       xp[i][d] += h;
       xm[i][d] -= h;
-      grad[i][d] = (gpm::squared_mmd_v(kernel, xp, y) - gpm::squared_mmd_v(kernel, xm, y)) / (2 * h);
+      grad[i][d] = (gpm::squared_mmd(kernel, xp, y) - gpm::squared_mmd(kernel, xm, y)) / (2 * h);
     }
   // v(x_i) = −(N/2) ∂MMD²/∂x_i; central differences are accurate to ~1e-9 here.
   CHECK(t::max_abs(v + 3.0 * grad) < 1e-7);
@@ -42,29 +46,60 @@ void check_mmd_velocity_is_minus_scaled_gradient(const K& kernel) {
 
 }  // namespace
 
-TEST_CASE("MMD flow velocity is minus the particle gradient of the squared MMD (finite differences)", "[flows][mmd]") {
+TEST_CASE("MMD flow velocity is minus the particle gradient of the squared MMD (finite differences)", "[flows][mmd][numeric]") {
   SECTION("RBF kernel") { check_mmd_velocity_is_minus_scaled_gradient(gpm::RbfKernel(gpm::RbfKernelOptions().bandwidth(0.8))); }
   SECTION("IMQ kernel") { check_mmd_velocity_is_minus_scaled_gradient(gpm::ImqKernel()); }
 }
 
-TEMPLATE_TEST_CASE("MMD decreases along the MMD flow", "[flows][mmd]", float, double) {
+TEST_CASE("kernel mean gradients match autograd; the blocked squared MMD matches the full Gram matrices",
+          "[flows][kernels][numeric]") {
+  const auto o = t::options<double>();
+  auto gen = t::generator(11);
+  const auto y = torch::randn({7, 3}, gen, o) + 0.4;
+  const auto check_kernel = [&](const auto& kernel) {
+    const auto x = torch::randn({5, 3}, gen, o).requires_grad_(true);
+    const auto expected = gpm::input_gradient(kernel(x, y).mean(1), x);
+    CHECK(t::max_abs(kernel.mean_gradient(x.detach(), y) - expected) < 1e-12);
+  };
+  check_kernel(gpm::RbfKernel(gpm::RbfKernelOptions().bandwidth(0.7)));
+  check_kernel(gpm::RbfSumKernel({0.3, 1.0, 2.5}));
+  check_kernel(gpm::ImqKernel(gpm::ImqKernelOptions().c(0.5).beta(-0.3)));
+  // An RBF sum of one bandwidth is the RBF kernel.
+  const auto x = torch::randn({5, 3}, gen, o);
+  CHECK(t::max_abs(gpm::RbfSumKernel({0.7})(x, y) - gpm::RbfKernel(gpm::RbfKernelOptions().bandwidth(0.7))(x, y)) == 0.0);
+
+  // 700 and 500 points span several blocks of rows (2^18 entries on the CPU).
+  const auto a = torch::randn({700, 2}, gen, o), b = torch::randn({500, 2}, gen, o) * 1.5;
+  const gpm::RbfSumKernel kernel({0.5, 2.0});
+  const auto kaa = kernel(a, a), kbb = kernel(b, b), kab = kernel(a, b);
+  const double biased = (kaa.mean() + kbb.mean() - 2.0 * kab.mean()).item<double>();
+  const double unbiased = ((kaa.sum() - kaa.diagonal().sum()) / (700.0 * 699.0) +
+                           (kbb.sum() - kbb.diagonal().sum()) / (500.0 * 499.0) - 2.0 * kab.mean())
+                              .item<double>();
+  CHECK(gpm::squared_mmd(kernel, a, b).item<double>() == Approx(biased).epsilon(1e-12));
+  CHECK(gpm::squared_mmd(kernel, a, b, gpm::MmdEstimate::unbiased).item<double>() == Approx(unbiased).epsilon(1e-12));
+  REQUIRE_THROWS_WITH(gpm::squared_mmd(kernel, a.narrow(0, 0, 1), b, gpm::MmdEstimate::unbiased),
+                      Contains("at least 2 points in each set"));
+}
+
+TEMPLATE_TEST_CASE("MMD decreases along the MMD flow", "[flows][mmd][numeric]", float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(2);
   const auto target = torch::randn({200, 2}, gen, o);
   gpm::MmdFlow flow(gpm::RbfKernel(), target);
   auto x = torch::randn({100, 2}, gen, o) * 0.5 + 2.0;
-  const double start = gpm::squared_mmd_v(flow.kernel(), x, target).template item<double>();
+  const double start = gpm::squared_mmd(flow.kernel(), x, target).template item<double>();
   double previous = start;
   for (int k = 0; k < 40; ++k) {
     x = gpm::Euler{}.step(flow, x, {0.0, 0.5, k, 40}, gen);
-    const double now = gpm::squared_mmd_v(flow.kernel(), x, target).template item<double>();
+    const double now = gpm::squared_mmd(flow.kernel(), x, target).template item<double>();
     REQUIRE(now < previous);
     previous = now;
   }
   CHECK(previous < 0.1 * start);
 }
 
-TEST_CASE("SVGD velocity matches the explicit double sum", "[flows][svgd]") {
+TEST_CASE("SVGD velocity matches the explicit double sum", "[flows][svgd][numeric]") {
   const auto o = t::options<double>();
   auto gen = t::generator(3);
   const auto x = torch::randn({7, 2}, gen, o);
@@ -80,9 +115,20 @@ TEST_CASE("SVGD velocity matches the explicit double sum", "[flows][svgd]") {
       expected[i] += (k * s[j] + k * (x[i] - x[j]) / (h * h)) / 7.0;
     }
   CHECK(t::max_abs(v - expected) < 1e-12);
+
+  // The median heuristic: h² = median_{i<j} ‖x_i − x_j‖² / (2 log(n + 1)), the lower median of the 21 pairs.
+  std::vector<double> pairs;
+  for (int64_t i = 0; i < 7; ++i)
+    for (int64_t j = i + 1; j < 7; ++j) pairs.push_back((x[i] - x[j]).square().sum().item<double>());
+  std::sort(pairs.begin(), pairs.end());
+  const double median_h = std::sqrt(pairs[10] / (2.0 * std::log(8.0)));
+  gpm::SteinFlow median_flow(score);
+  gpm::SteinFlow fixed_flow(score, gpm::SteinFlowOptions().bandwidth(median_h));
+  const auto zero = torch::zeros({7}, o);
+  CHECK(t::max_abs(median_flow.velocity(x, zero) - fixed_flow.velocity(x, zero)) < 1e-12);
 }
 
-TEMPLATE_TEST_CASE("SVGD particles reach the target mean and covariance", "[flows][svgd]", float, double) {
+TEMPLATE_TEST_CASE("SVGD particles reach the target mean and covariance", "[flows][svgd][numeric]", float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(4);
   gpm::SteinFlow flow(gpm::GaussianScore(target_mean(o), target_covariance(o)));
@@ -97,7 +143,7 @@ TEMPLATE_TEST_CASE("SVGD particles reach the target mean and covariance", "[flow
   CHECK(t::max_abs(covariance(x) - target_covariance(o)) < 0.15);
 }
 
-TEMPLATE_TEST_CASE("Langevin dynamics (KL flow + Euler-Maruyama) reach the target mean and covariance", "[flows][langevin]",
+TEMPLATE_TEST_CASE("Langevin dynamics (KL flow + Euler-Maruyama) reach the target mean and covariance", "[flows][langevin][numeric]",
                    float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(5);
@@ -111,7 +157,7 @@ TEMPLATE_TEST_CASE("Langevin dynamics (KL flow + Euler-Maruyama) reach the targe
   CHECK(t::max_abs(covariance(x) - target_covariance(o)) < 0.2);
 }
 
-TEMPLATE_TEST_CASE("Gaussian mixture denoiser is exact", "[flows][denoiser]", float, double) {
+TEMPLATE_TEST_CASE("Gaussian mixture denoiser is exact", "[flows][denoiser][numeric]", float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(6);
   const auto x = torch::randn({9, 2}, gen, o) * 3.0;
@@ -138,7 +184,7 @@ TEMPLATE_TEST_CASE("Gaussian mixture denoiser is exact", "[flows][denoiser]", fl
   }
 }
 
-TEMPLATE_TEST_CASE("potential flow differentiates its potential, also under NoGradGuard", "[flows][potential]", float, double) {
+TEMPLATE_TEST_CASE("potential flow differentiates its potential, also under NoGradGuard", "[flows][potential][numeric]", float, double) {
   const auto o = t::options<TestType>();
   const auto mu = torch::tensor({1.0, 2.0}, o);
   gpm::PotentialFlow flow([mu](const torch::Tensor& x, const torch::Tensor&) { return -0.5 * gpm::batched_squared_norm(x - mu); });

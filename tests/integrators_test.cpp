@@ -32,7 +32,7 @@ double observed_order(I integrator) {
 
 }  // namespace
 
-TEST_CASE("Euler converges at first order and Heun at second order", "[integrators][order]") {
+TEST_CASE("Euler converges at first order and Heun at second order", "[integrators][order][numeric]") {
   // Halving the step divides the error by 2^order; measured in float64 so rounding stays far below.
   CHECK(observed_order(gpm::Euler{}) == Approx(1.0).margin(0.15));
   CHECK(observed_order(gpm::Heun{}) == Approx(2.0).margin(0.15));
@@ -40,7 +40,7 @@ TEST_CASE("Euler converges at first order and Heun at second order", "[integrato
   CHECK(flow_error(gpm::Heun{}, 32) < flow_error(gpm::Euler{}, 32) / 10);
 }
 
-TEMPLATE_TEST_CASE("exact denoiser + Heun on a 32-step Karras grid samples N(mu, s^2 I)", "[integrators][edm]", float, double) {
+TEMPLATE_TEST_CASE("exact denoiser + Heun on a 32-step Karras grid samples N(mu, s^2 I)", "[integrators][edm][numeric]", float, double) {
   const auto o = t::options<TestType>();
   const auto mu = torch::tensor({{1.0, -2.0}}, o);
   const double sigma_max = 80.0;
@@ -55,7 +55,7 @@ TEMPLATE_TEST_CASE("exact denoiser + Heun on a 32-step Karras grid samples N(mu,
 }
 
 TEST_CASE("exact denoiser + Heun with the EDM defaults (28 steps, sigma_max 40) samples the sharp 5x5 grid",
-          "[integrators][edm]") {
+          "[integrators][edm][numeric]") {
   // 25 modes of std 0.1, 20 std apart: every mode is found and as many samples lie within 3 std of a
   // centre as for true samples (1 - e^{-4.5} = 0.989); 4,000 samples give a standard error of 0.002.
   const gpm::data::GaussianGrid grid(gpm::data::GaussianGridOptions(), t::options<float>());
@@ -68,7 +68,7 @@ TEST_CASE("exact denoiser + Heun with the EDM defaults (28 steps, sigma_max 40) 
   CHECK(coverage.high_quality_fraction > 0.975);
 }
 
-TEST_CASE("stochastic EDM samplers also sample N(mu, s^2 I)", "[integrators][edm]") {
+TEST_CASE("stochastic EDM samplers also sample N(mu, s^2 I)", "[integrators][edm][numeric]") {
   const auto o = t::options<float>();
   const auto mu = torch::tensor({{1.0, -2.0}}, o);
   const auto denoiser = gpm::GaussianMixtureDenoiser(mu, kS);
@@ -113,7 +113,7 @@ TEST_CASE("Heun's step to sigma = 0 is an Euler step, as in EDM", "[integrators]
   REQUIRE(torch::equal(y, gpm::Euler().step(flow, x, last, gen)));
 }
 
-TEMPLATE_TEST_CASE("Euler-Maruyama adds g(t) sqrt(|dt|) noise, and none on the last step unless asked", "[integrators][sde]",
+TEMPLATE_TEST_CASE("Euler-Maruyama adds g(t) sqrt(|dt|) noise, and none on the last step unless asked", "[integrators][sde][numeric]",
                    float, double) {
   const auto o = t::options<TestType>();
   gpm::PotentialFlow zero([](const torch::Tensor& x, const torch::Tensor&) { return 0.0 * x.sum(1); });

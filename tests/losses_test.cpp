@@ -114,7 +114,7 @@ void check_generator_flow() {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("GAN losses match the table at known logits", "[losses][gan]", float, double) {
+TEMPLATE_TEST_CASE("GAN losses match the table at known logits", "[losses][gan][numeric]", float, double) {
   SECTION("non-saturating (vanilla)") { check_loss_values<gpm::NonSaturatingLoss, TestType>(); }
   SECTION("saturating") { check_loss_values<gpm::SaturatingLoss, TestType>(); }
   SECTION("IPM") { check_loss_values<gpm::IpmLoss, TestType>(); }
@@ -122,7 +122,7 @@ TEMPLATE_TEST_CASE("GAN losses match the table at known logits", "[losses][gan]"
   SECTION("least squares") { check_loss_values<gpm::LeastSquaresLoss, TestType>(); }
 }
 
-TEMPLATE_TEST_CASE("generator losses induce the flow v = -c'(f) grad f (linear critic)", "[losses][gan]", float, double) {
+TEMPLATE_TEST_CASE("generator losses induce the flow v = -c'(f) grad f (linear critic)", "[losses][gan][numeric]", float, double) {
   SECTION("non-saturating: sigmoid(-f) grad f") { check_generator_flow<gpm::NonSaturatingLoss, TestType>(); }
   SECTION("saturating: sigmoid(f) grad f") { check_generator_flow<gpm::SaturatingLoss, TestType>(); }
   SECTION("IPM: grad f") { check_generator_flow<gpm::IpmLoss, TestType>(); }
@@ -130,7 +130,7 @@ TEMPLATE_TEST_CASE("generator losses induce the flow v = -c'(f) grad f (linear c
   SECTION("least squares: -2 (f - 1) grad f") { check_generator_flow<gpm::LeastSquaresLoss, TestType>(); }
 }
 
-TEST_CASE("softplus-based losses stay finite at extreme float logits", "[losses][gan]") {
+TEST_CASE("softplus-based losses stay finite at extreme float logits", "[losses][gan][numeric]") {
   const auto o = t::options<float>();
   const auto big = torch::tensor({-200.0, -50.0, 50.0, 200.0}, o);
   for (const auto& value : {gpm::NonSaturatingLoss{}.discriminator_loss(big, big),
@@ -161,7 +161,7 @@ TEST_CASE("GAN losses check logit shapes and parse config names", "[losses][gan]
   CHECK(value.item<double>() == -2.0);
 }
 
-TEMPLATE_TEST_CASE("gradient penalty of a linear critic is (||w||_p - center)^2 and differentiable in w", "[losses][gp]",
+TEMPLATE_TEST_CASE("gradient penalty of a linear critic is (||w||_p - center)^2 and differentiable in w", "[losses][gp][numeric]",
                    float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(41);
@@ -190,7 +190,7 @@ TEMPLATE_TEST_CASE("gradient penalty of a linear critic is (||w||_p - center)^2 
   }
 }
 
-TEMPLATE_TEST_CASE("gradient penalty: time input, interpolates from the generator, zero gradients", "[losses][gp]", float,
+TEMPLATE_TEST_CASE("gradient penalty: time input, interpolates from the generator, zero gradients", "[losses][gp][numeric]", float,
                    double) {
   const auto o = t::options<TestType>();
   auto data_gen = t::generator(42);
@@ -243,7 +243,7 @@ TEST_CASE("gradient penalty and penalty weights reject bad input", "[losses][gp]
   REQUIRE_THROWS_WITH(gpm::parse_penalty_point("midpoint"), Contains("valid names are interpolation, real, fake"));
 }
 
-TEMPLATE_TEST_CASE("penalty weights are piecewise constant: l[floor(L t)] on the grid t = k/N", "[losses][gp]", float,
+TEMPLATE_TEST_CASE("penalty weights are piecewise constant: l[floor(L t)] on the grid t = k/N", "[losses][gp][numeric]", float,
                    double) {
   const auto o = t::options<TestType>();
   const std::vector<double> weights{0.4, 0.3, 0.2, 0.1, 0.05, 0.0, 1.0};
@@ -262,7 +262,7 @@ TEMPLATE_TEST_CASE("penalty weights are piecewise constant: l[floor(L t)] on the
   CHECK(t::max_abs(edges - torch::tensor({1.0, 2.0, 2.0}, o)) == 0.0);
 }
 
-TEMPLATE_TEST_CASE("ScheduleSigma follows Eq. 28: range and median 8.64 for (0.32, 40, 3)", "[losses][sigma]", float,
+TEMPLATE_TEST_CASE("ScheduleSigma follows Eq. 28: range and median 8.64 for (0.32, 40, 3)", "[losses][sigma][numeric]", float,
                    double) {
   const auto o = t::options<TestType>();
   const gpm::ScheduleSigma law(0.32, 40.0, 3.0);
@@ -281,7 +281,7 @@ TEMPLATE_TEST_CASE("ScheduleSigma follows Eq. 28: range and median 8.64 for (0.3
   REQUIRE_THROWS_WITH(gpm::ScheduleSigma(0.1, 10.0, 0.0), Contains("rho must be finite and > 0"));
 }
 
-TEMPLATE_TEST_CASE("LogNormalSigma has log-mean -1.2 and log-std 1.2; EDM weight lambda(sigma_data) = 8", "[losses][sigma]",
+TEMPLATE_TEST_CASE("LogNormalSigma has log-mean -1.2 and log-std 1.2; EDM weight lambda(sigma_data) = 8", "[losses][sigma][numeric]",
                    float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(52);
@@ -303,7 +303,7 @@ TEMPLATE_TEST_CASE("LogNormalSigma has log-mean -1.2 and log-std 1.2; EDM weight
   REQUIRE_THROWS_WITH(gpm::LogNormalSigma(0.0, -1.0), Contains("p_std must be finite and >= 0"));
 }
 
-TEMPLATE_TEST_CASE("denoising losses: closed forms for the zero and identity denoisers", "[losses][denoising]", float,
+TEMPLATE_TEST_CASE("denoising losses: closed forms for the zero and identity denoisers", "[losses][denoising][numeric]", float,
                    double) {
   const auto o = t::options<TestType>();
   auto data_gen = t::generator(61);
@@ -335,7 +335,7 @@ TEMPLATE_TEST_CASE("denoising losses: closed forms for the zero and identity den
 }
 
 TEST_CASE("EDM loss on a preconditioned TimeMlp trains toward the posterior-mean floor; gradients reach every weight",
-          "[losses][denoising]") {
+          "[losses][denoising][numeric]") {
   torch::manual_seed(0);
   const auto o = t::options<float>();
   auto denoiser = gpm::nn::make_edm_denoiser(gpm::nn::TimeMlp(gpm::nn::TimeMlpOptions(2, 2).width(64).depth(2)));

@@ -64,7 +64,7 @@ double brute_median_distance(const torch::Tensor& x, const torch::Tensor& y) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("energy distance equals its U-statistic computed by a double loop", "[metrics][energy]", float, double) {
+TEMPLATE_TEST_CASE("energy distance equals its U-statistic computed by a double loop", "[metrics][energy][numeric]", float, double) {
   const auto opts = gpm::test::options<TestType>();
   auto gen = gpm::test::generator(21);
   const auto x = torch::randn({7, 3}, gen, opts), y = torch::randn({5, 3}, gen, opts) + 0.5;
@@ -75,7 +75,7 @@ TEMPLATE_TEST_CASE("energy distance equals its U-statistic computed by a double 
   CHECK(metrics::energy_distance(z, z) == Approx(-1.0).margin(1e-12));
 }
 
-TEST_CASE("energy distance is near zero for one distribution and clearly positive for a shifted one", "[metrics][energy]") {
+TEST_CASE("energy distance is near zero for one distribution and clearly positive for a shifted one", "[metrics][energy][numeric]") {
   const auto opts = gpm::test::options<float>();
   auto gen = gpm::test::generator(22);
   const auto x = torch::randn({2000, 2}, gen, opts), y = torch::randn({2000, 2}, gen, opts);
@@ -87,7 +87,7 @@ TEST_CASE("energy distance is near zero for one distribution and clearly positiv
   CHECK(metrics::energy_distance(x, y + shift) == Approx(0.4298).margin(0.1));
 }
 
-TEST_CASE("blocked pair sums agree with one full distance matrix", "[metrics][energy]") {
+TEST_CASE("blocked pair sums agree with one full distance matrix", "[metrics][energy][numeric]") {
   // Thousands of points span many blocks of rows (a block holds 2^18 pairs on the CPU).
   const auto opts = gpm::test::options<double>();
   auto gen = gpm::test::generator(23);
@@ -103,7 +103,7 @@ TEST_CASE("blocked pair sums agree with one full distance matrix", "[metrics][en
 }
 
 TEMPLATE_TEST_CASE("squared MMD equals its unbiased U-statistic, with given and median-heuristic bandwidths",
-                   "[metrics][mmd]", float, double) {
+                   "[metrics][mmd][numeric]", float, double) {
   const auto opts = gpm::test::options<TestType>();
   auto gen = gpm::test::generator(24);
   const auto x = torch::randn({6, 2}, gen, opts), y = torch::randn({9, 2}, gen, opts) * 2.0;
@@ -123,7 +123,7 @@ TEMPLATE_TEST_CASE("squared MMD equals its unbiased U-statistic, with given and 
   CHECK(metrics::squared_mmd(same, same) == Approx(0.0).margin(1e-12));
 }
 
-TEST_CASE("squared MMD is near zero for one distribution and clearly positive for a shifted one", "[metrics][mmd]") {
+TEST_CASE("squared MMD is near zero for one distribution and clearly positive for a shifted one", "[metrics][mmd][numeric]") {
   const auto opts = gpm::test::options<float>();
   auto gen = gpm::test::generator(25);
   const auto x = torch::randn({1500, 2}, gen, opts), y = torch::randn({1500, 2}, gen, opts);
@@ -140,7 +140,7 @@ TEST_CASE("squared MMD is near zero for one distribution and clearly positive fo
 }
 
 TEMPLATE_TEST_CASE("sliced W2 of a shifted copy is |s|/√2 in 2-D, exactly for evenly spaced angles",
-                   "[metrics][sliced]", float, double) {
+                   "[metrics][sliced][numeric]", float, double) {
   const auto opts = gpm::test::options<TestType>();
   auto gen = gpm::test::generator(26);
   const auto x = torch::randn({500, 2}, gen, opts);
@@ -156,7 +156,7 @@ TEMPLATE_TEST_CASE("sliced W2 of a shifted copy is |s|/√2 in 2-D, exactly for 
   CHECK(metrics::sliced_wasserstein(x, x) == Approx(0.0).margin(1e-12));
 }
 
-TEST_CASE("sliced W2 in 3-D uses seeded Gaussian directions, with E cos² = 1/3", "[metrics][sliced]") {
+TEST_CASE("sliced W2 in 3-D uses seeded Gaussian directions, with E cos² = 1/3", "[metrics][sliced][numeric]") {
   const auto opts = gpm::test::options<double>();
   auto gen = gpm::test::generator(27);
   const auto x = torch::randn({400, 3}, gen, opts);
@@ -176,7 +176,7 @@ TEST_CASE("sliced W2 in 3-D uses seeded Gaussian directions, with E cos² = 1/3"
   CHECK(metrics::sliced_wasserstein(x, z, options) != metrics::sliced_wasserstein(x, z, metrics::SlicedWassersteinOptions(options).seed(5)));
 }
 
-TEST_CASE("sliced Wasserstein is the 1-D optimal-transport cost, with quantiles when sizes differ", "[metrics][sliced]") {
+TEST_CASE("sliced Wasserstein is the 1-D optimal-transport cost, with quantiles when sizes differ", "[metrics][sliced][numeric]") {
   const auto opts = gpm::test::options<double>();
   const auto column = [&](std::vector<double> v) { return torch::tensor(v, opts).view({-1, 1}); };
   // Equal sizes: sorted pairs (0, 2), (1, 3): W2 = 2.

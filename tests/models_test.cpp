@@ -110,7 +110,7 @@ TEST_CASE("a particle model trains its flow on states taken at random grid times
   REQUIRE(torch::equal(flow.last_fake, states.index({k, torch::arange(256, k.options())})));
 }
 
-TEMPLATE_TEST_CASE("Int-PM with free particles and SGD at lr = N dt equals Euler steps of the PM (Finding 4)", "[models][intpm]",
+TEMPLATE_TEST_CASE("Int-PM with free particles and SGD at lr = N dt equals Euler steps of the PM (Finding 4)", "[models][intpm][numeric]",
                    float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(8);
@@ -133,7 +133,7 @@ TEMPLATE_TEST_CASE("Int-PM with free particles and SGD at lr = N dt equals Euler
   CHECK(t::max_abs(x - x0) > 0.1);  // the particles did move
 }
 
-TEST_CASE("a linear generator's SGD step moves its outputs by the NTK displacement", "[models][ntk]") {
+TEST_CASE("a linear generator's SGD step moves its outputs by the NTK displacement", "[models][ntk][numeric]") {
   const auto o = t::options<double>();
   torch::manual_seed(0);
   torch::nn::Linear net(3, 2);
@@ -160,7 +160,7 @@ TEST_CASE("a linear generator's SGD step moves its outputs by the NTK displaceme
   CHECK(t::max_abs(moved) > 1e-3);
 }
 
-TEST_CASE("a nonlinear generator follows the NTK displacement to first order in the learning rate", "[models][ntk]") {
+TEST_CASE("a nonlinear generator follows the NTK displacement to first order in the learning rate", "[models][ntk][numeric]") {
   const auto o = t::options<double>();
   auto gen = t::generator(10);
   const auto z_batch = torch::randn({6, 2}, gen, o), z_test = torch::randn({4, 2}, gen, o);
@@ -188,7 +188,7 @@ TEST_CASE("a nonlinear generator follows the NTK displacement to first order in 
   CHECK(e1 / e2 == Approx(2.0).margin(0.3));
 }
 
-TEST_CASE("a generator trained by the MMD flow learns a Gaussian (a hybrid Int-PM)", "[models][intpm]") {
+TEST_CASE("a generator trained by the MMD flow learns a Gaussian (a hybrid Int-PM)", "[models][intpm][numeric]") {
   const auto o = t::options<float>();
   torch::manual_seed(2);
   torch::nn::Sequential net(torch::nn::Linear(4, 64), torch::nn::ReLU(), torch::nn::Linear(64, 2));
@@ -241,7 +241,7 @@ TEST_CASE("sample_refined refines a model's samples by the flow that trains its 
   CHECK(t::max_abs(refined - b.sample(64) * std::pow(0.8, 5)) < 1e-6);
 }
 
-TEST_CASE("denoise_refine noises the particles to sigma and follows the denoiser's probability flow to 0", "[models][refine]") {
+TEST_CASE("denoise_refine noises the particles to sigma and follows the denoiser's probability flow to 0", "[models][refine][numeric]") {
   // For N(mu, s^2 I) the flow keeps (x - mu) / sqrt(s^2 + sigma^2) constant, so x + sigma_start eps
   // ends at mu + (x + sigma_start eps - mu) s / sqrt(s^2 + sigma_start^2).
   const auto o = t::options<double>();

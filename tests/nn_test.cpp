@@ -129,7 +129,7 @@ TEST_CASE("Mlp and activation parsing reject bad input with clear messages", "[n
   REQUIRE_THROWS_WITH(mlp(torch::zeros({5})), Contains("at least 2 dims"));
 }
 
-TEMPLATE_TEST_CASE("Fourier embedding is [cos 2 pi s f, sin 2 pi s f] with fixed frequencies", "[nn][embedding]", float,
+TEMPLATE_TEST_CASE("Fourier embedding is [cos 2 pi s f, sin 2 pi s f] with fixed frequencies", "[nn][embedding][numeric]", float,
                    double) {
   const auto o = t::options<TestType>();
   nn::FourierEmbedding embed(nn::FourierEmbeddingOptions(8).seed(5));
@@ -169,7 +169,7 @@ TEST_CASE("Fourier frequencies are a saved buffer, not a parameter, and are fixe
   CHECK(std::abs(big->freqs.mean().item<double>()) < 0.5);  // standard error 0.16
 }
 
-TEMPLATE_TEST_CASE("Positional embedding frequencies run from 1 to 1/max_positions (endpoint)", "[nn][embedding]", float,
+TEMPLATE_TEST_CASE("Positional embedding frequencies run from 1 to 1/max_positions (endpoint)", "[nn][embedding][numeric]", float,
                    double) {
   const auto o = t::options<TestType>();
   nn::PositionalEmbedding embed(nn::PositionalEmbeddingOptions(10).max_positions(10000));
@@ -225,7 +225,7 @@ TEMPLATE_TEST_CASE("TimeMlp is an Mlp on [flatten(x), emb(s)]", "[nn][time_mlp]"
   REQUIRE_THROWS_WITH(fourier(torch::zeros({4, 3}), torch::zeros({4})), Contains("built with in = 2"));
 }
 
-TEMPLATE_TEST_CASE("Fourier features are [cos x W, sin x W] with a fixed, seeded W ~ N(0, scale^2)", "[nn][fourier_features]",
+TEMPLATE_TEST_CASE("Fourier features are [cos x W, sin x W] with a fixed, seeded W ~ N(0, scale^2)", "[nn][fourier_features][numeric]",
                    float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(13);
@@ -299,7 +299,7 @@ TEMPLATE_TEST_CASE("TimeMlp with input_features is an Mlp on [flatten(x), phi(fl
 }
 
 TEMPLATE_TEST_CASE("EDM preconditioning at sigma = sigma_data: c_skip 1/2, c_out sd/sqrt 2, c_in 1/(sd sqrt 2)",
-                   "[nn][edm]", float, double) {
+                   "[nn][edm][numeric]", float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(13);
   const double sd = 0.5;
@@ -330,7 +330,7 @@ TEMPLATE_TEST_CASE("EDM preconditioning at sigma = sigma_data: c_skip 1/2, c_out
   CHECK(t::max_abs(ds - (c.c_skip.unsqueeze(1) * xs + c.c_out.unsqueeze(1))) < t::eps<TestType>());
 }
 
-TEMPLATE_TEST_CASE("EDM denoiser on a TimeMlp keeps x's shape and tends to the identity as sigma -> 0", "[nn][edm]", float,
+TEMPLATE_TEST_CASE("EDM denoiser on a TimeMlp keeps x's shape and tends to the identity as sigma -> 0", "[nn][edm][numeric]", float,
                    double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(14);
@@ -372,7 +372,7 @@ TEST_CASE("EDM preconditioning rejects bad options and networks of the wrong out
   REQUIRE_THROWS_WITH(wrong(torch::zeros({3, 2}), torch::ones({2})), Contains("one time per particle"));
 }
 
-TEST_CASE("init_normal: weights N(0, std^2), biases 0, normalisation weights N(1, std^2); seeded", "[nn][init]") {
+TEST_CASE("init_normal: weights N(0, std^2), biases 0, normalisation weights N(1, std^2); seeded", "[nn][init][numeric]") {
   nn::Mlp a(nn::MlpOptions(64, 64).width(512).depth(2).batch_norm(true));
   nn::Mlp b(nn::MlpOptions(64, 64).width(512).depth(2).batch_norm(true));
   auto gen_a = gpm::make_generator(21), gen_b = gpm::make_generator(21);
@@ -398,7 +398,7 @@ TEST_CASE("init_normal: weights N(0, std^2), biases 0, normalisation weights N(1
   for (size_t i = 0; i < pa.size(); ++i) CHECK(torch::equal(pa[i], pb[i]));
 }
 
-TEMPLATE_TEST_CASE("init_orthogonal: flattened weights have orthonormal rows or columns times the gain", "[nn][init]",
+TEMPLATE_TEST_CASE("init_orthogonal: flattened weights have orthonormal rows or columns times the gain", "[nn][init][numeric]",
                    float, double) {
   const double gain = 1.41;
   nn::Mlp mlp(nn::MlpOptions(3, 7).width(16).depth(2));

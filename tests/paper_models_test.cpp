@@ -63,7 +63,7 @@ void train(Model& model, int64_t steps, int64_t batch = 128, const Data& data = 
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("Discriminator Flow field is -eta c'(f) grad f for a linear critic", "[paper][discr-flow]", float, double) {
+TEMPLATE_TEST_CASE("Discriminator Flow field is -eta c'(f) grad f for a linear critic", "[paper][discr-flow][numeric]", float, double) {
   const auto o = t::options<TestType>();
   const auto w = torch::tensor({0.5, -2.0}, o);
   gpm::DiscriminatorFlow flow(LinearCritic(w), gpm::NonSaturatingLoss{}, torch::optim::AdamOptions(1e-3),
@@ -77,7 +77,7 @@ TEMPLATE_TEST_CASE("Discriminator Flow field is -eta c'(f) grad f for a linear c
   for (const auto& p : flow.net()->parameters()) CHECK_FALSE(p.grad().defined());  // sampling touches no parameter
 }
 
-TEST_CASE("a GAN generator step through the flow has the gradient of mean c(f(g(z))) (Finding 5)", "[paper][gan]") {
+TEST_CASE("a GAN generator step through the flow has the gradient of mean c(f(g(z))) (Finding 5)", "[paper][gan][numeric]") {
   const auto o = t::options<double>();
   auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(3).width(16).depth(2).seed(4));
   gan.dynamics().net()->to(torch::kFloat64);
@@ -99,7 +99,7 @@ TEST_CASE("a GAN generator step through the flow has the gradient of mean c(f(g(
   for (const auto& p : gan.flow().net()->parameters()) p.grad().zero_();  // the reference pass left grads there
 }
 
-TEMPLATE_TEST_CASE("Score GAN field is sigma (grad log p_data - grad log rho) at the noised point", "[paper][score-gan]", float, double) {
+TEMPLATE_TEST_CASE("Score GAN field is sigma (grad log p_data - grad log rho) at the noised point", "[paper][score-gan][numeric]", float, double) {
   const auto o = t::options<TestType>();
   const auto centres = torch::tensor({{3.0, 0.0}, {-3.0, 0.0}}, o);
   const gpm::GaussianMixtureDenoiser data(centres, 0.5);
@@ -126,14 +126,15 @@ TEST_CASE("fourier_scale sets the frequencies of EDM's and the Discriminator Flo
   CHECK(torch::equal(wide->net->fourier->freqs, 16.0 * unit->net->fourier->freqs));
   CHECK(unit->net->fourier->freqs.abs().max().item<double>() > 0.1);
 
-  const auto df = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(4).seed(7);
+  const auto df = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).generation_steps(4).seed(7);
   auto df_unit = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(df).fourier_scale(1.0));
   auto df_wide = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(df).fourier_scale(16.0));
   CHECK(torch::equal(df_wide.flow().net()->fourier->freqs, 16.0 * df_unit.flow().net()->fourier->freqs));
 }
 
 TEST_CASE("the Discriminator Flow's input_features give its discriminator Fourier features of x", "[paper][discr-flow]") {
-  const auto options = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(4).seed(7);
+  const auto options =
+      gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).generation_steps(4).input_features(0).seed(7);
   auto plain = gpm::make_discriminator_flow(2, options);
   CHECK(!plain.flow().net()->input_features);
   auto featured = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(options).input_features(6).input_feature_scale(2.0));
@@ -155,7 +156,7 @@ TEST_CASE("input_features give the GAN's discriminator and EDM's denoiser Fourie
   CHECK(gan.flow().net()->input_features->weights.abs().max().item<double>() > 0.5);
   CHECK(!gan.dynamics().net()->input_features);
 
-  const auto edm_options = gpm::EdmOptions().width(16).depth(1).embedding_size(8).seed(7);
+  const auto edm_options = gpm::EdmOptions().width(16).depth(1).embedding_size(8).input_features(0).seed(7);
   CHECK(!gpm::make_edm_mlp_denoiser(2, edm_options)->net->input_features);
   auto denoiser = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm_options).input_features(6).input_feature_scale(2.0));
   REQUIRE(denoiser->net->input_features);
@@ -181,21 +182,21 @@ TEST_CASE("generator_batch_norm puts batch norm in the GAN's and the Score GAN's
 }
 
 TEST_CASE("the Discriminator Flow trains with an R1 penalty by default", "[paper][discr-flow]") {
-  auto df = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(4));
+  auto df = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).generation_steps(4));
   auto gen = gpm::make_generator(3);
   const auto stats = df.train_step(ring().sample(64, gen));
   REQUIRE(stats.count("gradient_penalty") == 1);
   CHECK(stats.at("gradient_penalty").item<double>() > 0);
   auto plain = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8)
-                                                   .steps(4).penalty(gpm::GradientPenaltyOptions().weight(0.0)));
+                                                   .generation_steps(4).penalty(gpm::GradientPenaltyOptions().weight(0.0)));
   CHECK(plain.train_step(ring().sample(64, gen)).count("gradient_penalty") == 0);
 }
 
-TEST_CASE("the Discriminator Flow's entropy_reg adds noise of variance entropy_reg / N on all steps but the last", "[paper][discr-flow]") {
+TEST_CASE("the Discriminator Flow's entropy_reg adds noise of variance entropy_reg / N on all steps but the last", "[paper][discr-flow][numeric]") {
   // A near-zero discriminator leaves only the noise: x_N = x_0 + Σ_{k < N-1} √(λ/N) ξ_k, so the
   // variance per coordinate is 1 + λ (N − 1) / N = 3.625 (4 with noise on the last step too).
   // 20,000 particles: the variance's standard error is about 0.04, the tolerance 0.15.
-  const auto options = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).steps(8).init_std(1e-8).seed(2);
+  const auto options = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).generation_steps(8).init_std(1e-8).seed(2);
   auto noisy = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(options).entropy_reg(3.0));
   CHECK(noisy.sample(20000).var(0).mean().item<double>() == Approx(3.625).margin(0.15));
   auto plain = gpm::make_discriminator_flow(2, options);
@@ -204,7 +205,7 @@ TEST_CASE("the Discriminator Flow's entropy_reg adds noise of variance entropy_r
                       Contains("entropy_reg must be finite and >= 0, got -1"));
 }
 
-TEST_CASE("the R1 penalty of a discriminator update is the penalty at the loss's real batch", "[paper][gan]") {
+TEST_CASE("the R1 penalty of a discriminator update is the penalty at the loss's real batch", "[paper][gan][numeric]") {
   auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(4).width(16).depth(2).seed(5));
   auto gen = gpm::make_generator(6);
   const auto real = ring().sample(32, gen);
@@ -218,13 +219,13 @@ TEST_CASE("the R1 penalty of a discriminator update is the penalty at the loss's
 }
 
 TEST_CASE("an EDM learns the 5-mode ring", "[paper][edm][statistical]") {
-  auto edm = gpm::make_edm(2, gpm::EdmOptions().width(64).depth(2).embedding_size(16).lr(2e-3).seed(1));
+  auto edm = gpm::make_edm(2, gpm::EdmOptions().width(64).depth(2).embedding_size(16).input_features(0).lr(2e-3).seed(1));
   train(edm, 2000);
   check_learns_ring(edm.sample(2000), 0.85, 0.05);
 }
 
 TEST_CASE("a GAN learns the 5-mode ring", "[paper][gan][statistical]") {
-  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(16).width(128).depth(3).lr(5e-4).seed(2));
+  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(16).width(128).depth(3).lr(5e-4).discriminator_steps(1).seed(2));
   train(gan, 1500);
   // Measured with this configuration: energy distance 0.01–0.09 and HQ about 0.9 across seeds; a
   // GAN's short run is noisy, so the margin on the energy distance is wide.
@@ -233,7 +234,7 @@ TEST_CASE("a GAN learns the 5-mode ring", "[paper][gan][statistical]") {
 
 TEST_CASE("refining a GAN's samples by its discriminator's flow sharpens the modes of a sharp ring", "[paper][gan][statistical]") {
   const gpm::data::GaussianRing sharp(gpm::data::GaussianRingOptions().std(0.1));
-  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(16).width(128).depth(3).lr(5e-4).seed(2));
+  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(16).width(128).depth(3).lr(5e-4).discriminator_steps(1).seed(2));
   train(gan, 1500, 128, sharp);
   gan.seed(3);
   const auto raw = gan.sample(2000);
@@ -253,7 +254,7 @@ TEST_CASE("refining a GAN's samples by its discriminator's flow sharpens the mod
 
 TEST_CASE("a Discriminator Flow learns the 5-mode ring", "[paper][discr-flow][statistical]") {
   auto df = gpm::make_discriminator_flow(
-      2, gpm::DiscriminatorFlowModelOptions().width(128).depth(3).embedding_size(32).steps(32).seed(3));
+      2, gpm::DiscriminatorFlowModelOptions().width(128).depth(3).embedding_size(32).generation_steps(32).input_features(0).seed(3));
   train(df, 600);
   // Measured with this configuration: energy distance 0.017, HQ 0.90.
   check_learns_ring(df.sample(2000), 0.8, 0.05);
@@ -263,7 +264,7 @@ TEST_CASE("a Score GAN driven by the exact data denoiser learns the 5-mode ring"
   auto sgan = gpm::make_score_gan(2, gpm::GaussianMixtureDenoiser(ring().centers(), ring().std()),
                                   gpm::ScoreGanOptions().latent_dim(16).width(128).depth(2).score_steps(5).seed(4)
                                       .generator_lr(1e-3).score_lr(1e-3)
-                                      .denoiser(gpm::EdmOptions().width(64).depth(2).embedding_size(16)));
+                                      .denoiser(gpm::EdmOptions().width(64).depth(2).embedding_size(16).input_features(0)));
   train(sgan, 10000);
   // Measured with this configuration: energy distance 0.019, HQ 0.88.
   check_learns_ring(sgan.sample(2000), 0.8, 0.05);

@@ -74,7 +74,7 @@ static_assert(gpm::Prior<gpm::GaussianPrior> && gpm::Prior<gpm::OneHotLatents>);
 static_assert(!gpm::Prior<PriorWithoutOptions>);
 static_assert(gpm::Denoiser<Mixture> && !gpm::Denoiser<DenoiserWithoutSigma>);
 static_assert(gpm::Score<gpm::GaussianScore>);
-static_assert(gpm::Kernel<gpm::RbfKernel> && gpm::Kernel<gpm::ImqKernel>);
+static_assert(gpm::Kernel<gpm::RbfKernel> && gpm::Kernel<gpm::RbfSumKernel> && gpm::Kernel<gpm::ImqKernel>);
 static_assert(gpm::DiffusionCoefficient<gpm::ConstantDiffusion> && gpm::DiffusionCoefficient<gpm::EdmDiffusion>);
 
 // Generators.

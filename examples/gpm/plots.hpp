@@ -8,7 +8,7 @@
 
 #include <gpm/plot/figures.hpp>
 
-#include "runs.hpp"
+#include "run.hpp"
 #include "training.hpp"
 
 namespace gpm::runner {
@@ -72,11 +72,11 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
         states.push_back(tr->states[i]);
         velocities.push_back(i < tr->velocities.size() ? tr->velocities[i] : torch::Tensor());
         times.push_back(tr->times[i]);
-        titles.push_back(fmt::format("{} = {:.3g}", model == "edm" ? "sigma" : "t", tr->times[i]));
+        titles.push_back(fmt::format("{} = {:.3g}", run.time_name(), tr->times[i]));
       }
-      title = model + ": generation, particles and velocities" +
-              (model == "discr-flow" ? " over the generator loss c(f(x, t))" : "");
-      if (model == "discr-flow")
+      const bool shaded = run.generator_loss(reference.slice(0, 0, 1), times.front()).defined();
+      title = model + ": generation, particles and velocities" + (shaded ? " over the generator loss c(f(x, t))" : "");
+      if (shaded)
         background = [&run, times](const torch::Tensor& points, size_t panel) { return run.generator_loss(points, times[panel]); };
     } else {
       // A generator: its particles along training time, from the snapshots of the evaluations.
@@ -89,7 +89,7 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
         const auto table = data::PointCloud::from_csv(files[k].string()).points();
         states.push_back(table.slice(1, 0, 2));
         velocities.push_back(table.slice(1, 2, 4));
-        titles.push_back(fmt::format("step {}", std::stoll(files[k].stem().string().substr(5))));
+        titles.push_back(fmt::format("step {}", snapshot_step(files[k])));
         fields.push_back(fs::path(files[k]).replace_extension(".field.pt"));
       }
       const bool shaded = run.field_follows_training() &&
@@ -113,11 +113,11 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
       }
       written.push_back(out / "generation.png");
     }
-    if (model == "gan") {
+    if (run.field_follows_training()) {
       const auto x = sample_aside(run, 1000, 0);
       plot::generation_strip(out / "field.png", {x}, {run.velocity(x, 0.0)}, {"shading: c(f(x))"}, reference,
                              [&run](const torch::Tensor& points, size_t) { return run.generator_loss(points, 0.0); },
-                             "gan: final field");
+                             model + ": final field");
       written.push_back(out / "field.png");
     }
   }

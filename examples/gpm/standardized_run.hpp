@@ -13,7 +13,8 @@
 
 #include <gpm/data.hpp>
 
-#include "runs.hpp"
+#include "registry.hpp"
+#include "run.hpp"
 
 namespace gpm::runner {
 
@@ -62,19 +63,19 @@ inline std::optional<data::Standardization> choose_standardization(const std::st
   return z;
 }
 
-/// The coordinates a new run trains in. A Score GAN's generator must produce points in the
-/// coordinates its data denoiser was trained in (`denoiser_coordinates`, of the EDM run `denoiser_run`);
-/// any other model follows its config's "standardize".
-inline std::optional<data::Standardization> training_coordinates(const std::string& model, const json& config,
+/// The coordinates a new run trains in. A model driven by a data denoiser (a Score GAN) must produce
+/// points in the coordinates that denoiser was trained in (`denoiser_coordinates`, of the EDM run
+/// `denoiser_run`); any other model follows its config's "standardize".
+inline std::optional<data::Standardization> training_coordinates(const ModelEntry& model, const json& config,
                                                                  const data::AnyDataset& data,
                                                                  const std::optional<data::Standardization>& denoiser_coordinates,
                                                                  const std::string& denoiser_run) {
   const auto mode = config.at("standardize").get<std::string>();
-  if (model != "score-gan") return choose_standardization(mode, data);
+  if (!model.needs_data_denoiser) return choose_standardization(mode, data);
   GPM_CHECK(mode == "auto" || (mode == "always") == denoiser_coordinates.has_value(), "\"standardize\": \"{}\" conflicts "
-            "with the data denoiser: the EDM in '{}' trained {}; a Score GAN trains in its EDM's coordinates, so leave "
+            "with the data denoiser: the EDM in '{}' trained {}; a {} trains in its EDM's coordinates, so leave "
             "\"standardize\" at \"auto\"", mode, denoiser_run,
-            denoiser_coordinates ? "on standardized data" : "on the data's own coordinates");
+            denoiser_coordinates ? "on standardized data" : "on the data's own coordinates", model.name);
   return denoiser_coordinates;
 }
 
@@ -94,6 +95,10 @@ class StandardizedRun final : public Run {
 
   Stats train_step(const torch::Tensor& batch) override { return inner_->train_step(z_.to_standard(batch)); }
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return z_.from_standard(inner_->sample(n, steps)); }
+  std::vector<std::string> refinements() const override { return inner_->refinements(); }
+  torch::Tensor refine(const torch::Tensor& x, const RefinementRequest& request, std::optional<int64_t> steps) override {
+    return z_.from_standard(inner_->refine(z_.to_standard(x), request, steps));
+  }
   void seed(uint64_t seed) override { inner_->seed(seed); }
   at::Generator& generator() override { return inner_->generator(); }
   void save(torch::serialize::OutputArchive& archive) const override { inner_->save(archive); }
@@ -114,6 +119,8 @@ class StandardizedRun final : public Run {
   torch::Tensor generator_loss(const torch::Tensor& x, double t) override {
     return inner_->generator_loss(z_.to_standard(x), t);
   }
+  std::string time_name() const override { return inner_->time_name(); }
+  std::optional<nn::EdmMlpDenoiser> sampling_denoiser() override { return inner_->sampling_denoiser(); }
   bool field_follows_training() const override { return inner_->field_follows_training(); }
   void save_field(const fs::path& path) override { inner_->save_field(path); }
   void load_field(const fs::path& path) override { inner_->load_field(path); }

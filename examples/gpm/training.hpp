@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -13,7 +14,8 @@
 
 #include <gpm/metrics.hpp>
 
-#include "runs.hpp"
+#include "run.hpp"
+#include "run_config.hpp"
 
 namespace gpm::runner {
 
@@ -102,6 +104,15 @@ struct RunFiles {
   fs::path snapshots() const { return dir / "snapshots"; }
 };
 
+/// The file name (without extension) of the snapshot at `step`, and the step of a snapshot file.
+inline std::string snapshot_name(int64_t step) { return fmt::format("step_{:09d}", step); }
+inline int64_t snapshot_step(const fs::path& file) {
+  int64_t step = -1;
+  GPM_CHECK(std::sscanf(file.stem().string().c_str(), "step_%ld", &step) == 1, "'{}' is not a snapshot file (step_N.csv)",
+            file.string());
+  return step;
+}
+
 struct TrainResult {
   double seconds = 0.0;
   int64_t steps = 0;  // steps taken in this call
@@ -141,7 +152,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     log << json{{"step", step}, {"eval", sample_metrics(samples, reference, data)}}.dump() << "\n" << std::flush;
     if (data.dim() == 2) {
       fs::create_directories(files.snapshots());
-      const auto name = fmt::format("step_{:09d}", step);
+      const auto name = snapshot_name(step);
       data::write_csv((files.snapshots() / (name + ".csv")).string(), torch::cat({samples, run.velocity(samples, 0.0)}, 1),
                       {"x", "y", "vx", "vy"});
       if (run.field_follows_training()) run.save_field(files.snapshots() / (name + ".field.pt"));

@@ -1,9 +1,11 @@
-// Concepts, errors, tensor helpers, randomness, time grids, priors, weight averages and CPU settings.
+// Concepts, errors, tensor helpers, kernels and the squared MMD, randomness, time grids, priors,
+// weight averages and CPU settings.
 #pragma once
 
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/cpu_runtime.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/kernels.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"

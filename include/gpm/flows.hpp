@@ -5,7 +5,6 @@
 #include "gpm/flows/denoising_score_flow.hpp"
 #include "gpm/flows/discriminator_flow.hpp"
 #include "gpm/flows/gaussian_targets.hpp"
-#include "gpm/flows/kernels.hpp"
 #include "gpm/flows/kl_flow.hpp"
 #include "gpm/flows/mmd_flow.hpp"
 #include "gpm/flows/perturbed.hpp"

@@ -5,6 +5,7 @@
 set -uo pipefail
 gpm="$1"
 work="$2"
+docs="$(cd "$(dirname "$0")/../../docs" && pwd)"
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0
 passes=0
@@ -33,8 +34,8 @@ G() { "$gpm" --threads 1 "$@"; }
 echo '{"width": 32, "depth": 2, "latent_dim": 8, "lr": 0.01, "lr_decay": 0}' >gan.json
 echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 0.01}' >edm.json
 echo '{"width": 32, "depth": 2, "embedding_size": 8, "generation_steps": 8, "lr": 0.01}' >df.json
-echo '{"width": 32, "depth": 2, "latent_dim": 8, "score_steps": 2, "denoiser_width": 32, "denoiser_depth": 2,
-  "denoiser_embedding_size": 8, "generator_lr": 0.01}' >sgan.json
+echo '{"width": 32, "depth": 2, "latent_dim": 8, "score_steps": 2, "denoiser": {"width": 32, "depth": 2,
+  "embedding_size": 8}, "generator_lr": 0.01}' >sgan.json
 G train --model edm --data ring --out edm_base --steps 20 --config edm.json --quiet >/dev/null || fail "EDM base run"
 check_resume() {
   local model="$1" config="$2"
@@ -85,26 +86,42 @@ G train --model score-gan --data ring --out sgan_on_raw --steps 2 --config sgan.
   G sample --run sgan_on_raw -n 20 --out sgan_on_raw.csv >/dev/null && pass ||
   fail "a Score GAN should train and sample on an EDM run stored without input_features"
 
-# The same seed gives the same samples; early stop applies to particle models and to a generator's
-# refinement (the GAN's 20 steps and the Score GAN's 10 by default), not to a single generator pass.
-G sample --run discr-flow_b -n 50 --out again.csv --seed 3 >/dev/null && head -50 discr-flow_b.csv >/dev/null
+# Early stop applies to particle models and to a refinement of a generator's samples (by default the
+# GAN's flow takes 20 steps and the Score GAN's denoiser 10), not to a single generator pass.
 expect 0 "wrote 10 samples" G sample --run discr-flow_b -n 10 --out early.csv --steps 4
-expect 0 "wrote 10 samples" G sample --run gan_b -n 10 --out early.csv --steps 4
-expect 0 "wrote 10 samples" G sample --run score-gan_b -n 10 --out early.csv --steps 4
+expect 0 "wrote 10 samples" G sample --run gan_b -n 10 --out early.csv --refine flow --steps 4
+expect 0 "wrote 10 samples" G sample --run score-gan_b -n 10 --out early.csv --refine denoiser --steps 4
 expect 2 "cannot stop after 9 steps of a 8-step grid" G sample --run discr-flow_b -n 10 --out x.csv --steps 9
-expect 2 "cannot stop after 21 steps of a 20-step grid" G sample --run gan_b -n 10 --out x.csv --steps 21
-expect 2 "cannot stop after 11 steps of a 10-step grid" G sample --run score-gan_b -n 10 --out x.csv --steps 11
+expect 2 "cannot stop after 21 steps of a 20-step grid" G sample --run gan_b -n 10 --out x.csv --refine flow --steps 21
+expect 2 "cannot stop after 11 steps of a 10-step grid" G sample --run score-gan_b -n 10 --out x.csv --refine denoiser --steps 11
+expect 2 "samples in one generator pass" G sample --run gan_b -n 10 --out x.csv --steps 4
+expect 2 "unknown refinement 'denoiser'" G sample --run gan_b -n 10 --out x.csv --refine denoiser
+expect 2 "this model has no refinement" G sample --run discr-flow_b -n 10 --out x.csv --refine flow
+expect 2 "field 'time' must be > 0, got -1" G sample --run gan_b -n 10 --out x.csv --refine flow:time=-1
+expect 2 "unknown field 'sigma'" G sample --run gan_b -n 10 --out x.csv --refine flow:sigma=1
 
-# A generator's refinement moves its samples; `--steps 0` skips it, and so does a run stored before
-# refine_steps existed, which samples as it did then (and has no refinement to stop early).
-for model in gan score-gan; do
-  G sample --run ${model}_b -n 200 --out ${model}_raw.csv --seed 3 --steps 0 >/dev/null &&
-    cp -r ${model}_b ${model}_old && grep -v -e '"refine_' ${model}_b/run.json >${model}_old/run.json &&
+# A generator's samples are its own: a refinement moves them only when asked, and a refinement of 0
+# steps is the generator alone. A run stored with the refinement fields it once had samples the same.
+for pair in gan:flow score-gan:denoiser; do
+  model=${pair%%:*} kind=${pair##*:}
+  G sample --run ${model}_b -n 200 --out ${model}_refined.csv --seed 3 --refine $kind >/dev/null &&
+    G sample --run ${model}_b -n 200 --out ${model}_zero.csv --seed 3 --refine $kind:steps=0 >/dev/null &&
+    cp -r ${model}_b ${model}_old && sed 's/"lr_decay"/"refine_steps": 20, "lr_decay"/' ${model}_b/run.json >${model}_old/run.json &&
     G sample --run ${model}_old -n 200 --out ${model}_old.csv --seed 3 >/dev/null &&
-    cmp -s ${model}_raw.csv ${model}_old.csv && ! cmp -s ${model}_raw.csv ${model}_b.csv && pass ||
-    fail "a $model run without refine_steps in its run.json should sample its generator unrefined, as --steps 0 does"
+    cmp -s ${model}_b.csv ${model}_zero.csv && cmp -s ${model}_b.csv ${model}_old.csv &&
+    ! cmp -s ${model}_b.csv ${model}_refined.csv && pass ||
+    fail "$model: samples should be the generator's own unless --refine $kind is given"
 done
-expect 2 "samples in one generator pass" G sample --run score-gan_old -n 10 --out x.csv --steps 4
+
+# Presets, field tables and the generated docs.
+G train --model gan --preset reference --data ring --out gan_ref --steps 0 --quiet >/dev/null &&
+  grep -q '"discriminator_steps": 1' gan_ref/run.json && grep -q '"weight_average": 0.0' gan_ref/run.json && pass ||
+  fail "--preset reference should train the reference's GAN"
+expect 2 "has no preset 'fast'; presets: default, quick, reference" G train --model gan --preset fast --data ring --out bad0
+expect 0 "penalty.point" "$gpm" train --model discr-flow --help
+expect 0 "churn.s_noise" "$gpm" train --model edm --help
+"$gpm" models --markdown >options.md && cmp -s options.md "$docs/options.md" && pass ||
+  fail "docs/options.md differs from \`gpm models --markdown\`; regenerate it with that command"
 
 # Reference data: the same seed gives the same points; a mixture's centres on request.
 G data --data ring -n 300 --seed 5 --out ref_a.csv --centers centers.csv >/dev/null &&
@@ -140,7 +157,7 @@ cp -r decaying predating && grep -v '"lr_decay"' decaying/run.json >predating/ru
   grep -q '"lr_decay": 0.0' predating/run.json && pass ||
   fail "a GAN run without lr_decay in its run.json should resume at a constant rate"
 echo '{"lr_decay": 1.5}' >long_decay.json
-expect 2 "lr_decay' must be in [0, 1] (0: a constant rate), got 1.5" G train --model edm --data ring --out bad3 --config long_decay.json
+expect 2 "field 'lr_decay' must be in [0, 1], got 1.5" G train --model edm --data ring --out bad3 --config long_decay.json
 
 # --- standardized coordinates ---------------------------------------------------------------------
 # A point cloud 100 times wider and far from the origin trains in standardized coordinates ("auto"),
@@ -195,18 +212,18 @@ expect 2 "valid fields: steps, batch_size" G train --model gan --data ring --out
 echo '{"width": "wide"}' >type.json
 expect 2 "field 'width' must be an integer" G train --model gan --data ring --out bad2 --config type.json
 echo '{"batch_size": 0}' >zero.json
-expect 2 "batch_size' must be > 0, got 0" G train --model gan --data ring --out bad2 --config zero.json
+expect 2 "field 'batch_size' must be ≥ 1, got 0" G train --model gan --data ring --out bad2 --config zero.json
 echo '{"weight_average": 1.5}' >decay.json
 expect 2 "weight_average' must be in [0, 1)" G train --model edm --data ring --out bad2 --config decay.json
-echo '{"penalty_point": "middle"}' >point.json
-expect 2 'unknown penalty point "middle"' G train --model gan --data ring --out bad2 --config point.json
+echo '{"penalty": {"point": "middle"}}' >point.json
+expect 2 "field 'penalty.point' must be one of interpolation, real, fake" G train --model gan --data ring --out bad2 --config point.json
 echo '{"steps": -5}' >negative.json
-expect 2 "steps' must be >= 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
+expect 2 "field 'steps' must be ≥ 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
 echo '{"width": 3' >broken.json
 expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config broken.json
 expect 2 "--steps" G train --model gan --data ring --out bad2 --steps -5
 expect 2 "--model" G train --model vae --data ring --out bad2
-expect 2 "a Score GAN needs --data-denoiser" G train --model score-gan --data ring --out bad2
+expect 2 "needs --data-denoiser" G train --model score-gan --data ring --out bad2
 touch plainfile
 expect 2 "cannot create the output directory" G train --model gan --data ring --out plainfile/run
 expect 2 "already holds a run" G train --model gan --data ring --out gan_a --config gan.json

@@ -5,21 +5,15 @@
 
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/kernels.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/io/state.hpp"
 
 namespace gpm {
 
-/// Biased (V-statistic) squared MMD between the rows of x [N, ...] and y [M, ...] for kernel k.
-template <Kernel K>
-torch::Tensor squared_mmd_v(const K& kernel, const torch::Tensor& x, const torch::Tensor& y) {
-  const auto xf = x.flatten(1), yf = y.flatten(1);
-  return kernel(xf, xf).mean() + kernel(yf, yf).mean() - 2.0 * kernel(xf, yf).mean();
-}
-
 /// Flow of F(ρ) = ½ MMD²_k(ρ, p): v(x) = E_{y∼p} ∇ₓ k(x, y) − E_{y∼ρ} ∇ₓ k(x, y), with ρ the
 /// current particles and p the target samples (Arbel et al. 2019, arXiv:1906.04370; Franceschi et
-/// al. 2023, Table 2). For N particles, v(x_i) = −(N/2) ∂ MMD²_V / ∂x_i.
+/// al. 2023, Table 2). For N particles, v(x_i) = −(N/2) ∂ MMD²_V / ∂x_i (MMD²_V: gpm::squared_mmd).
 /// As a TrainableFlow, `update(real, ...)` replaces the target samples by `real`, so a generator
 /// can be trained by the MMD flow on minibatches. Models gpm::TrainableFlow.
 /// Example: `MmdFlow flow(RbfKernel(), target_samples);`

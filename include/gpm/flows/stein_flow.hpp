@@ -8,14 +8,15 @@
 #include <torch/types.h>
 
 #include "gpm/core/concepts.hpp"
+#include "gpm/core/kernels.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/flows/kernels.hpp"
 
 namespace gpm {
 
 struct SteinFlowOptions {
   /// Fixed bandwidth h (k = exp(−‖x − y‖² / (2h²))); 0 selects the median heuristic
-  /// h² = median(‖x_i − x_j‖²) / (2 log(n + 1)), recomputed at every call.
+  /// h² = median_{i<j} ‖x_i − x_j‖² / (2 log(n + 1)) (gpm::median_squared_distance), recomputed at
+  /// every call.
   TORCH_ARG(double, bandwidth) = 0.0;
 };
 
@@ -35,20 +36,18 @@ class SteinFlow {
     check_times(t, x, "SteinFlow::velocity");
     torch::NoGradGuard no_grad;
     const auto xf = x.flatten(1);
-    const auto n = xf.size(0);
+    const auto n = static_cast<double>(xf.size(0));
     const auto d2 = pairwise_squared_distances(xf, xf);
-    torch::Tensor h2;
-    if (options_.bandwidth() > 0) {
-      h2 = torch::full({}, options_.bandwidth() * options_.bandwidth(), x.options());
-    } else {
-      const auto med2 = d2.flatten().median();  // with the zero diagonal, as the original code
-      // All particles equal: the median is 0 and any bandwidth works; use h = 1.
-      h2 = torch::where(med2 > 0, med2 / (2.0 * std::log(static_cast<double>(n) + 1.0)), torch::ones_like(med2));
-    }
-    const auto k = torch::exp(-d2 / (2.0 * h2));
     const auto score = score_(x).flatten(1);
-    const auto repulsion = (k.sum(1, /*keepdim=*/true) * xf - k.matmul(xf)) / h2;
-    return ((k.matmul(score) + repulsion) / static_cast<double>(n)).view(x.sizes());
+    // For a radial kernel ∇_{x_j} k(x_j, x_i) = −∇_{x_i} k(x_i, x_j): the repulsion is minus the
+    // kernel's mean gradient. h² is a number, or a tensor when the median heuristic picks it.
+    const auto field = [&](const auto& h2) {
+      const auto k = detail::gaussian(d2, h2);
+      return k.matmul(score) / n - detail::radial_mean_gradient(xf, xf, detail::gaussian_derivative(k, h2));
+    };
+    const auto v = options_.bandwidth() > 0 ? field(options_.bandwidth() * options_.bandwidth())
+                                            : field(median_squared_distance(d2) / (2.0 * std::log(n + 1.0)));
+    return v.view(x.sizes());
   }
 
   S& score() { return score_; }

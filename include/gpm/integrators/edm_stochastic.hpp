@@ -11,18 +11,21 @@
 
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/options.hpp"
 #include "gpm/integrators/heun.hpp"
 
 namespace gpm {
 
 struct EdmStochasticOptions {
-  /// Total churn S_churn; each step uses γ = min(S_churn / N, √2 − 1) with N the grid's step count.
-  TORCH_ARG(double, s_churn) = 0.0;
-  /// Churn only where S_min ≤ σ ≤ S_max.
-  TORCH_ARG(double, s_min) = 0.0;
-  TORCH_ARG(double, s_max) = std::numeric_limits<double>::infinity();
-  /// Scale of the added noise (slightly above 1 compensates denoisers that remove too much).
-  TORCH_ARG(double, s_noise) = 1.0;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(double, s_churn, Range::at_least(0),
+             "total churn S_churn; each step uses γ = min(S_churn / N, √2 − 1)") = 0.0;
+  GPM_OPTION(double, s_min, Range::at_least(0), "churn only where S_min ≤ σ ≤ S_max") = 0.0;
+  GPM_OPTION(double, s_max, Range::at_least(0), "churn only where S_min ≤ σ ≤ S_max") =
+      std::numeric_limits<double>::infinity();
+  /// Slightly above 1 compensates denoisers that remove too much.
+  GPM_OPTION(double, s_noise, Range::at_least(0), "scale of the added noise") = 1.0;
+  GPM_OPTIONS_END
 };
 
 /// Karras et al. 2022 (arXiv:2206.00364), Algorithm 2, in σ-time: σ̂ = (1 + γ) σ,

@@ -1,9 +1,13 @@
-// JSON configuration of option structs: a schema names each field with its getter and setter, so
-// configs round-trip, and an unknown field, a wrong type or a rejected value is a clear error.
+// JSON configs of options structs declared with GPM_OPTION (gpm/core/options.hpp): reading with
+// unknown-field, wrong-type and out-of-range errors that name the field and the bad value,
+// writing every field, and the field tables of `--help` and the docs.
 #pragma once
 
-#include <functional>
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -11,122 +15,206 @@
 #include <nlohmann/json.hpp>
 
 #include "gpm/core/errors.hpp"
+#include "gpm/core/options.hpp"
 
 namespace gpm::io {
 
 namespace detail {
+
 template <class T>
-const char* json_type_name() {
-  if constexpr (std::is_same_v<T, bool>) return "a boolean";
-  else if constexpr (std::is_integral_v<T>) return "an integer";
-  else if constexpr (std::is_floating_point_v<T>) return "a number";
-  else if constexpr (std::is_same_v<T, std::string>) return "a string";
-  else return "a JSON value";
+std::string option_type_name() {
+  if constexpr (std::is_same_v<T, bool>) return "boolean";
+  else if constexpr (std::is_integral_v<T>) return "integer";
+  else if constexpr (std::is_floating_point_v<T>) return "number";
+  else if constexpr (NamedEnum<T>) return "name";
+  else if constexpr (Options<T>) return "object";
+  else return "string";
+}
+
+inline std::string joined(std::string_view prefix, std::string_view name) {
+  return prefix.empty() ? std::string(name) : fmt::format("{}.{}", prefix, name);
+}
+
+template <Options O>
+std::vector<std::string> field_names() {
+  std::vector<std::string> names;
+  for_each_option<O>([&](const auto& field) { names.emplace_back(field.name); });
+  return names;
+}
+
+template <Options O>
+void read_into(O& options, const nlohmann::json& config, std::string_view where, std::string_view prefix);
+
+/// The value of one field from JSON; `path` names it in errors.
+template <class T>
+T read_value(const nlohmann::json& j, const T& current, std::string_view where, const std::string& path) {
+  const auto wrong_type = [&] {
+    return InvalidArgument(fmt::format("config '{}': field '{}' must be {} {}, got {}", where, path,
+                                       std::is_integral_v<T> && !std::is_same_v<T, bool> ? "an" : "a",
+                                       option_type_name<T>() == "name" ? "name (a string)" : option_type_name<T>(),
+                                       j.dump()));
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!j.is_boolean()) throw wrong_type();
+    return j.get<bool>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (j.is_number_unsigned()) {
+      const auto v = j.get<uint64_t>();
+      if (v > static_cast<uint64_t>(std::numeric_limits<T>::max()))
+        throw InvalidArgument(fmt::format("config '{}': field '{}' is {}, beyond the largest value {}", where, path, v,
+                                          std::numeric_limits<T>::max()));
+      return static_cast<T>(v);
+    }
+    if (!j.is_number_integer()) throw wrong_type();
+    const auto v = j.get<int64_t>();
+    if (std::is_unsigned_v<T> && v < 0)
+      throw InvalidArgument(fmt::format("config '{}': field '{}' must be ≥ 0, got {}", where, path, v));
+    return static_cast<T>(v);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!j.is_number()) throw wrong_type();
+    return j.get<T>();
+  } else if constexpr (NamedEnum<T>) {
+    if (!j.is_string()) throw wrong_type();
+    const auto value = option_value<T>(j.get<std::string>());
+    if (!value)
+      throw InvalidArgument(fmt::format("config '{}': field '{}' must be one of {}; got {}", where, path,
+                                        fmt::join(option_names_of<T>(), ", "), j.dump()));
+    return *value;
+  } else if constexpr (Options<T>) {
+    if (!j.is_object()) throw wrong_type();
+    T nested = current;
+    read_into(nested, j, where, path);
+    return nested;
+  } else {
+    if (!j.is_string()) throw wrong_type();
+    return j.get<std::string>();
+  }
 }
 
 template <class T>
-bool json_holds(const nlohmann::json& j) {
-  if constexpr (std::is_same_v<T, bool>) return j.is_boolean();
-  else if constexpr (std::is_unsigned_v<T>) return j.is_number_unsigned();
-  else if constexpr (std::is_integral_v<T>) return j.is_number_integer();
-  else if constexpr (std::is_floating_point_v<T>) return j.is_number();
-  else if constexpr (std::is_same_v<T, std::string>) return j.is_string();
-  else return true;
+nlohmann::json write_value(const T& value);
+
+template <Options O>
+void read_into(O& options, const nlohmann::json& config, std::string_view where, std::string_view prefix) {
+  GPM_CHECK(config.is_object(), "config '{}': {} must be a JSON object, got {}", where,
+            prefix.empty() ? std::string("the config") : fmt::format("field '{}'", prefix), config.dump());
+  for (const auto& [key, value] : config.items()) {
+    bool known = false;
+    for_each_option<O>([&](const auto& field) {
+      using T = typename std::decay_t<decltype(field)>::value_type;
+      if (field.name != key) return;
+      known = true;
+      field.set(options, read_value<T>(value, field.get(options), where, joined(prefix, key)));
+    });
+    GPM_CHECK(known, "config '{}': unknown field '{}'; valid fields{}: {}", where, joined(prefix, key),
+              prefix.empty() ? std::string() : fmt::format(" of '{}'", prefix), fmt::join(field_names<O>(), ", "));
+  }
 }
+
+template <class T>
+nlohmann::json write_value(const T& value) {
+  if constexpr (NamedEnum<T>) {
+    return std::string(option_name(value));
+  } else if constexpr (Options<T>) {
+    nlohmann::json j = nlohmann::json::object();
+    for_each_option<T>([&](const auto& field) { j[std::string(field.name)] = write_value(field.get(value)); });
+    return j;
+  } else {
+    return nlohmann::json(value);
+  }
+}
+
+template <class T>
+std::string default_text(const T& value) {
+  if constexpr (std::is_same_v<T, std::string>) return fmt::format("\"{}\"", value);
+  else if constexpr (NamedEnum<T>) return std::string(option_name(value));
+  else return write_value(value).dump();
+}
+
 }  // namespace detail
 
-/// The fields of an options struct O, each with a name, a getter and a setter.
-/// Example:
-///   ConfigSchema<GanOptions> schema("gan");
-///   schema.field("width", [](const GanOptions& o) { return o.width(); }, [](GanOptions& o, int64_t v) { o.width(v); });
-///   GanOptions o = schema.read(json);     // starts from the defaults of O
-template <class O>
-class ConfigSchema {
- public:
-  explicit ConfigSchema(std::string name) : name_(std::move(name)) {}
-
-  /// Adds a field whose type is the getter's return type. `check` may reject a value with a reason.
-  template <class Get, class Set>
-  ConfigSchema& field(std::string name, Get get, Set set, std::function<std::string(const O&)> check = {}) {
-    using T = std::decay_t<std::invoke_result_t<Get, const O&>>;
-    GPM_CHECK(find(name) == nullptr, "config '{}': field '{}' is declared twice", name_, name);
-    fields_.push_back(Field{
-        name,
-        [get](const O& o) { return nlohmann::json(get(o)); },
-        [this, name, set](O& o, const nlohmann::json& j) {
-          GPM_CHECK(detail::json_holds<T>(j), "config '{}': field '{}' must be {}, got {}", name_, name,
-                    detail::json_type_name<T>(), j.dump());
-          set(o, j.template get<T>());
-        },
-        std::move(check)});
-    return *this;
-  }
-
-  /// Options from `config`: defaults of O overridden by the config's fields. Throws gpm::InvalidArgument
-  /// on an unknown field (listing the valid ones), a wrong type, or a value a check rejects.
-  O read(const nlohmann::json& config, O options = O()) const {
-    GPM_CHECK(config.is_object(), "config '{}': expected a JSON object, got {}", name_, config.dump());
-    for (const auto& [key, value] : config.items()) {
-      const Field* f = find(key);
-      GPM_CHECK(f != nullptr, "config '{}': unknown field '{}'; valid fields: {}", name_, key, field_names());
-      f->set(options, value);
+/// Every field of `options` in its valid range, nested options too; throws gpm::InvalidArgument naming
+/// the first field that is not (`where` names the config in the message).
+template <Options O>
+void check_options(const O& options, std::string_view where, std::string_view prefix = {}) {
+  for_each_option<O>([&](const auto& field) {
+    using T = typename std::decay_t<decltype(field)>::value_type;
+    const auto& value = field.get(options);
+    if constexpr (Options<T>) {
+      check_options(value, where, detail::joined(prefix, field.name));
+    } else {
+      const std::string problem = field.range.problem(value);
+      GPM_CHECK(problem.empty(), "config '{}': field '{}' {}", where, detail::joined(prefix, field.name), problem);
     }
-    for (const auto& f : fields_)
-      if (f.check) {
-        const std::string problem = f.check(options);
-        GPM_CHECK(problem.empty(), "config '{}': field '{}' {}", name_, f.name, problem);
-      }
-    return options;
-  }
+  });
+}
 
-  /// All fields of `options` as a JSON object (the resolved config).
-  nlohmann::json write(const O& options) const {
-    nlohmann::json j = nlohmann::json::object();
-    for (const auto& f : fields_) j[f.name] = f.get(options);
-    return j;
-  }
+/// `options` with the fields of the JSON object `config` overridden, then checked. Throws
+/// gpm::InvalidArgument on an unknown field (listing the valid ones), a wrong type, or a value out
+/// of its range. Nested options are nested objects: {"penalty": {"weight": 1}}.
+/// Example: `auto o = io::read_options(json::parse(R"({"width": 64})"), GanOptions(), "gan");`
+template <Options O>
+O read_options(const nlohmann::json& config, O options, std::string_view where) {
+  detail::read_into(options, config, where, {});
+  check_options(options, where);
+  return options;
+}
 
-  std::string field_names() const {
-    std::string s;
-    for (const auto& f : fields_) s += (s.empty() ? "" : ", ") + f.name;
-    return s;
-  }
-  const std::string& name() const { return name_; }
+/// Every field of `options` as a JSON object (nested options as nested objects).
+template <Options O>
+nlohmann::json write_options(const O& options) {
+  return detail::write_value(options);
+}
 
- private:
-  struct Field {
-    std::string name;
-    std::function<nlohmann::json(const O&)> get;
-    std::function<void(O&, const nlohmann::json&)> set;
-    std::function<std::string(const O&)> check;
-  };
-  const Field* find(const std::string& key) const {
-    for (const auto& f : fields_)
-      if (f.name == key) return &f;
-    return nullptr;
-  }
-  std::string name_;
-  std::vector<Field> fields_;
+/// One row of a field table: the dotted name of a field, its JSON type, default, range and doc.
+struct OptionRow {
+  std::string name, type, default_value, range, doc;
 };
 
-/// A check for ConfigSchema::field: the value must be > 0.
-template <class Get>
-auto positive(Get get) {
-  return [get](const auto& o) { return get(o) > 0 ? std::string() : fmt::format("must be > 0, got {}", get(o)); };
+/// The field table of O with the defaults of `defaults`, nested options flattened to dotted names.
+template <Options O>
+std::vector<OptionRow> option_rows(const O& defaults, std::string_view prefix = {}) {
+  std::vector<OptionRow> rows;
+  for_each_option<O>([&](const auto& field) {
+    using T = typename std::decay_t<decltype(field)>::value_type;
+    const auto name = detail::joined(prefix, field.name);
+    if constexpr (Options<T>) {
+      for (auto& row : option_rows(field.get(defaults), name)) rows.push_back(std::move(row));
+    } else {
+      std::string range = field.range.describe();
+      if constexpr (NamedEnum<T>) range = fmt::format("{}", fmt::join(option_names_of<T>(), " | "));
+      rows.push_back({name, detail::option_type_name<T>(), detail::default_text(field.get(defaults)), range,
+                      std::string(field.doc)});
+    }
+  });
+  return rows;
 }
 
-/// A check for ConfigSchema::field: the value must be >= 0.
-template <class Get>
-auto non_negative(Get get) {
-  return [get](const auto& o) { return get(o) >= 0 ? std::string() : fmt::format("must be >= 0, got {}", get(o)); };
+/// A field table as aligned plain text, for `--help`.
+inline std::string option_table_text(const std::vector<OptionRow>& rows) {
+  size_t name = 5, value = 7, range = 5;
+  for (const auto& r : rows) {
+    name = std::max(name, r.name.size());
+    value = std::max(value, r.default_value.size());
+    range = std::max(range, r.range.size());
+  }
+  std::string text = fmt::format("  {:<{}}  {:<{}}  {:<{}}  {}\n", "field", name, "default", value, "range", range, "meaning");
+  for (const auto& r : rows)
+    text += fmt::format("  {:<{}}  {:<{}}  {:<{}}  {}\n", r.name, name, r.default_value, value, r.range, range, r.doc);
+  return text;
 }
 
-/// A check for ConfigSchema::field: the value must be a decay in [0, 1) (0: off).
-template <class Get>
-auto decay(Get get) {
-  return [get](const auto& o) {
-    return get(o) >= 0 && get(o) < 1 ? std::string() : fmt::format("must be in [0, 1) (0: off), got {}", get(o));
+/// A field table in Markdown, for the docs.
+inline std::string option_table_markdown(const std::vector<OptionRow>& rows) {
+  std::string text = "| field | type | default | range | meaning |\n| --- | --- | --- | --- | --- |\n";
+  const auto cell = [](const std::string& text) {
+    std::string escaped;
+    for (const char c : text) escaped += c == '|' ? std::string("\\|") : std::string(1, c);
+    return escaped;
   };
+  for (const auto& r : rows)
+    text += fmt::format("| `{}` | {} | `{}` | {} | {} |\n", r.name, r.type, r.default_value, cell(r.range), cell(r.doc));
+  return text;
 }
 
 }  // namespace gpm::io

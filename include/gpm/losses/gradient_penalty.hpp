@@ -2,10 +2,12 @@
 // and the piecewise-constant per-time penalty weights of Discriminator Flows.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Generator.h>
@@ -15,6 +17,7 @@
 
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
 
 namespace gpm {
@@ -26,35 +29,33 @@ enum class PenaltyPoint {
   fake            ///< x̂ = x_fake
 };
 
-/// The config name of a penalty point: "interpolation", "real" or "fake".
-inline std::string to_string(PenaltyPoint point) {
-  switch (point) {
-    case PenaltyPoint::interpolation: return "interpolation";
-    case PenaltyPoint::real: return "real";
-    case PenaltyPoint::fake: return "fake";
-  }
-  return "unknown";
+/// Every penalty point with its config name (gpm::NamedEnum).
+constexpr std::array<std::pair<PenaltyPoint, std::string_view>, 3> option_names(PenaltyPoint) {
+  return {{{PenaltyPoint::interpolation, "interpolation"}, {PenaltyPoint::real, "real"}, {PenaltyPoint::fake, "fake"}}};
 }
+
+/// The config name of a penalty point: "interpolation", "real" or "fake".
+inline std::string to_string(PenaltyPoint point) { return std::string(option_name(point)); }
 
 /// Reads a penalty point from its config name ("interpolation", "real", "fake"); throws
 /// gpm::InvalidArgument listing the valid names otherwise.
 /// Example: `GradientPenaltyOptions().point(parse_penalty_point("real"))`
 inline PenaltyPoint parse_penalty_point(std::string_view name) {
-  for (auto p : {PenaltyPoint::interpolation, PenaltyPoint::real, PenaltyPoint::fake})
-    if (name == to_string(p)) return p;
+  if (const auto point = option_value<PenaltyPoint>(name)) return *point;
   throw InvalidArgument(fmt::format("gpm::parse_penalty_point: unknown penalty point \"{}\"; valid names are "
                                     "interpolation, real, fake", name));
 }
 
 struct GradientPenaltyOptions {
-  /// λ: the coefficient the caller multiplies the mean penalty by (0 = off; WGAN-GP uses 10).
-  /// gradient_penalty() itself returns the unweighted per-sample penalty.
-  TORCH_ARG(double, weight) = 0.0;
-  /// The target gradient norm (1 for WGAN-GP, 0 for R1-like penalties).
-  TORCH_ARG(double, center) = 1.0;
-  /// p of the per-sample p-norm of the flattened gradient (>= 1; infinity allowed).
-  TORCH_ARG(double, norm) = 2.0;
-  TORCH_ARG(PenaltyPoint, point) = PenaltyPoint::interpolation;
+  GPM_OPTIONS_BEGIN
+  /// gradient_penalty() itself returns the unweighted per-sample penalty; the caller weighs it.
+  GPM_OPTION(double, weight, Range::at_least(0), "λ, the penalty's weight in the loss (0: off; WGAN-GP uses 10)") = 0.0;
+  GPM_OPTION(double, center, Range::at_least(0), "the target gradient norm (1: WGAN-GP; 0: R1-like)") = 1.0;
+  GPM_OPTION(double, norm, Range::at_least(1), "p of the per-sample p-norm of the flattened gradient") = 2.0;
+  GPM_OPTION(PenaltyPoint, point, Range::any(),
+             "where the gradient is taken: real, fake, or interpolation (x̂ = α x_real + (1 − α) x_fake)") =
+      PenaltyPoint::interpolation;
+  GPM_OPTIONS_END
 };
 
 /// GP_b from critic values f [N] or [N, 1] already computed at points x [N, ...] that require grad:

@@ -4,6 +4,8 @@
 
 #include <torch/types.h>
 
+#include "gpm/core/pair_sums.hpp"
+#include "gpm/core/tensor_ops.hpp"
 #include "gpm/metrics/sample_sets.hpp"
 
 namespace gpm::metrics {
@@ -17,11 +19,13 @@ namespace gpm::metrics {
 inline double energy_distance(const torch::Tensor& x, const torch::Tensor& y) {
   torch::NoGradGuard no_grad;
   const auto [a, b] = detail::sample_pair(x, y, "energy_distance", 2);
-  const auto distance = [](const torch::Tensor& squared) { return squared.sqrt(); };
+  const auto distance = [](const torch::Tensor& u, const torch::Tensor& v) {
+    return pairwise_squared_distances(u, v).sqrt();
+  };
   const double m = static_cast<double>(a.size(0)), n = static_cast<double>(b.size(0));
-  const auto between = detail::pair_sum(a, b, distance) / (m * n);
-  const auto within_x = detail::distinct_pair_sum(a, distance) / (m * (m - 1.0));
-  const auto within_y = detail::distinct_pair_sum(b, distance) / (n * (n - 1.0));
+  const auto between = gpm::detail::pair_sum(a, b, distance) / (m * n);
+  const auto within_x = gpm::detail::symmetric_pair_sum(a, distance, /*with_diagonal=*/false) / (m * (m - 1.0));
+  const auto within_y = gpm::detail::symmetric_pair_sum(b, distance, /*with_diagonal=*/false) / (n * (n - 1.0));
   return (2.0 * between - within_x - within_y).item<double>();
 }
 

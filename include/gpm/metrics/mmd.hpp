@@ -1,5 +1,6 @@
 // Unbiased squared maximum mean discrepancy with a sum of Gaussian kernels, and the median
-// heuristic that picks their bandwidths (Gretton et al. 2012); ALGORITHMS.md 6.1.
+// heuristic that picks their bandwidths (Gretton et al. 2012); ALGORITHMS.md 6.1. The kernel, the
+// heuristic and the estimator are the library's own (gpm/core/kernels.hpp), as the flows use them.
 #pragma once
 
 #include <cmath>
@@ -8,7 +9,7 @@
 
 #include <torch/types.h>
 
-#include "gpm/core/errors.hpp"
+#include "gpm/core/kernels.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/metrics/sample_sets.hpp"
 
@@ -19,7 +20,8 @@ inline constexpr int64_t kMedianPoints = 1000;
 
 /// The median pairwise distance of the pooled set z = x ∪ y: median_{i<j} ‖z_i − z_j‖ (the lower
 /// median for an even count of pairs), over an evenly strided subset of kMedianPoints points when
-/// the pool is larger. Returns 1 when the median is 0 (a pool of identical points).
+/// the pool is larger (gpm::median_squared_distance). Returns 1 when the median is 0 (a pool of
+/// identical points).
 /// Example: `double h = gpm::metrics::median_distance(x, y);`
 inline double median_distance(const torch::Tensor& x, const torch::Tensor& y) {
   torch::NoGradGuard no_grad;
@@ -30,11 +32,7 @@ inline double median_distance(const torch::Tensor& x, const torch::Tensor& y) {
     const auto index = torch::arange(kMedianPoints, pool.options().dtype(torch::kLong));
     pool = pool.index_select(0, (index * size).div(kMedianPoints, "floor"));
   }
-  if (pool.size(0) < 2) return 1.0;
-  const int64_t k = pool.size(0);
-  const auto upper = torch::ones({k, k}, pool.options().dtype(torch::kBool)).triu(1);
-  const double median = std::sqrt(pairwise_squared_distances(pool, pool).masked_select(upper).median().item<double>());
-  return median > 0 ? median : 1.0;
+  return std::sqrt(median_squared_distance(pairwise_squared_distances(pool, pool)).item<double>());
 }
 
 /// The default MMD bandwidths: {0.1, 0.2, 0.5, 1, 2, 5} × median_distance(x, y).
@@ -47,8 +45,8 @@ inline std::vector<double> default_mmd_bandwidths(const torch::Tensor& x, const 
 }
 
 /// Unbiased squared MMD between the rows of x [m, D] and y [n, D] (m, n >= 2) for the kernel
-/// k(u, v) = Σ_h exp(−‖u − v‖² / (2h²)) summed over `bandwidths` (default_mmd_bandwidths(x, y) when
-/// empty):
+/// k(u, v) = Σ_h exp(−‖u − v‖² / (2h²)) summed over `bandwidths` (gpm::RbfSumKernel;
+/// default_mmd_bandwidths(x, y) when empty):
 ///   MMD²_u = 1/(m(m−1)) Σ_{i≠i'} k(x_i, x_i') + 1/(n(n−1)) Σ_{j≠j'} k(y_j, y_j') − 2/(mn) Σ_{i,j} k(x_i, y_j).
 /// Zero in expectation when both sets come from one distribution (so it can be slightly negative).
 /// Computed in float64, in blocks of pairs (memory O(m + n)).
@@ -57,18 +55,7 @@ inline double squared_mmd(const torch::Tensor& x, const torch::Tensor& y, std::v
   torch::NoGradGuard no_grad;
   const auto [a, b] = detail::sample_pair(x, y, "squared_mmd", 2);
   if (bandwidths.empty()) bandwidths = default_mmd_bandwidths(a, b);
-  for (const double h : bandwidths)
-    GPM_CHECK(h > 0 && std::isfinite(h), "squared_mmd: every bandwidth must be a finite number > 0, got {}", h);
-  const auto kernel = [&bandwidths](const torch::Tensor& squared) {
-    auto sum = torch::zeros_like(squared);
-    for (const double h : bandwidths) sum.add_((squared * (-0.5 / (h * h))).exp_());
-    return sum;
-  };
-  const double m = static_cast<double>(a.size(0)), n = static_cast<double>(b.size(0));
-  const auto within_x = detail::distinct_pair_sum(a, kernel) / (m * (m - 1.0));
-  const auto within_y = detail::distinct_pair_sum(b, kernel) / (n * (n - 1.0));
-  const auto between = detail::pair_sum(a, b, kernel) / (m * n);
-  return (within_x + within_y - 2.0 * between).item<double>();
+  return gpm::squared_mmd(RbfSumKernel(std::move(bandwidths)), a, b, MmdEstimate::unbiased).item<double>();
 }
 
 }  // namespace gpm::metrics

@@ -1,8 +1,7 @@
-// What the sample-based metrics share: validation of sample sets [N, D] (same D, same device),
-// conversion to float64, and sums over pairs of points computed in row blocks to bound memory.
+// What the sample-based metrics share: validation of sample sets [N, D] (same D, same device) and
+// conversion to float64.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -13,12 +12,6 @@
 #include "gpm/core/tensor_ops.hpp"
 
 namespace gpm::metrics::detail {
-
-/// Entries of one block of a pairwise matrix: 2 MB of float64 on the CPU, where blocks that stay in
-/// cache run about 3× faster than 32 MB ones; 128 MB on accelerators, where fewer launches matter.
-inline int64_t block_entries(const torch::Tensor& x) {
-  return x.device().is_cpu() ? int64_t{1} << 18 : int64_t{1} << 24;
-}
 
 /// Checks that `x` is a sample set [N, D] of at least `min_points` points and returns it detached,
 /// in float64, on its device.
@@ -45,37 +38,6 @@ inline std::pair<torch::Tensor, torch::Tensor> sample_pair(const torch::Tensor& 
   GPM_CHECK(a.device() == b.device(), "{}: x is on {} but y is on {}; move one with .to(device)", where,
             a.device().str(), b.device().str());
   return {std::move(a), std::move(b)};
-}
-
-/// Σ_{i,j} f(‖x_i − y_j‖²) over all pairs of rows of x [m, D] and y [n, D], as a 0-dim tensor.
-/// `f` maps a block of squared distances [b, n] to values [b, n]; blocks of rows keep memory at
-/// O(block_entries(x)).
-template <class F>
-torch::Tensor pair_sum(const torch::Tensor& x, const torch::Tensor& y, F&& f) {
-  const int64_t m = x.size(0), rows = std::max<int64_t>(1, block_entries(x) / y.size(0));
-  auto total = torch::zeros({}, x.options());
-  for (int64_t start = 0; start < m; start += rows)
-    total += f(pairwise_squared_distances(x.narrow(0, start, std::min(rows, m - start)), y)).sum();
-  return total;
-}
-
-/// Σ_{i≠j} f(‖x_i − x_j‖²) over ordered pairs of distinct rows of x [m, D], as a 0-dim tensor.
-/// By symmetry each block of rows [s, s + b) meets only the rows from s on: the square part (the
-/// block against itself) holds both orders of its pairs, the later rows one order, which is
-/// doubled. Half the work of pair_sum(x, x, f).
-template <class F>
-torch::Tensor distinct_pair_sum(const torch::Tensor& x, F&& f) {
-  const int64_t m = x.size(0), rows = std::max<int64_t>(1, block_entries(x) / m);
-  auto total = torch::zeros({}, x.options());
-  for (int64_t start = 0; start < m; start += rows) {
-    const int64_t count = std::min(rows, m - start);
-    const auto block = x.narrow(0, start, count);
-    torch::Tensor values = f(pairwise_squared_distances(block, x.narrow(0, start, m - start)));
-    auto inside = values.narrow(1, 0, count);  // the block against itself
-    inside.diagonal().zero_();
-    total += 2.0 * values.sum() - inside.sum();
-  }
-  return total;
 }
 
 }  // namespace gpm::metrics::detail

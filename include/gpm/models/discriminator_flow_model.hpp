@@ -7,6 +7,7 @@
 #include <torch/arg.h>
 #include <torch/optim/adam.h>
 
+#include "gpm/core/options.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/time_grids.hpp"
@@ -19,35 +20,44 @@
 
 namespace gpm {
 
+/// The Discriminator Flow's options. The defaults are the reference's 2-D configuration with the
+/// changes measured in docs/results (Fourier features of x, R1 penalty, weight average);
+/// `reference()` is the reference's configuration itself.
 struct DiscriminatorFlowModelOptions {
-  TORCH_ARG(int64_t, width) = 512;
-  TORCH_ARG(int64_t, depth) = 4;
-  TORCH_ARG(int64_t, embedding_size) = 128;
-  /// Standard deviation of the Fourier embedding's frequencies (of the time t in [0, 1]).
-  TORCH_ARG(double, fourier_scale) = 16.0;
-  TORCH_ARG(double, init_std) = 0.02;
-  /// Random Fourier features of x joined to the discriminator's input (0: none, the reference), and
-  /// the standard deviation of their angular frequencies (radians per unit of x); see nn::TimeMlp.
-  TORCH_ARG(int64_t, input_features) = 0;
-  TORCH_ARG(double, input_feature_scale) = 1.0;
-  /// N, the Euler steps on [0, 1], and η, the gradient strength.
-  TORCH_ARG(int64_t, steps) = 56;
-  TORCH_ARG(double, eta) = 20.0;
-  /// λ_e, the entropy regularisation: Brownian noise √(λ_e / N) ξ added on every step but the last
-  /// (dx = η v dt + √λ_e dW). 0, the reference's value, is the plain Euler flow.
-  TORCH_ARG(double, entropy_reg) = 0.0;
-  /// Prior N(prior_mean, prior_std² I).
-  TORCH_ARG(double, prior_mean) = 0.0;
-  TORCH_ARG(double, prior_std) = 1.0;
-  TORCH_ARG(double, lr) = 2e-4;
-  TORCH_ARG(double, beta1) = 0.5;
-  TORCH_ARG(double, beta2) = 0.999;
-  /// Gradient penalty on the discriminator: R1, λ E‖∇ₓ f(x_real, t)‖² with λ = 0.1, as the GAN's
-  /// (the reference has none; with it the moons' energy distance drops 0.021 → 0.006, docs/models.md).
-  TORCH_ARG(GradientPenaltyOptions, penalty) = GradientPenaltyOptions().weight(0.1).center(0.0).point(PenaltyPoint::real);
-  /// Decay of the discriminator's weight average used for sampling (0: sample with the last iterate).
-  /// 0.999 measured better than none on the ring and the moons (docs/models.md).
-  TORCH_ARG(double, weight_average) = 0.999;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, width, Range::at_least(1), "hidden units per layer of the discriminator") = 512;
+  GPM_OPTION(int64_t, depth, Range::at_least(1), "hidden layers of the discriminator") = 4;
+  GPM_OPTION(int64_t, embedding_size, Range::at_least(1), "size of the time's Fourier embedding") = 128;
+  GPM_OPTION(double, fourier_scale, Range::above(0), "std of the embedding's frequencies (of t in [0, 1])") = 16.0;
+  GPM_OPTION(double, init_std, Range::above(0), "initial weights N(0, init_std²), zero biases") = 0.02;
+  GPM_OPTION(int64_t, input_features, Range::at_least(0),
+             "random Fourier features of x joined to the discriminator's input (0: none, the reference)") = 128;
+  /// 3 in standardized coordinates is as fine as 1 in a 25-mode grid's own units.
+  GPM_OPTION(double, input_feature_scale, Range::above(0),
+             "std of the input features' angular frequencies, in radians per unit of x") = 3.0;
+  GPM_OPTION(int64_t, generation_steps, Range::at_least(1), "N, the Euler steps of the flow on [0, 1]") = 56;
+  GPM_OPTION(double, eta, Range::above(0), "η, the gradient strength: v = −η ∇ₓ c(f(x, t))") = 20.0;
+  GPM_OPTION(double, entropy_reg, Range::at_least(0),
+             "λ_e: Brownian noise √(λ_e / N) ξ on every step but the last (0: the plain Euler flow)") = 0.0;
+  GPM_OPTION(double, prior_mean, Range::any(), "the prior N(prior_mean, prior_std² I)") = 0.0;
+  GPM_OPTION(double, prior_std, Range::above(0), "the prior N(prior_mean, prior_std² I)") = 1.0;
+  GPM_OPTION(double, lr, Range::above(0), "Adam learning rate") = 2e-4;
+  GPM_OPTION(double, beta1, Range::from_below(0, 1), "Adam's beta1") = 0.5;
+  GPM_OPTION(double, beta2, Range::from_below(0, 1), "Adam's beta2") = 0.999;
+  GPM_OPTION(GradientPenaltyOptions, penalty, Range::any(),
+             "gradient penalty on the discriminator (the reference: none)") =
+      GradientPenaltyOptions().weight(0.1).center(0.0).point(PenaltyPoint::real);
+  GPM_OPTION(double, weight_average, Range::from_below(0, 1),
+             "decay of the discriminator's weight average used for sampling (0: the last iterate)") = 0.999;
+  GPM_OPTIONS_END
+
+  /// The reference's 2-D Discriminator Flow: raw input, no penalty, the last iterate.
+  static DiscriminatorFlowModelOptions reference() {
+    return DiscriminatorFlowModelOptions().input_features(0).input_feature_scale(1.0).penalty(GradientPenaltyOptions())
+        .weight_average(0.0);
+  }
+
+  /// Placement, not part of a config: the runner sets the seed from its training settings.
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(torch::Device, device) = torch::kCPU;
 };
@@ -74,7 +84,7 @@ DiscriminatorFlowModel<Loss> make_discriminator_flow(int64_t dim, const Discrimi
       DiscriminatorFlow<nn::TimeMlp, Loss>(net, std::move(loss), torch::optim::AdamOptions(o.lr()).betas({o.beta1(), o.beta2()}),
                                            DiscriminatorFlowOptions().eta(o.eta()).penalty(o.penalty()).seed(o.seed() + 1)
                                                                                    .weight_average(o.weight_average())),
-      EulerMaruyama(ConstantDiffusion(std::sqrt(o.entropy_reg()))), UniformGrid(UniformGridOptions(o.steps())),
+      EulerMaruyama(ConstantDiffusion(std::sqrt(o.entropy_reg()))), UniformGrid(UniformGridOptions(o.generation_steps())),
       GaussianPrior(GaussianPriorOptions({dim}).mean(o.prior_mean()).std(o.prior_std())),
       ParticleModelOptions().seed(o.seed()).device(o.device()));
 }

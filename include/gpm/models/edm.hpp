@@ -2,13 +2,22 @@
 // probability flow is sampled with Heun on a Karras grid. Reference 2-D configuration as defaults.
 #pragma once
 
+#include <array>
+#include <optional>
+#include <string_view>
+#include <utility>
+
 #include <torch/arg.h>
 #include <torch/optim/adam.h>
 
+#include "gpm/core/options.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/time_grids.hpp"
 #include "gpm/flows/denoising_score_flow.hpp"
+#include "gpm/integrators/edm_stochastic.hpp"
+#include "gpm/integrators/euler.hpp"
+#include "gpm/integrators/euler_maruyama.hpp"
 #include "gpm/integrators/heun.hpp"
 #include "gpm/losses/noise_levels.hpp"
 #include "gpm/models/particle_model.hpp"
@@ -17,36 +26,65 @@
 
 namespace gpm {
 
+/// EDM's options. The defaults are the reference's 2-D configuration with the changes measured in
+/// docs/results (Fourier features of the input, embedding scale 1, lr 1e-3, weight average);
+/// `reference()` is the reference's configuration itself.
 struct EdmOptions {
-  TORCH_ARG(int64_t, width) = 512;
-  TORCH_ARG(int64_t, depth) = 4;
-  TORCH_ARG(int64_t, embedding_size) = 128;
-  /// Standard deviation of the Fourier embedding's frequencies (of c_noise = ln σ / 4). The
-  /// reference's 16 changes the embedding within 10 % of σ, so the network learns each noise band
-  /// apart; 1 shares what it learns across σ: as good on the ring, sharper on the grid (docs/models.md).
-  TORCH_ARG(double, fourier_scale) = 1.0;
-  /// Random Fourier features of the network's input c_in x joined to it (0: none, the reference),
-  /// and the standard deviation of their angular frequencies (radians per unit of c_in x); see nn::TimeMlp.
-  TORCH_ARG(int64_t, input_features) = 0;
-  TORCH_ARG(double, input_feature_scale) = 1.0;
-  TORCH_ARG(double, sigma_data) = 0.5;
-  TORCH_ARG(double, sigma_min) = 0.002;
-  TORCH_ARG(double, sigma_max) = 40.0;
-  /// Training noise levels: ln σ ~ N(p_mean, p_std²).
-  TORCH_ARG(double, p_mean) = -1.2;
-  TORCH_ARG(double, p_std) = 1.2;
-  /// 1e-3: as good as the reference's 2e-4 on the ring, better on sharper mixtures (docs/models.md).
-  TORCH_ARG(double, lr) = 1e-3;
-  TORCH_ARG(double, beta1) = 0.9;
-  TORCH_ARG(double, beta2) = 0.999;
-  /// Sampling: N steps of the Karras schedule with exponent ρ.
-  TORCH_ARG(int64_t, sampling_steps) = 28;
-  TORCH_ARG(double, rho) = 7.0;
-  /// Decay of the denoiser's weight average used for sampling (0: sample with the last iterate).
-  /// 0.999 measured better than none on the 2-D ring (docs/models.md), as in the official EDM.
-  TORCH_ARG(double, weight_average) = 0.999;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, width, Range::at_least(1), "hidden units per layer of the denoiser") = 512;
+  GPM_OPTION(int64_t, depth, Range::at_least(1), "hidden layers of the denoiser") = 4;
+  GPM_OPTION(int64_t, embedding_size, Range::at_least(1), "size of the noise level's Fourier embedding") = 128;
+  /// The reference's 16 changes the embedding within 10 % of σ, so the network learns each noise
+  /// band apart; 1 shares what it learns across σ: as good on the ring, sharper on the grid.
+  GPM_OPTION(double, fourier_scale, Range::above(0),
+             "std of the embedding's frequencies (of c_noise = ln σ / 4; the reference: 16)") = 1.0;
+  GPM_OPTION(int64_t, input_features, Range::at_least(0),
+             "random Fourier features of the network's input c_in x joined to it (0: none, the reference)") = 128;
+  GPM_OPTION(double, input_feature_scale, Range::above(0),
+             "std of the input features' angular frequencies, in radians per unit of c_in x") = 1.0;
+  GPM_OPTION(double, sigma_data, Range::above(0), "σ_data of EDM's preconditioning and loss weight") = 0.5;
+  GPM_OPTION(double, sigma_min, Range::above(0), "the smallest noise level of the denoiser and the sampler") = 0.002;
+  GPM_OPTION(double, sigma_max, Range::above(0), "the largest noise level, and the prior's std") = 40.0;
+  GPM_OPTION(double, p_mean, Range::any(), "training noise levels: ln σ ~ N(p_mean, p_std²)") = -1.2;
+  GPM_OPTION(double, p_std, Range::above(0), "training noise levels: ln σ ~ N(p_mean, p_std²)") = 1.2;
+  GPM_OPTION(double, lr, Range::above(0), "Adam learning rate (the reference: 2e-4)") = 1e-3;
+  GPM_OPTION(double, beta1, Range::from_below(0, 1), "Adam's beta1") = 0.9;
+  GPM_OPTION(double, beta2, Range::from_below(0, 1), "Adam's beta2") = 0.999;
+  GPM_OPTION(int64_t, sampling_steps, Range::at_least(1), "N, the steps of the Karras grid the sampler takes") = 28;
+  GPM_OPTION(double, rho, Range::above(0), "ρ, the exponent of the Karras grid") = 7.0;
+  GPM_OPTION(double, weight_average, Range::from_below(0, 1),
+             "decay of the denoiser's weight average used for sampling (0: the last iterate)") = 0.999;
+  GPM_OPTIONS_END
+
+  /// The reference's 2-D EDM: embedding scale 16, no input features, lr 2e-4, the last iterate.
+  static EdmOptions reference() {
+    return EdmOptions().fourier_scale(16.0).input_features(0).lr(2e-4).weight_average(0.0);
+  }
+
+  /// Placement, not part of a config: the runner sets the seed from its training settings.
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(torch::Device, device) = torch::kCPU;
+};
+
+/// How an EDM samples: its own Heun steps, or another stepper over the same Karras grid.
+enum class EdmSampler {
+  heun,   ///< deterministic, second order (EDM's Algorithm 1)
+  euler,  ///< the probability flow, first order
+  sde,    ///< Euler–Maruyama on the reverse SDE
+  churn   ///< EDM's stochastic Heun (Algorithm 2)
+};
+
+/// Every EDM sampler with its config name (gpm::NamedEnum).
+constexpr std::array<std::pair<EdmSampler, std::string_view>, 4> option_names(EdmSampler) {
+  return {{{EdmSampler::heun, "heun"}, {EdmSampler::euler, "euler"}, {EdmSampler::sde, "sde"}, {EdmSampler::churn, "churn"}}};
+}
+
+struct EdmSamplerOptions {
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(EdmSampler, sampler, Range::any(), "the stepper that samples: heun, euler, sde or churn") = EdmSampler::heun;
+  GPM_OPTION(EdmStochasticOptions, churn, Range::any(), "the churn sampler's settings (EDM's 2-D values)") =
+      EdmStochasticOptions().s_churn(40.0).s_min(0.05).s_max(50.0);
+  GPM_OPTIONS_END
 };
 
 /// EDM = PM(DenoisingScoreFlow(preconditioned denoiser), Heun, Karras grid, N(0, σ_max² I))
@@ -89,6 +127,32 @@ Edm<I> make_edm(int64_t dim, const EdmOptions& o = {}, I integrator = {}) {
   return Edm<I>(DenoisingScoreFlow<nn::EdmMlpDenoiser>(std::move(trainer)), std::move(integrator), KarrasGrid(grid),
                 GaussianPrior(GaussianPriorOptions({dim}).std(grid.sigma_max())),
                 ParticleModelOptions().seed(o.seed()).device(o.device()));
+}
+
+/// n samples of `edm` with the stepper `sampler` names, all N steps or the first `steps`.
+/// Example: `auto x = sample_edm(edm, 2000, EdmSamplerOptions().sampler(EdmSampler::churn));`
+template <Integrator I>
+torch::Tensor sample_edm(Edm<I>& edm, int64_t n, const EdmSamplerOptions& sampler,
+                         std::optional<int64_t> steps = std::nullopt) {
+  switch (sampler.sampler()) {
+    case EdmSampler::heun: {
+      Heun heun;
+      return edm.sample_with(heun, n, steps);
+    }
+    case EdmSampler::euler: {
+      Euler euler;
+      return edm.sample_with(euler, n, steps);
+    }
+    case EdmSampler::sde: {
+      EulerMaruyama<EdmDiffusion> sde(EdmDiffusion{}, EulerMaruyamaOptions().drift_scale(2.0));
+      return edm.sample_with(sde, n, steps);
+    }
+    case EdmSampler::churn: {
+      EdmStochastic churn(sampler.churn());
+      return edm.sample_with(churn, n, steps);
+    }
+  }
+  throw InvalidArgument("sample_edm: unknown sampler");
 }
 
 }  // namespace gpm

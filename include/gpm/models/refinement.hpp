@@ -18,6 +18,7 @@
 
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/core/time_grids.hpp"
 #include "gpm/core/weight_average.hpp"
@@ -30,12 +31,12 @@
 namespace gpm {
 
 struct RefinementOptions {
-  /// K, the Euler steps (0: no refinement).
-  TORCH_ARG(int64_t, steps) = 20;
-  /// T, the flow time: each step moves a particle by (T / K) v(x). The field is the one the model
-  /// was trained with, frozen while the particles move, so refining far longer than the particles'
-  /// distance to the data drives them onto the field's fixed points (modes shrink to points).
-  TORCH_ARG(double, time) = 2.0;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, steps, Range::at_least(0), "K, the Euler steps (0: no refinement)") = 20;
+  /// The field is the one the model was trained with, frozen while the particles move, so refining
+  /// far longer than the particles' distance to the data drives them onto the field's fixed points.
+  GPM_OPTION(double, time, Range::above(0), "T, the flow time: each step moves a particle by (T / K) v(x)") = 2.0;
+  GPM_OPTIONS_END
 };
 
 /// x_{k+1} = x_k + (T / K) v(x_k, t_k) for k < K, on the uniform grid t_k = k T / K, with the flow's
@@ -70,15 +71,15 @@ torch::Tensor sample_refined(InteractingParticleModel<D, F>& model, int64_t n, c
 }
 
 struct DenoisingRefinementOptions {
-  /// K, the Heun steps of the denoiser's probability flow from σ_start down to 0 (0: no refinement).
-  TORCH_ARG(int64_t, steps) = 10;
-  /// σ_start, the noise added to the particles before denoising them: structure finer than about
-  /// σ_start comes from the denoiser, coarser structure (the modes' weights) from the particles.
-  /// 1 = twice EDM's σ_data, measured on the 2-D data of docs/models.md.
-  TORCH_ARG(double, sigma) = 1.0;
-  /// The Karras grid's smallest non-zero level and its ρ (EDM's).
-  TORCH_ARG(double, sigma_min) = 0.002;
-  TORCH_ARG(double, rho) = 7.0;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, steps, Range::at_least(0),
+             "K, the Heun steps of the denoiser's probability flow from sigma down to 0 (0: no refinement)") = 10;
+  /// Structure finer than about σ_start comes from the denoiser, coarser structure (the modes'
+  /// weights) from the particles.
+  GPM_OPTION(double, sigma, Range::above(0), "σ_start, the noise added to the particles before denoising them") = 1.0;
+  GPM_OPTION(double, sigma_min, Range::above(0), "the Karras grid's smallest non-zero level") = 0.002;
+  GPM_OPTION(double, rho, Range::above(0), "ρ of the Karras grid") = 7.0;
+  GPM_OPTIONS_END
 };
 
 /// x + σ_start ε, then K Heun steps of the probability flow dx/dσ = (x − D(x, σ))/σ on the Karras

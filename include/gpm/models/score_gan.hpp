@@ -17,31 +17,39 @@
 
 namespace gpm {
 
+/// The Score GAN's options. The defaults are the reference's 2-D configuration with the changes
+/// measured in docs/results (one D_φ step per generator step at D_φ lr 1e-3, the reference's MNIST
+/// ratio; weight average); `reference()` is the reference's configuration itself.
 struct ScoreGanOptions {
-  TORCH_ARG(int64_t, latent_dim) = 128;
-  TORCH_ARG(int64_t, width) = 512;
-  TORCH_ARG(int64_t, depth) = 4;
-  /// BatchNorm1d at the start of each of the generator's hidden blocks (the reference has none).
-  TORCH_ARG(bool, generator_batch_norm) = false;
-  /// Noise levels of the flow and of D_φ's training: Score GAN's schedule law (σ_min, σ_max, ρ).
-  TORCH_ARG(double, sigma_min) = 0.1;
-  TORCH_ARG(double, sigma_max) = 10.0;
-  TORCH_ARG(double, rho) = 3.0;
-  /// D_φ updates per generator update (n_score).
-  TORCH_ARG(int64_t, score_steps) = 10;
-  TORCH_ARG(double, score_lr) = 2e-4;
-  /// Train D_φ with EDM's loss weight λ(σ) = (σ² + σ_data²)/(σ σ_data)², which keeps its small-σ
-  /// errors from vanishing in the loss; the reference trains it unweighted (false).
-  TORCH_ARG(bool, edm_weighting) = false;
-  TORCH_ARG(double, generator_lr) = 2e-4;
-  /// α and β of the field α ∇ log p_data − β ∇ log ρ.
-  TORCH_ARG(double, data_weight) = 1.0;
-  TORCH_ARG(double, generated_weight) = 1.0;
-  /// Decay of the generator's weight average used for sampling (0: sample with the last iterate).
-  /// 0.999 measured better than none on the 2-D ring (docs/models.md).
-  TORCH_ARG(double, weight_average) = 0.999;
-  /// The generated-score denoiser D_φ has EDM's architecture and preconditioning.
-  TORCH_ARG(EdmOptions, denoiser) = EdmOptions();
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, latent_dim, Range::at_least(1), "dimension of the generator's Gaussian latent") = 128;
+  GPM_OPTION(int64_t, width, Range::at_least(1), "hidden units per layer of the generator") = 512;
+  GPM_OPTION(int64_t, depth, Range::at_least(1), "hidden layers of the generator") = 4;
+  GPM_OPTION(bool, generator_batch_norm, Range::any(),
+             "BatchNorm1d at the start of each of the generator's hidden blocks (the reference has none)") = false;
+  GPM_OPTION(double, sigma_min, Range::above(0), "the smallest noise level of the flow and of D_φ's training") = 0.1;
+  GPM_OPTION(double, sigma_max, Range::above(0), "the largest noise level of the flow and of D_φ's training") = 10.0;
+  GPM_OPTION(double, rho, Range::above(0), "ρ of the noise levels' schedule law") = 3.0;
+  GPM_OPTION(int64_t, score_steps, Range::at_least(1), "D_φ updates per generator update (the reference: 10)") = 1;
+  GPM_OPTION(double, score_lr, Range::above(0), "D_φ's Adam learning rate (the reference: 2e-4)") = 1e-3;
+  /// EDM's weight keeps D_φ's small-σ errors from vanishing in the loss.
+  GPM_OPTION(bool, edm_weighting, Range::any(),
+             "train D_φ with EDM's loss weight (σ² + σ_data²)/(σ σ_data)² (the reference: unweighted)") = false;
+  GPM_OPTION(double, generator_lr, Range::above(0), "the generator's Adam learning rate") = 2e-4;
+  GPM_OPTION(double, data_weight, Range::any(), "α of the field α ∇ log p_data − β ∇ log ρ") = 1.0;
+  GPM_OPTION(double, generated_weight, Range::any(), "β of the field α ∇ log p_data − β ∇ log ρ") = 1.0;
+  GPM_OPTION(double, weight_average, Range::from_below(0, 1),
+             "decay of the generator's weight average used for sampling (0: the last iterate)") = 0.999;
+  GPM_OPTION(EdmOptions, denoiser, Range::any(), "the generated-score denoiser D_φ (EDM's architecture)") =
+      EdmOptions().input_features(0);
+  GPM_OPTIONS_END
+
+  /// The reference's 2-D Score GAN: ten D_φ steps per generator step at 2e-4, the last iterate.
+  static ScoreGanOptions reference() {
+    return ScoreGanOptions().score_steps(10).score_lr(2e-4).weight_average(0.0);
+  }
+
+  /// Placement, not part of a config: the runner sets the seed from its training settings.
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(torch::Device, device) = torch::kCPU;
 };

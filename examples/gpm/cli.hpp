@@ -1,0 +1,453 @@
+// gpm: the command-line runner. Trains the registry's models on 2-D data or point clouds, resumes
+// them, samples them, evaluates samples, and runs the demo that compares them all. `run_cli` is the
+// whole program: the runner's main calls it, and a program that registers a model of its own
+// (register_model) before calling it gets every command for that model too.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <gpm/core/cpu_runtime.hpp>
+#include <gpm/metrics.hpp>
+
+#include "plots.hpp"
+#include "registry.hpp"
+#include "standardized_run.hpp"
+#include "training.hpp"
+
+namespace gpm::runner::cli {
+
+inline json read_json_file(const fs::path& path) {
+  const std::string text = gpm::io::read_file(path);
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw gpm::InvalidArgument(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
+  }
+}
+
+inline fs::path prepare_output_directory(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  GPM_CHECK(!ec && fs::is_directory(dir), "cannot create the output directory '{}': {}", dir.string(),
+            ec ? ec.message() : "a file of that name exists");
+  const auto probe = dir / ".write-test";
+  std::ofstream(probe) << "";
+  GPM_CHECK(fs::exists(probe), "the output directory '{}' is not writable", dir.string());
+  fs::remove(probe);
+  return dir;
+}
+
+/// The data denoiser network a run driven by one was built with (its weights come from the
+/// checkpoint): the sampling denoiser of an untrained model of the kind that made it.
+inline std::optional<gpm::nn::EdmMlpDenoiser> data_denoiser_network(const json& info) {
+  if (!info.contains("data_denoiser")) return std::nullopt;
+  const auto& d = info.at("data_denoiser");
+  const auto& entry = model(d.value("model", "edm"));
+  return entry.build(upgrade_stored_config(entry, d.at("config")), {d.at("dim").get<int64_t>(), std::nullopt})
+      ->sampling_denoiser();
+}
+
+/// The standardization recorded in a run description, if the run trains in standardized coordinates.
+inline std::optional<gpm::data::Standardization> stored_standardization(const json& info, const std::string& where) {
+  if (!info.contains("standardization")) return std::nullopt;
+  return standardization_from_json(info.at("standardization"), where);
+}
+
+/// A run directory's description (run.json) and its model, restored from the checkpoint.
+struct StoredRun {
+  json info;
+  std::unique_ptr<Run> run;
+  at::Generator data_generator;
+  int64_t step = 0;
+};
+
+inline StoredRun open_run(const fs::path& dir) {
+  GPM_CHECK(fs::is_directory(dir), "'{}' is not a run directory (it does not exist)", dir.string());
+  StoredRun r{read_json_file(dir / "run.json"), nullptr, gpm::make_generator(0), 0};
+  for (const char* key : {"model", "data", "dim", "config"})
+    GPM_CHECK(r.info.contains(key), "'{}' lacks the field '{}'; it was not written by gpm train", (dir / "run.json").string(), key);
+  const auto& entry = model(r.info.at("model").get<std::string>());
+  r.info["config"] = upgrade_stored_config(entry, r.info.at("config"));
+  r.run = in_coordinates(entry.build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), data_denoiser_network(r.info)}),
+                         stored_standardization(r.info, (dir / "run.json").string()));
+  Checkpoint checkpoint{*r.run, r.data_generator, r.step};
+  gpm::io::load(checkpoint, RunFiles{dir}.checkpoint());
+  return r;
+}
+
+/// The denoiser that the run in `dir` samples with (an EDM's: its weight average if it keeps one),
+/// and the run's description, to drive a model that needs a data denoiser.
+inline std::pair<gpm::nn::EdmMlpDenoiser, json> load_data_denoiser(const fs::path& dir) {
+  auto stored = open_run(dir);
+  auto denoiser = model_run(*stored.run).sampling_denoiser();
+  GPM_CHECK(denoiser.has_value(), "'{}' is a {} run; --data-denoiser needs the run directory of a model that samples "
+            "with a denoiser (an EDM)", dir.string(), stored.info.at("model").get<std::string>());
+  return {std::move(*denoiser), std::move(stored.info)};
+}
+
+/// run.json describes a run (model, data, dimension, resolved config); the checkpoint holds its state
+/// and step.
+inline void write_run_info(const fs::path& dir, const json& info) {
+  gpm::io::write_file_atomically(dir / "run.json", info.dump(2) + "\n");
+}
+
+struct TrainArgs {
+  std::string model, data, out, config, data_denoiser, resume, preset = "default";
+  std::optional<int64_t> steps, checkpoint_every;
+  std::optional<uint64_t> seed;
+  bool quiet = false;
+};
+
+/// Trains `run` from `step` and writes run.json after it; the same for a new run and a resumed one.
+inline TrainResult train_and_record(Run& run, const json& info, int64_t& step, at::Generator& data_generator, const fs::path& dir,
+                             bool progress) {
+  const auto data = gpm::data::parse_dataset(info.at("data").get<std::string>());
+  const auto settings = train_settings(info.at("config"));
+  const auto result = train(run, data, settings, step, data_generator, RunFiles{dir}, info.at("model").get<std::string>(), progress);
+  write_run_info(dir, info);
+  return result;
+}
+
+/// A new run's description and model: the resolved config, the data, the coordinates it trains
+/// in, and the data denoiser of a model that needs one (read from `data_denoiser_dir`).
+inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, const std::string& data_spec, const json& config,
+                                              const std::string& data_denoiser_dir) {
+  const auto data = gpm::data::parse_dataset(data_spec);
+  json info = {{"model", entry.name}, {"data", data_spec}, {"dim", data.dim()}, {"config", config}};
+  std::optional<gpm::nn::EdmMlpDenoiser> denoiser;
+  std::optional<gpm::data::Standardization> denoiser_coordinates;
+  if (entry.needs_data_denoiser) {
+    GPM_CHECK(!data_denoiser_dir.empty(), "the model '{}' needs --data-denoiser RUN_DIR, the run directory of a trained "
+              "EDM", entry.name);
+    auto [network, edm] = load_data_denoiser(data_denoiser_dir);
+    GPM_CHECK(edm.at("dim").get<int64_t>() == data.dim(), "the EDM in '{}' was trained on {}-dimensional data, but '{}' "
+              "is {}-dimensional", data_denoiser_dir, edm.at("dim").get<int64_t>(), data_spec, data.dim());
+    denoiser = std::move(network);
+    info["data_denoiser"] = {{"model", edm.at("model")}, {"dim", edm.at("dim")}, {"config", edm.at("config")},
+                             {"run", data_denoiser_dir}};
+    denoiser_coordinates = stored_standardization(edm, (fs::path(data_denoiser_dir) / "run.json").string());
+  } else {
+    GPM_CHECK(data_denoiser_dir.empty(), "--data-denoiser is for a model driven by a data denoiser (a Score GAN); "
+              "'{}' is not one", entry.name);
+  }
+  const auto standardization = training_coordinates(entry, config, data, denoiser_coordinates, data_denoiser_dir);
+  if (standardization) info["standardization"] = to_json(*standardization);
+  auto run = in_coordinates(entry.build(config, {data.dim(), std::move(denoiser)}), standardization);
+  return {std::move(info), std::move(run)};
+}
+
+inline int command_train(const TrainArgs& a) {
+  if (!a.resume.empty()) {
+    GPM_CHECK(a.model.empty() && a.data.empty() && a.config.empty() && !a.seed && a.preset == "default",
+              "--resume continues a run with its own model, data, config and seed; only --steps and "
+              "--checkpoint-every may be given with it");
+    auto stored = open_run(a.resume);  // refuses a bad checkpoint before anything is written
+    json config = stored.info.at("config");
+    if (a.steps) config["steps"] = *a.steps;
+    if (a.checkpoint_every) config["checkpoint_every"] = *a.checkpoint_every;
+    const auto model_name = stored.info.at("model").get<std::string>();
+    stored.info["config"] = model(model_name).resolve("default", config);
+    const auto settings = train_settings(stored.info["config"]);
+    if (stored.step >= settings.steps()) {
+      fmt::print("'{}' is already at step {} of {}; pass --steps N with N > {} to train further\n", a.resume, stored.step,
+                 settings.steps(), stored.step);
+      return 0;
+    }
+    const auto result = train_and_record(*stored.run, stored.info, stored.step, stored.data_generator, a.resume, !a.quiet);
+    fmt::print("resumed {} and trained {} more steps to step {} in {:.1f} s\n", model_name, result.steps, stored.step,
+               result.seconds);
+    return 0;
+  }
+  GPM_CHECK(!a.model.empty() && !a.data.empty() && !a.out.empty(), "train needs --model, --data and --out (or --resume DIR)");
+  const auto& entry = model(a.model);
+  json overrides = a.config.empty() ? json::object() : read_json_file(a.config);
+  if (a.steps) overrides["steps"] = *a.steps;
+  if (a.seed) overrides["seed"] = *a.seed;
+  if (a.checkpoint_every) overrides["checkpoint_every"] = *a.checkpoint_every;
+  auto [info, run] = new_run(entry, a.data, entry.resolve(a.preset, overrides), a.data_denoiser);
+  if (info.contains("standardization"))
+    fmt::print("{}\n", describe(stored_standardization(info, "run.json").value()));
+  const auto dir = prepare_output_directory(a.out);
+  GPM_CHECK(!fs::exists(RunFiles{dir}.checkpoint()), "'{}' already holds a run; continue it with --resume {} or choose "
+            "another --out", dir.string(), dir.string());
+  auto data_generator = gpm::make_generator(train_settings(info.at("config")).seed() + 1000);
+  int64_t step = 0;
+  write_run_info(dir, info);
+  const auto result = train_and_record(*run, info, step, data_generator, dir, !a.quiet);
+  fmt::print("trained {} for {} steps in {:.1f} s ({:.1f} steps/s); run saved to {}\n", a.model, result.steps, result.seconds,
+             static_cast<double>(result.steps) / std::max(result.seconds, 1e-9), dir.string());
+  return 0;
+}
+
+/// `kind[:key=value,...]` (values as JSON: numbers, true, false; anything else a string).
+inline RefinementRequest parse_refinement(const std::string& spec) {
+  const auto colon = spec.find(':');
+  RefinementRequest request{spec.substr(0, colon), json::object()};
+  GPM_CHECK(!request.kind.empty(), "--refine '{}': give a refinement, e.g. flow or flow:steps=20,time=2", spec);
+  if (colon == std::string::npos) return request;
+  std::stringstream items(spec.substr(colon + 1));
+  for (std::string item; std::getline(items, item, ',');) {
+    const auto equals = item.find('=');
+    GPM_CHECK(equals != std::string::npos && equals > 0, "--refine '{}': '{}' is not of the form key=value", spec, item);
+    const auto value = item.substr(equals + 1);
+    const json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
+    request.options[item.substr(0, equals)] = parsed.is_discarded() ? json(value) : parsed;
+  }
+  return request;
+}
+
+inline int command_sample(const std::string& dir, int64_t n, const std::string& out, std::optional<int64_t> steps,
+                   std::optional<uint64_t> seed, const std::string& refine) {
+  GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
+  const auto request = refine.empty() ? std::optional<RefinementRequest>() : parse_refinement(refine);
+  auto stored = open_run(dir);
+  stored.run->seed(seed.value_or(0));
+  auto x = stored.run->sample(n, request ? std::nullopt : steps);
+  if (request) x = stored.run->refine(x, *request, steps);
+  gpm::data::write_csv(out, x);
+  fmt::print("wrote {} samples to {}\n", n, out);
+  return 0;
+}
+
+inline int command_plot(const fs::path& dir, const std::string& out) {
+  auto stored = open_run(dir);
+  const auto data = gpm::data::parse_dataset(stored.info.at("data").get<std::string>());
+  const auto figures = plot_run(dir, *stored.run, stored.info, data, out.empty() ? dir / "figures" : fs::path(out));
+  for (const auto& f : figures) fmt::print("{}\n", f.string());
+  return 0;
+}
+
+inline int command_eval(const std::string& samples, const std::string& reference, const std::string& centers, std::optional<double> std) {
+  GPM_CHECK(centers.empty() == !std.has_value(), "--centers and --std go together: the mode metrics need both");
+  const auto x = gpm::data::PointCloud::from_csv(samples).points();
+  const auto y = gpm::data::PointCloud::from_csv(reference).points();
+  GPM_CHECK(x.size(1) == y.size(1), "'{}' has {} coordinates per point but '{}' has {}", samples, x.size(1), reference, y.size(1));
+  json m = {{"energy_distance", gpm::metrics::energy_distance(x, y)},
+            {"squared_mmd", gpm::metrics::squared_mmd(x, y)},
+            {"sliced_wasserstein", gpm::metrics::sliced_wasserstein(x, y)}};
+  if (!centers.empty()) {
+    const auto c = gpm::data::PointCloud::from_csv(centers).points();
+    const auto coverage = gpm::metrics::mode_coverage(x, c, *std);
+    m["modes_covered"] = coverage.modes_covered;
+    m["modes"] = c.size(0);
+    m["high_quality_fraction"] = coverage.high_quality_fraction;
+  }
+  fmt::print("{}\n", m.dump(2));
+  return 0;
+}
+
+inline int command_data(const std::string& spec, int64_t n, const std::string& out, uint64_t seed, const std::string& centers) {
+  GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
+  const auto data = gpm::data::parse_dataset(spec);
+  auto gen = gpm::make_generator(seed);
+  gpm::data::write_csv(out, data.sample(n, gen));
+  fmt::print("wrote {} points of {} to {}\n", n, spec, out);
+  if (!centers.empty()) {
+    GPM_CHECK(data.has_modes(), "'{}' is not a Gaussian mixture: it has no centres to write; drop --centers", spec);
+    gpm::data::write_csv(centers, data.centers());
+    fmt::print("wrote its {} centres to {}; its components have std {} (gpm eval --centers {} --std {})\n",
+               data.centers().size(0), centers, data.std(), centers, data.std());
+  }
+  return 0;
+}
+
+inline int command_demo(const fs::path& out, bool quick, bool quiet) {
+  const auto dir = prepare_output_directory(out);
+  const std::string spec = "ring:modes=5,radius=3,std=0.5";
+  const auto data = gpm::data::parse_dataset(spec);
+  auto gen = gpm::make_generator(12345);
+  const auto reference = data.sample(2000, gen);
+  const std::string preset = quick ? "quick" : "default";
+  struct Row {
+    std::string name;
+    std::optional<TrainResult> trained;
+    double sample_seconds;
+    json metrics;
+  };
+  std::vector<Row> rows, refined;
+  std::vector<fs::path> figures;
+  std::string denoiser_run;  // the first model that samples with a denoiser drives those that need one
+  fmt::print("training every model on {} (preset \"{}\"); runs go to {}\n", spec, preset, dir.string());
+  for (const auto& entry : models()) {
+    const auto run_dir = prepare_output_directory(dir / entry.name);
+    fs::remove(RunFiles{run_dir}.log());
+    fs::remove(RunFiles{run_dir}.checkpoint());
+    auto [info, run] = new_run(entry, spec, entry.resolve(preset, json::object()),
+                               entry.needs_data_denoiser ? denoiser_run : std::string());
+    auto data_generator = gpm::make_generator(train_settings(info.at("config")).seed() + 1000);
+    int64_t step = 0;
+    write_run_info(run_dir, info);
+    const auto trained = train_and_record(*run, info, step, data_generator, run_dir, !quiet);
+    const auto start = Clock::now();
+    const auto samples = sample_aside(*run, 2000, 7);
+    const double sample_seconds = seconds_since(start);
+    gpm::data::write_csv((run_dir / "samples.csv").string(), samples);
+    if (denoiser_run.empty() && model_run(*run).sampling_denoiser()) denoiser_run = run_dir.string();
+    rows.push_back(Row{entry.name, trained, sample_seconds, sample_metrics(samples, reference, data)});
+    // Refinements are reported beside the model's own samples, named after what refines them.
+    for (const auto& kind : run->refinements()) {
+      const auto refine_start = Clock::now();
+      const auto x = run->refine(samples, RefinementRequest{kind}, std::nullopt);
+      refined.push_back(Row{fmt::format("{} + {}", entry.name, kind == "denoiser" ? "EDM denoiser" : "own flow"), std::nullopt,
+                            sample_seconds + seconds_since(refine_start), sample_metrics(x, reference, data)});
+    }
+    for (const auto& f : plot_run(run_dir, *run, info, data, run_dir / "figures")) figures.push_back(f);
+    if (quiet) fmt::print("  {} done in {:.1f} s\n", entry.name, trained.seconds);
+  }
+  const auto print = [](const Row& r) {
+    fmt::print("{:<24} {:>10} {:>9} {:>11.3f} {:>10.4f} {:>4}/{} {:>8.3f}\n", r.name,
+               r.trained ? fmt::format("{:.1f}", r.trained->seconds) : "",
+               r.trained ? fmt::format("{:.1f}", static_cast<double>(r.trained->steps) / r.trained->seconds) : "",
+               r.sample_seconds, r.metrics["energy_distance"].get<double>(), r.metrics["modes_covered"].get<int64_t>(),
+               r.metrics["modes"].get<int64_t>(), r.metrics["high_quality_fraction"].get<double>());
+  };
+  fmt::print("\n{:<24} {:>10} {:>9} {:>11} {:>10} {:>6} {:>8}\n", "model", "train (s)", "steps/s", "sample (s)",
+             "energy d.", "modes", "HQ frac");
+  for (const auto& r : rows) print(r);
+  fmt::print("\nrefined samples, beside the models' own (gpm sample --refine):\n");
+  for (const auto& r : refined) print(r);
+  fmt::print("\n2,000 samples per model against 2,000 fresh data points; runs and samples in {}\nfigures:\n", dir.string());
+  for (const auto& f : figures) fmt::print("  {}\n", f.string());
+  return 0;
+}
+
+/// Every model with its presets, or the field tables of every model in Markdown (docs/options.md).
+inline int command_models(bool markdown) {
+  if (!markdown) {
+    for (const auto& m : models())
+      fmt::print("{:<11} {}\n{:<11} presets: {}\n", m.name, m.summary, "", fmt::join(m.presets, ", "));
+    fmt::print("\n`gpm train --model M --help` lists a model's fields with their defaults and ranges.\n");
+    return 0;
+  }
+  fmt::print("# Model options\n\nGenerated by `gpm models --markdown` from the options' declarations; a test keeps this "
+             "file in step with them. A run's config is one JSON object of these fields (nested options as nested "
+             "objects, e.g. `{{\"penalty\": {{\"weight\": 1}}}}`); `--preset reference` starts from the reference's "
+             "configuration instead of the defaults.\n");
+  for (const auto& m : models())
+    fmt::print("\n## {}\n\n{}. Presets: {}.\n\n{}", m.name, m.summary, fmt::join(m.presets, ", "),
+               gpm::io::option_table_markdown(m.fields("default")));
+  return 0;
+}
+
+}  // namespace gpm::runner::cli
+
+namespace gpm::runner {
+
+/// The gpm command line: parses argv and runs the command; returns the exit code.
+inline int run_cli(int argc, char** argv) {
+  using namespace cli;
+  gpm::configure_cpu_runtime();
+  CLI::App app{"gpm: train, sample and evaluate generative particle models"};
+  app.require_subcommand(1);
+  app.fallthrough();  // subcommands accept the global options too: `gpm train --threads 1 ...`
+  int threads = 0;
+  app.add_option("--threads", threads, "intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
+
+  TrainArgs train_args;
+  auto* train_cmd = app.add_subcommand("train", "train a model and save it to a run directory, or resume one");
+  train_cmd->add_option("--model", train_args.model, fmt::format("{}", fmt::join(model_names(), " | ")))
+      ->check(CLI::IsMember(model_names()));
+  train_cmd->add_option("--preset", train_args.preset, "start from a named configuration: default, reference, quick");
+  train_cmd->add_option("--data", train_args.data, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5");
+  train_cmd->add_option("--out", train_args.out, "run directory");
+  train_cmd->add_option("--config", train_args.config, "JSON file overriding any config field");
+  train_cmd->add_option("--steps", train_args.steps, "training steps in total")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--seed", train_args.seed, "random seed");
+  train_cmd->add_option("--checkpoint-every", train_args.checkpoint_every, "write a checkpoint every N steps (and at the end)")
+      ->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--resume", train_args.resume, "continue the run in this directory up to --steps in total");
+  train_cmd->add_option("--data-denoiser", train_args.data_denoiser, "Score GAN: run directory of a trained EDM");
+  train_cmd->add_flag("--quiet", train_args.quiet, "no progress line");
+  // --help with --model also lists the model's fields, which are known only once --model is parsed.
+  bool train_help = false;
+  train_cmd->set_help_flag();
+  train_cmd->add_flag("-h,--help", train_help, "this help; with --model M, also M's config fields");
+
+  std::string run_dir, sample_out;
+  int64_t n = 0;
+  std::optional<int64_t> sample_steps;
+  std::optional<uint64_t> sample_seed;
+  auto* sample_cmd = app.add_subcommand("sample", "write generated points of a trained run to a CSV file");
+  sample_cmd->add_option("--run", run_dir, "run directory")->required();
+  sample_cmd->add_option("-n", n, "number of points")->required();
+  sample_cmd->add_option("--out", sample_out, "output CSV file")->required();
+  sample_cmd->add_option("--steps", sample_steps, "particle models: stop after K of the N generation steps (the GAN: of its refinement steps)");
+  sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)");
+  std::string refine;
+  sample_cmd->add_option("--refine", refine, "refine a generator's samples: flow[:steps=K,time=T] (by the field that "
+                                             "trained it) or denoiser[:steps=K,sigma=S] (a Score GAN's, by its EDM)");
+
+  std::string samples, reference, centers;
+  std::optional<double> mode_std;
+  auto* eval_cmd = app.add_subcommand("eval", "print metrics between two point sets as JSON");
+  eval_cmd->add_option("--samples", samples, "generated points (CSV)")->required();
+  eval_cmd->add_option("--reference", reference, "reference points (CSV)")->required();
+  eval_cmd->add_option("--centers", centers, "mixture centres (CSV), for mode coverage");
+  eval_cmd->add_option("--std", mode_std, "mixture component std, for mode coverage");
+
+  std::string data_spec, data_out, data_centers;
+  int64_t data_n = 0;
+  uint64_t data_seed = 0;
+  auto* data_cmd = app.add_subcommand("data", "write points drawn from a dataset (and a mixture's centres) to CSV files");
+  data_cmd->add_option("--data", data_spec, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5")->required();
+  data_cmd->add_option("-n", data_n, "number of points")->required();
+  data_cmd->add_option("--out", data_out, "output CSV file")->required();
+  data_cmd->add_option("--seed", data_seed, "random seed (default 0)");
+  data_cmd->add_option("--centers", data_centers, "mixtures: also write the centres to this CSV file");
+
+  std::string plot_run_dir, plot_out;
+  auto* plot_cmd = app.add_subcommand("plot", "draw a run's figures (PNG): snapshots with velocities, samples, curves");
+  plot_cmd->add_option("--run", plot_run_dir, "run directory")->required();
+  plot_cmd->add_option("--out", plot_out, "output directory (default: RUN/figures)");
+
+  std::string demo_out = "demo-out";
+  bool quick = false, demo_quiet = false;
+  auto* demo_cmd = app.add_subcommand("demo", "train and compare the four models on the 5-mode ring");
+  demo_cmd->add_option("--out", demo_out, "output directory");
+  demo_cmd->add_flag("--quick", quick, "small networks, short runs: a first look in a few minutes");
+  demo_cmd->add_flag("--quiet", demo_quiet, "no progress line");
+
+  bool markdown = false;
+  auto* models_cmd = app.add_subcommand("models", "list the models and their presets");
+  models_cmd->add_flag("--markdown", markdown, "print every model's config fields as Markdown tables (docs/options.md)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  try {
+    if (*train_cmd && train_help) {
+      fmt::print("{}", train_cmd->help());
+      if (!train_args.model.empty())
+        fmt::print("\nconfig fields of {} (preset \"{}\"), for --config FILE.json:\n{}", train_args.model, train_args.preset,
+                   gpm::io::option_table_text(model(train_args.model).fields(train_args.preset)));
+      return 0;
+    }
+    if (*train_cmd) return command_train(train_args);
+    if (*models_cmd) return command_models(markdown);
+    if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine);
+    if (*eval_cmd) return command_eval(samples, reference, centers, mode_std);
+    if (*data_cmd) return command_data(data_spec, data_n, data_out, data_seed, data_centers);
+    if (*plot_cmd) return command_plot(plot_run_dir, plot_out);
+    if (*demo_cmd) return command_demo(demo_out, quick, demo_quiet);
+  } catch (const gpm::InvalidArgument& e) {
+    fmt::print(stderr, "gpm: error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "gpm: failed: {}\n", gpm::io::first_line(e.what()));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace gpm::runner

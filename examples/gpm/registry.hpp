@@ -1,0 +1,200 @@
+// The runner's models: one entry each, with its config (defaults and named presets, from the
+// library's options), how to build it, and what it needs. Every command dispatches through this
+// table; adding a model is adding its header and one entry to `models()`.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <gpm/models/discriminator_flow_model.hpp>
+#include <gpm/models/edm.hpp>
+#include <gpm/models/gan.hpp>
+#include <gpm/models/score_gan.hpp>
+
+#include "run.hpp"
+#include "run_config.hpp"
+
+namespace gpm::runner {
+
+/// What building a model may take besides its config: the data denoiser of a trained EDM, for a
+/// model that needs one.
+struct BuildInputs {
+  int64_t dim = 0;
+  std::optional<nn::EdmMlpDenoiser> data_denoiser;
+};
+
+/// One model of the runner, type-erased at this boundary.
+struct ModelEntry {
+  std::string name;
+  std::string summary;
+  /// Presets by name; "default" is the library's defaults, the one a run gets without --preset.
+  std::vector<std::string> presets;
+  /// Whether the model is driven by a trained EDM's denoiser (`--data-denoiser RUN`), and trains in
+  /// that EDM's coordinates.
+  bool needs_data_denoiser = false;
+  /// The full config of `preset` overridden by `overrides`, every field written (run.json's form).
+  std::function<json(const std::string& preset, const json& overrides)> resolve;
+  /// The field table of `preset`, for --help and the docs.
+  std::function<std::vector<io::OptionRow>(const std::string& preset)> fields;
+  std::function<std::unique_ptr<Run>(const json& resolved, BuildInputs inputs)> build;
+  /// Values of fields the model gained after runs were stored, as those runs were trained.
+  json predating = json::object();
+};
+
+/// An entry for a model whose config is `Config` (a RunConfig): `presets` must hold "default", and
+/// `build(config, inputs)` makes the model.
+template <class Config, class Build>
+ModelEntry model_entry(std::string name, std::string summary, std::map<std::string, Config> presets, Build build,
+                       json predating = json::object(), bool needs_data_denoiser = false) {
+  GPM_CHECK(presets.contains("default"), "model '{}': the presets must include \"default\"", name);
+  ModelEntry entry{name, std::move(summary), {}, needs_data_denoiser, {}, {}, {}, std::move(predating)};
+  for (const auto& [preset, config] : presets) entry.presets.push_back(preset);
+  const auto find = [name, presets](const std::string& preset) {
+    const auto it = presets.find(preset);
+    if (it == presets.end()) {
+      std::vector<std::string> known;
+      for (const auto& [p, c] : presets) known.push_back(p);
+      throw InvalidArgument(fmt::format("model '{}' has no preset '{}'; presets: {}", name, preset, fmt::join(known, ", ")));
+    }
+    return it->second;
+  };
+  entry.resolve = [name, find](const std::string& preset, const json& overrides) {
+    return write_config(read_config(overrides, find(preset), name));
+  };
+  entry.fields = [find](const std::string& preset) { return option_rows(find(preset)); };
+  entry.build = [name, find, build](const json& resolved, BuildInputs inputs) -> std::unique_ptr<Run> {
+    return build(read_config(resolved, find("default"), name), std::move(inputs));
+  };
+  return entry;
+}
+
+inline ModelEntry gan_entry() {
+  using Config = RunConfig<GanOptions>;
+  return model_entry<Config>(
+      "gan", "GAN: a generator whose samples follow its discriminator's field",
+      {{"default", {TrainSettings().steps(28000).lr_decay(0.5), GanOptions(), {}}},
+       {"reference", {TrainSettings().steps(1900), GanOptions::reference(), {}}},
+       {"quick", {TrainSettings().steps(1500),
+                  GanOptions().width(128).depth(3).lr(5e-4).latent_dim(16).discriminator_steps(1), {}}}},
+      [](const Config& c, BuildInputs in) {
+        return std::make_unique<GeneratorRun<Gan<>>>(make_gan(in.dim, GanOptions(c.model).seed(c.train.seed())));
+      });
+}
+
+inline ModelEntry edm_entry() {
+  using Config = RunConfig<EdmOptions, EdmSamplerOptions>;
+  return model_entry<Config>(
+      "edm", "EDM: particles from N(0, σ_max²) along a trained denoiser's probability flow",
+      {{"default", {TrainSettings().steps(20000), EdmOptions(), {}}},
+       {"reference", {TrainSettings().steps(10000), EdmOptions::reference(), {}}},
+       {"quick", {TrainSettings().steps(3000), EdmOptions().width(128).depth(3), {}}}},
+      [](const Config& c, BuildInputs in) {
+        const auto options = EdmOptions(c.model).seed(c.train.seed());
+        return std::make_unique<EdmRun>(make_edm(in.dim, options), c.sampler, in.dim, options);
+      },
+      json{{"input_features", 0}});
+}
+
+inline ModelEntry discriminator_flow_entry() {
+  using Config = RunConfig<DiscriminatorFlowModelOptions>;
+  return model_entry<Config>(
+      "discr-flow", "Discriminator Flow: particles from N(0, I) along a time-dependent discriminator's field",
+      {{"default", {TrainSettings().steps(4000).standardize("always"), DiscriminatorFlowModelOptions(), {}}},
+       {"reference", {TrainSettings().steps(4000), DiscriminatorFlowModelOptions::reference(), {}}},
+       {"quick", {TrainSettings().steps(600).standardize("always"),
+                  DiscriminatorFlowModelOptions().width(128).depth(3).embedding_size(32).generation_steps(32), {}}}},
+      [](const Config& c, BuildInputs in) {
+        return std::make_unique<ParticleRun<DiscriminatorFlowModel<>>>(
+            make_discriminator_flow(in.dim, DiscriminatorFlowModelOptions(c.model).seed(c.train.seed())));
+      },
+      json{{"input_features", 0}});
+}
+
+inline ModelEntry score_gan_entry() {
+  using Config = RunConfig<ScoreGanOptions>;
+  return model_entry<Config>(
+      "score-gan", "Score GAN: a generator following a trained EDM's data score minus its own samples' score",
+      {{"default", {TrainSettings().steps(50400).log_every(1000), ScoreGanOptions(), {}}},
+       {"reference", {TrainSettings().steps(31500).log_every(1000), ScoreGanOptions::reference(), {}}},
+       {"quick", {TrainSettings().steps(6000),
+                  ScoreGanOptions().score_steps(5).width(128).depth(2).latent_dim(16).generator_lr(1e-3).denoiser(
+                      ScoreGanOptions().denoiser().width(64).depth(2).embedding_size(16)), {}}}},
+      [](const Config& c, BuildInputs in) {
+        GPM_CHECK(in.data_denoiser.has_value(), "a Score GAN needs a data denoiser: pass --data-denoiser RUN_DIR, the "
+                  "run directory of a trained EDM");
+        return std::make_unique<GeneratorRun<ScoreGan<>>>(
+            make_score_gan(in.dim, *in.data_denoiser, ScoreGanOptions(c.model).seed(c.train.seed())));
+      },
+      json::object(), /*needs_data_denoiser=*/true);
+}
+
+namespace detail {
+inline std::vector<ModelEntry>& registry() {
+  static std::vector<ModelEntry> entries{edm_entry(), gan_entry(), discriminator_flow_entry(), score_gan_entry()};
+  return entries;
+}
+}  // namespace detail
+
+/// Every model of the runner, in the order the demo trains them (a model that needs a data denoiser
+/// after the EDM that provides it).
+inline const std::vector<ModelEntry>& models() { return detail::registry(); }
+
+/// Adds a model to the runner: a program that registers its own model before calling run_cli gets
+/// every command for it. A name already taken is an error.
+inline void register_model(ModelEntry entry) {
+  for (const auto& m : models())
+    GPM_CHECK(m.name != entry.name, "register_model: a model named '{}' is already registered", entry.name);
+  detail::registry().push_back(std::move(entry));
+}
+
+inline std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const auto& m : models()) names.push_back(m.name);
+  return names;
+}
+
+/// The entry named `name`; an unknown name is an error listing the known ones.
+inline const ModelEntry& model(const std::string& name) {
+  for (const auto& m : models())
+    if (m.name == name) return m;
+  throw InvalidArgument(fmt::format("unknown model '{}'; choose one of {}", name, fmt::join(model_names(), ", ")));
+}
+
+/// A stored run's config in today's form: fields renamed since it was written take their new names
+/// (flat penalty_*, denoiser_* and s_* fields became nested objects), refinement fields (now a
+/// sampling option, `gpm sample --refine`) are dropped, and fields the runner gained after the run
+/// was stored take the value it was trained with: without input_features, EDM's denoiser and the
+/// Discriminator Flow's discriminator saw raw coordinates; without standardize, the data's own
+/// coordinates; without lr_decay, a constant rate.
+inline json upgrade_stored_config(const ModelEntry& entry, json stored) {
+  if (!stored.is_object()) return stored;
+  // Moves the fields whose names start with `prefix` into the object `object`, under `name(key)`.
+  const auto nest = [&](const std::string& prefix, const std::string& object, auto name) {
+    std::vector<std::string> moved;
+    for (const auto& [key, value] : stored.items())
+      if (key.starts_with(prefix)) moved.push_back(key);
+    for (const auto& key : moved) {
+      stored[object][name(key)] = stored[key];
+      stored.erase(key);
+    }
+  };
+  const auto without = [](size_t n) { return [n](const std::string& key) { return key.substr(n); }; };
+  nest("penalty_", "penalty", without(8));
+  nest("denoiser_", "denoiser", without(9));
+  nest("s_", "churn", without(0));
+  for (const char* key : {"refine_steps", "refine_time", "refine_sigma"}) stored.erase(key);
+  for (const auto& [key, value] : entry.predating.items())
+    if (!stored.contains(key)) stored[key] = value;
+  if (!stored.contains("standardize")) stored["standardize"] = "never";
+  if (!stored.contains("lr_decay")) stored["lr_decay"] = 0.0;
+  return stored;
+}
+
+}  // namespace gpm::runner

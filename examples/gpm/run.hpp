@@ -1,0 +1,176 @@
+// A model as the runner sees it (Run), and the three adapters that make any library model one: a
+// generator (GAN, Score GAN), a particle model (Discriminator Flow) and EDM with its samplers.
+// What differs between models is asked of the model through its type, never by its name.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <gpm/data.hpp>
+#include <gpm/integrators.hpp>
+#include <gpm/io/checkpoint.hpp>
+#include <gpm/io/config.hpp>
+#include <gpm/models/edm.hpp>
+#include <gpm/models/particle_model.hpp>
+#include <gpm/models/refinement.hpp>
+
+namespace gpm::runner {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+/// A refinement asked for on the command line: `kind[:key=value,...]`, e.g. `flow:steps=20,time=2`.
+struct RefinementRequest {
+  std::string kind;
+  json options = json::object();
+};
+
+/// A model as the runner sees it.
+class Run {
+ public:
+  virtual ~Run() = default;
+  virtual Stats train_step(const torch::Tensor& batch) = 0;
+  /// n samples of the model itself; `steps` stops a particle model's flow after that many of its N steps.
+  virtual torch::Tensor sample(int64_t n, std::optional<int64_t> steps) = 0;
+  /// The refinements `refine` accepts (a generator's: "flow", by the field that trained it, and
+  /// "denoiser", by a Score GAN's data denoiser); none for a particle model.
+  virtual std::vector<std::string> refinements() const { return {}; }
+  /// `x` moved by the refinement `request`, stopping after `steps` of its steps if given.
+  virtual torch::Tensor refine(const torch::Tensor& /*x*/, const RefinementRequest& request, std::optional<int64_t> /*steps*/) {
+    throw InvalidArgument(fmt::format("--refine {}: this model has no refinement; it samples along its own flow", request.kind));
+  }
+  virtual void seed(uint64_t seed) = 0;
+  /// The model's random stream, which sampling draws from.
+  virtual at::Generator& generator() = 0;
+  /// The whole training state: networks, optimisers, random streams, counters.
+  virtual void save(torch::serialize::OutputArchive& archive) const = 0;
+  virtual void load(torch::serialize::InputArchive& archive) = 0;
+  /// N, the generation steps of a particle model; 0 for a generator (one pass).
+  virtual int64_t generation_steps() const = 0;
+  /// Every optimiser's learning rate times `factor` of the rate it was built with.
+  virtual void scale_learning_rate(double factor) = 0;
+  /// The velocity the flow gives particles x at time t (for figures).
+  virtual torch::Tensor velocity(const torch::Tensor& x, double t) = 0;
+  /// A particle model's generation trajectory of n particles; none for a generator.
+  virtual std::optional<Trajectory> trajectory(int64_t /*n*/) { return std::nullopt; }
+  /// The name of generation time in figures: "t", or "sigma" for a noise level.
+  virtual std::string time_name() const { return "t"; }
+  /// The pointwise generator loss c(f(x, t)) of a discriminator-driven flow; undefined otherwise.
+  virtual torch::Tensor generator_loss(const torch::Tensor& /*x*/, double /*t*/) { return {}; }
+  /// Whether the field changes along training time (a generator's discriminator): then figures keep
+  /// the discriminator of each snapshot with save_field and draw its shading with load_field.
+  virtual bool field_follows_training() const { return false; }
+  virtual void save_field(const fs::path& /*path*/) {}
+  virtual void load_field(const fs::path& /*path*/) {}
+  /// A copy of the denoiser this model samples with (an EDM's), to drive another model; none otherwise.
+  virtual std::optional<nn::EdmMlpDenoiser> sampling_denoiser() { return std::nullopt; }
+};
+
+/// The parts every model shares; subclasses say how they sample.
+template <class Model>
+class ModelRun : public Run {
+ public:
+  explicit ModelRun(Model model) : model_(std::move(model)) {}
+  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
+  void seed(uint64_t seed) override { model_.seed(seed); }
+  at::Generator& generator() override { return model_.generator(); }
+  void save(torch::serialize::OutputArchive& archive) const override { model_.save(archive); }
+  void load(torch::serialize::InputArchive& archive) override { model_.load(archive); }
+  void scale_learning_rate(double factor) override { scale_learning_rate_of(model_, factor); }
+  // Figures show the field particles follow when sampled: the flow's averaged weights, if it keeps any.
+  torch::Tensor velocity(const torch::Tensor& x, double t) override {
+    torch::NoGradGuard no_grad;
+    const auto weights = averaged_weights_of(model_.flow());
+    return model_.flow().velocity(x, particle_times(t, x));
+  }
+  torch::Tensor generator_loss(const torch::Tensor& x, double t) override {
+    if constexpr (has_discriminator) {
+      torch::NoGradGuard no_grad;
+      const auto weights = averaged_weights_of(model_.flow());
+      return model_.flow().loss().generator_loss(model_.flow().logits(x, particle_times(t, x)));
+    } else {
+      return {};
+    }
+  }
+  Model& model() { return model_; }
+
+ protected:
+  static constexpr bool has_discriminator = requires(Model& m) { m.flow().loss(); };
+  Model model_;
+};
+
+/// A model that samples in one generator pass (GAN, Score GAN). Its samples can be refined on
+/// request: by the field that trained it, or by its data denoiser when its flow has one.
+template <class Model>
+class GeneratorRun final : public ModelRun<Model> {
+ public:
+  using ModelRun<Model>::ModelRun;
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
+    GPM_CHECK(!steps, "--steps stops a particle model's flow or a refinement early, but this model samples in one "
+              "generator pass; pass --refine to refine its samples");
+    return this->model_.sample(n);
+  }
+  std::vector<std::string> refinements() const override {
+    if constexpr (has_data_denoiser) return {"flow", "denoiser"};
+    else return {"flow"};
+  }
+  torch::Tensor refine(const torch::Tensor& x, const RefinementRequest& request, std::optional<int64_t> steps) override {
+    const auto where = "--refine " + request.kind;
+    if (request.kind == "flow")
+      return gpm::refine(this->model_.flow(), x, io::read_options(request.options, RefinementOptions(), where),
+                         this->model_.generator(), steps);
+    if constexpr (has_data_denoiser) {
+      if (request.kind == "denoiser")
+        return denoise_refine(this->model_.flow().flow().data_denoiser(), x,
+                              io::read_options(request.options, DenoisingRefinementOptions(), where),
+                              this->model_.generator(), steps);
+    }
+    throw InvalidArgument(fmt::format("--refine: unknown refinement '{}' for this model; choose one of {}", request.kind,
+                                      fmt::join(refinements(), ", ")));
+  }
+  int64_t generation_steps() const override { return 0; }
+  bool field_follows_training() const override { return this->has_discriminator; }
+  void save_field(const fs::path& path) override {
+    if constexpr (ModelRun<Model>::has_discriminator) io::save(*this->model_.flow().net(), path);
+  }
+  void load_field(const fs::path& path) override {
+    if constexpr (ModelRun<Model>::has_discriminator) io::load(*this->model_.flow().net(), path);
+  }
+
+ private:
+  static constexpr bool has_data_denoiser = requires(Model& m) { m.flow().flow().data_denoiser(); };
+};
+
+/// A particle model (Discriminator Flow), sampled by its own stepper with optional early stop.
+template <class Model>
+class ParticleRun final : public ModelRun<Model> {
+ public:
+  using ModelRun<Model>::ModelRun;
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return this->model_.sample(n, steps); }
+  int64_t generation_steps() const override { return this->model_.steps(); }
+  std::optional<Trajectory> trajectory(int64_t n) override { return this->model_.trajectory(n); }
+};
+
+/// EDM, sampled with the configured stepper; generation time is the noise level.
+class EdmRun final : public ModelRun<Edm<>> {
+ public:
+  EdmRun(Edm<> model, EdmSamplerOptions sampler, int64_t dim, EdmOptions options)
+      : ModelRun<Edm<>>(std::move(model)), sampler_(std::move(sampler)), dim_(dim), options_(std::move(options)) {}
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return sample_edm(model_, n, sampler_, steps); }
+  int64_t generation_steps() const override { return model_.steps(); }
+  std::optional<Trajectory> trajectory(int64_t n) override { return model_.trajectory(n); }
+  std::string time_name() const override { return "sigma"; }
+  std::optional<nn::EdmMlpDenoiser> sampling_denoiser() override { return copy_sampling_denoiser(model_, dim_, options_); }
+
+ private:
+  EdmSamplerOptions sampler_;
+  int64_t dim_;
+  EdmOptions options_;
+};
+
+}  // namespace gpm::runner
