@@ -379,7 +379,7 @@ inline int run_cli(int argc, char** argv) {
   sample_cmd->add_option("--run", run_dir, "run directory")->required();
   sample_cmd->add_option("-n", n, "number of points")->required();
   sample_cmd->add_option("--out", sample_out, "output CSV file")->required();
-  sample_cmd->add_option("--steps", sample_steps, "particle models: stop after K of the N generation steps (the GAN: of its refinement steps)");
+  sample_cmd->add_option("--steps", sample_steps, "stop a particle model after K of its N generation steps, or a --refine after K of its steps");
   sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)");
   std::string refine;
   sample_cmd->add_option("--refine", refine, "refine a generator's samples: flow[:steps=K,time=T] (by the field that "

@@ -104,14 +104,31 @@ expect 2 "unknown field 'sigma'" G sample --run gan_b -n 10 --out x.csv --refine
 # steps is the generator alone. A run stored with the refinement fields it once had samples the same.
 for pair in gan:flow score-gan:denoiser; do
   model=${pair%%:*} kind=${pair##*:}
-  G sample --run ${model}_b -n 200 --out ${model}_refined.csv --seed 3 --refine $kind >/dev/null &&
+  G sample --run ${model}_b -n 200 --out ${model}_own.csv --seed 3 >/dev/null &&
+    G sample --run ${model}_b -n 200 --out ${model}_refined.csv --seed 3 --refine $kind >/dev/null &&
     G sample --run ${model}_b -n 200 --out ${model}_zero.csv --seed 3 --refine $kind:steps=0 >/dev/null &&
     cp -r ${model}_b ${model}_old && sed 's/"lr_decay"/"refine_steps": 20, "lr_decay"/' ${model}_b/run.json >${model}_old/run.json &&
     G sample --run ${model}_old -n 200 --out ${model}_old.csv --seed 3 >/dev/null &&
-    cmp -s ${model}_b.csv ${model}_zero.csv && cmp -s ${model}_b.csv ${model}_old.csv &&
-    ! cmp -s ${model}_b.csv ${model}_refined.csv && pass ||
+    cmp -s ${model}_own.csv ${model}_zero.csv && cmp -s ${model}_own.csv ${model}_old.csv &&
+    ! cmp -s ${model}_own.csv ${model}_refined.csv && pass ||
     fail "$model: samples should be the generator's own unless --refine $kind is given"
 done
+
+# A run stored with the flat fields of earlier versions (penalty_*, denoiser_*, s_*) loads with them
+# nested, and samples as before. Without the upgrade the flat names are unknown fields.
+flatten() {  # flatten FILE OBJECT PREFIX LAST_KEY: the object's fields become PREFIX<key> at top level
+  sed -e "/\"$2\": {/,/}/{ /\"$2\": {/d; /^ *},\?\$/d; s/\"$4\": \(.*\)\$/\"$4\": \1,/; s/^\( *\)\"\([a-z_0-9]*\)\":/\1\"$3\2\":/ }" "$1"
+}
+for spec in gan:penalty:penalty_:weight score-gan:denoiser:denoiser_:width edm:churn::s_noise; do
+  IFS=: read -r model object prefix last <<<"$spec"
+  rm -rf ${model}_flat && cp -r ${model}_b ${model}_flat && flatten ${model}_b/run.json $object "$prefix" $last >${model}_flat/run.json &&
+    ! grep -q "\"$object\": {" ${model}_flat/run.json &&
+    G sample --run ${model}_b -n 200 --out ${model}_now.csv --seed 3 >/dev/null &&
+    G sample --run ${model}_flat -n 200 --out ${model}_flat.csv --seed 3 >/dev/null && cmp -s ${model}_now.csv ${model}_flat.csv && pass ||
+    fail "a $model run stored with flat ${prefix:-s_}* fields should load and sample as before"
+done
+echo '{"penalty_weight": 0.1}' >flat.json
+expect 2 "unknown field 'penalty_weight'" G train --model gan --data ring --out bad0 --config flat.json
 
 # Presets, field tables and the generated docs.
 G train --model gan --preset reference --data ring --out gan_ref --steps 0 --quiet >/dev/null &&

@@ -1,0 +1,50 @@
+// The runner's adapters: a generator run samples the generator itself, and refines only on request.
+#include <catch2/catch.hpp>
+
+#include "gpm/gpm.hpp"
+#include "support/test_support.hpp"
+
+#include "../examples/gpm/run.hpp"
+
+namespace t = gpm::test;
+
+namespace {
+gpm::GanOptions small_gan() { return gpm::GanOptions().latent_dim(4).width(16).depth(1).lr(1e-2).device(t::device()); }
+}  // namespace
+
+TEST_CASE("a generator run's samples are the generator's own; refinement is asked for", "[runner]") {
+  gpm::runner::GeneratorRun<gpm::Gan<>> run(gpm::make_gan(2, small_gan()));
+  auto gan = gpm::make_gan(2, small_gan());
+  auto gen = t::generator(1);
+  for (int i = 0; i < 5; ++i) {
+    const auto batch = torch::randn({32, 2}, gen, t::options<float>());
+    run.train_step(batch);
+    gan.train_step(batch);
+  }
+  run.seed(3);
+  gan.seed(3);
+  const auto own = run.sample(50, std::nullopt);
+  CHECK(torch::equal(own, gan.sample(50)));
+  CHECK(run.refinements() == std::vector<std::string>{"flow"});
+  CHECK_THROWS_WITH(run.sample(50, 4), Catch::Contains("samples in one generator pass"));
+
+  const auto refined = run.refine(own, {"flow", {{"steps", 5}, {"time", 0.5}}}, std::nullopt);
+  const auto expected = gpm::refine(gan.flow(), own, gpm::RefinementOptions().steps(5).time(0.5), gan.generator());
+  CHECK(torch::equal(refined, expected));
+  CHECK(!torch::allclose(refined, own));
+  CHECK_THROWS_WITH(run.refine(own, {"denoiser", {}}, std::nullopt), Catch::Contains("unknown refinement 'denoiser'"));
+}
+
+TEST_CASE("a Score GAN run refines by its data denoiser too", "[runner]") {
+  const gpm::data::GaussianRing ring;
+  auto options = gpm::ScoreGanOptions().latent_dim(4).width(16).depth(1).device(t::device());
+  options.denoiser(options.denoiser().width(16).depth(1).embedding_size(8));
+  gpm::runner::GeneratorRun<gpm::ScoreGan<gpm::GaussianMixtureDenoiser>> run(
+      gpm::make_score_gan(2, gpm::GaussianMixtureDenoiser(ring.centers().to(t::device()), ring.std()), options));
+  CHECK(run.refinements() == std::vector<std::string>{"flow", "denoiser"});
+  run.seed(4);
+  const auto own = run.sample(20, std::nullopt);
+  const auto refined = run.refine(own, {"denoiser", {{"steps", 4}}}, 2);
+  CHECK(refined.sizes() == own.sizes());
+  CHECK(!torch::allclose(refined, own));
+}
