@@ -28,7 +28,7 @@ inline json read_json_file(const fs::path& path) {
   const std::string text = gpm::io::read_file(path);
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // malformed, or a number beyond a double (1e400)
     throw gpm::InvalidArgument(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
   }
 }

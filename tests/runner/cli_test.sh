@@ -236,6 +236,8 @@ echo '{"penalty": {"point": "middle"}}' >point.json
 expect 2 "field 'penalty.point' must be one of interpolation, real, fake" G train --model gan --data ring --out bad2 --config point.json
 echo '{"steps": -5}' >negative.json
 expect 2 "field 'steps' must be ≥ 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
+echo '{"lr": 1e400}' >huge.json
+expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config huge.json
 echo '{"width": 3' >broken.json
 expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config broken.json
 expect 2 "--steps" G train --model gan --data ring --out bad2 --steps -5
