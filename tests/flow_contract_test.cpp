@@ -38,7 +38,7 @@ torch::Tensor target_samples() {
 template <class T>
 gpm::nn::EdmMlpDenoiser edm_denoiser() {
   return on_test_device<T>(gpm::nn::make_edm_denoiser(
-      gpm::nn::TimeMlp(gpm::nn::TimeMlpOptions(2, 2).width(16).depth(1).embedding_size(8))));
+      gpm::nn::TimeMlp(gpm::nn::TimeMlpOptions(2, 2).mlp(gpm::nn::MlpOptions().width(16).depth(1)).embedding_size(8))));
 }
 
 template <class T, class Sigma>
@@ -79,7 +79,7 @@ template <class T>
 struct DiscriminatorFlowTimeMlp {
   static auto make() {
     return gpm::DiscriminatorFlow(
-        on_test_device<T>(gpm::nn::TimeMlp(gpm::nn::TimeMlpOptions(2, 1).width(16).depth(2).embedding_size(8))),
+        on_test_device<T>(gpm::nn::TimeMlp(gpm::nn::TimeMlpOptions(2, 1).mlp(gpm::nn::MlpOptions().width(16).depth(2)).embedding_size(8))),
         gpm::HingeLoss{}, torch::optim::AdamOptions(1e-3), gpm::DiscriminatorFlowOptions().eta(20.0));
   }
 };

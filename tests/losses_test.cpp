@@ -338,7 +338,7 @@ TEST_CASE("EDM loss on a preconditioned TimeMlp trains toward the posterior-mean
           "[losses][denoising][numeric]") {
   torch::manual_seed(0);
   const auto o = t::options<float>();
-  auto denoiser = gpm::nn::make_edm_denoiser(gpm::nn::TimeMlp(gpm::nn::TimeMlpOptions(2, 2).width(64).depth(2)));
+  auto denoiser = gpm::nn::make_edm_denoiser(gpm::nn::TimeMlp(gpm::nn::TimeMlpOptions(2, 2).mlp(gpm::nn::MlpOptions().width(64).depth(2))));
   denoiser->to(t::device());
   auto gen = t::generator(71);
   // Data: two points ±1 on the first axis; evaluation uses a fixed noise stream for a fair comparison.

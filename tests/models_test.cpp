@@ -1,6 +1,7 @@
 // The two hosts: ParticleModel (seeding, early stop, trajectories, Algorithm 3) and
 // InteractingParticleModel (free particles = PM, NTK displacement, a generator trained by a flow).
 #include "gpm/gpm.hpp"
+#include "support/small_models.hpp"
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
@@ -294,8 +295,7 @@ TEMPLATE_TEST_CASE("denoise_refine keeps to the noise range its denoiser was tra
 TEST_CASE("sample_refined refines a Score GAN's samples by its data denoiser", "[models][refine]") {
   const gpm::GaussianMixtureDenoiser data(torch::tensor({{0.0, 3.0}, {3.0, 0.0}}, t::options<float>()), 0.2);
   auto make = [&] {
-    return gpm::make_score_gan(2, data, gpm::ScoreGanOptions().latent_dim(4).width(16).depth(1).seed(6).device(t::device())
-                                            .denoiser(gpm::EdmOptions().width(16).depth(1).embedding_size(8)));
+    return gpm::make_score_gan(2, data, t::small_score_gan(4, 16, 1, 16, 1, 8).seed(6).device(t::device()));
   };
   auto a = make(), b = make();
   const auto options = gpm::DenoisingRefinementOptions().steps(6).sigma(0.8);
@@ -309,7 +309,7 @@ TEST_CASE("scale_learning_rate reaches every optimiser a model trains with, rela
   const auto lr = [](auto& optimizer) { return optimizer.param_groups().front().options().get_lr(); };
   const auto real = torch::randn({32, 2}, t::generator(1)).to(t::device()) + 3.0;
 
-  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(4).width(16).depth(2).lr(1e-2).device(t::device()));
+  auto gan = gpm::make_gan(2, t::with_lr(t::small_gan(4, 16, 2), 1e-2).device(t::device()));
   gan.scale_learning_rate(0.25);
   CHECK(lr(gan.dynamics().optimizer()) == Approx(2.5e-3));
   CHECK(lr(gan.flow().optimizer()) == Approx(2.5e-3));
@@ -326,15 +326,16 @@ TEST_CASE("scale_learning_rate reaches every optimiser a model trains with, rela
   gan.train_step(real);
   CHECK(t::max_abs(before() - frozen) > 1e-4);
 
-  auto edm = gpm::make_edm(2, gpm::EdmOptions().width(16).depth(2).embedding_size(8).lr(1e-2).device(t::device()));
+  auto edm = gpm::make_edm(2, t::with_lr(t::small_edm(16, 2, 8), 1e-2).device(t::device()));
   edm.scale_learning_rate(0.1);
   CHECK(lr(edm.flow().trainer().optimizer()) == Approx(1e-3));
 
   // The Score GAN's generator and online denoiser D_φ; its data denoiser is frozen.
   const gpm::GaussianMixtureDenoiser data(torch::tensor({{0.0, 3.0}, {3.0, 0.0}}, t::options<float>()), 0.2);
-  auto score_gan = gpm::make_score_gan(2, data, gpm::ScoreGanOptions().latent_dim(4).width(16).depth(1).generator_lr(1e-3)
-                                                    .score_lr(4e-3).device(t::device())
-                                                    .denoiser(gpm::EdmOptions().width(16).depth(1).embedding_size(8)));
+  auto score_gan = gpm::make_score_gan(2, data, t::small_score_gan(4, 16, 1, 16, 1, 8)
+                                                    .generator_optimizer(gpm::AdamOptions().lr(1e-3))
+                                                    .denoiser_optimizer(gpm::AdamOptions().lr(4e-3))
+                                                    .device(t::device()));
   score_gan.scale_learning_rate(0.5);
   CHECK(lr(score_gan.dynamics().optimizer()) == Approx(5e-4));
   CHECK(lr(score_gan.flow().flow().generated().optimizer()) == Approx(2e-3));
@@ -356,7 +357,7 @@ TEST_CASE("models refuse bad input with a clear message", "[models][errors]") {
 }
 
 TEST_CASE("models sample with the averaged weights and train the live ones", "[models][average]") {
-  const auto options = gpm::GanOptions().latent_dim(4).width(16).depth(2).lr(1e-2).weight_average(0.9).device(t::device());
+  const auto options = t::with_lr(t::small_gan(4, 16, 2), 1e-2).weight_average(0.9).device(t::device());
   auto gan = gpm::make_gan(2, options);
   const auto real = torch::randn({32, 2}, t::generator(1)).to(t::device()) + 3.0;
   for (int i = 0; i < 20; ++i) gan.train_step(real);
@@ -376,7 +377,7 @@ TEST_CASE("models sample with the averaged weights and train the live ones", "[m
 
   // The same for a particle model: an EDM with an average trains exactly as one without, and
   // samples differently.
-  const auto edm_options = gpm::EdmOptions().width(16).depth(2).embedding_size(8).sampling_steps(4).lr(1e-2).device(t::device());
+  const auto edm_options = t::with_lr(t::small_edm(16, 2, 8), 1e-2).sampling_steps(4).device(t::device());
   auto plain = gpm::make_edm(2, gpm::EdmOptions(edm_options).weight_average(0.0));
   auto averaging = gpm::make_edm(2, gpm::EdmOptions(edm_options).weight_average(0.9));
   for (int i = 0; i < 20; ++i) {

@@ -115,13 +115,15 @@ TEMPLATE_TEST_CASE("Mlp flattens non-batch dimensions and returns [N, out]", "[n
   CHECK(t::max_abs(y - mlp(x.flatten(1))) == 0.0);
 }
 
-TEST_CASE("Mlp and activation parsing reject bad input with clear messages", "[nn][mlp][errors]") {
-  CHECK(nn::parse_activation("relu") == nn::Activation::relu);
-  CHECK(nn::parse_activation("leaky_relu") == nn::Activation::leaky_relu);
-  CHECK(nn::parse_activation("silu") == nn::Activation::silu);
-  REQUIRE_THROWS_WITH(nn::parse_activation("tanh"), Contains("unknown activation \"tanh\"") &&
-                                                        Contains("valid names are relu, leaky_relu, silu"));
-  REQUIRE_THROWS_AS(nn::parse_activation("ReLU"), gpm::InvalidArgument);
+TEST_CASE("Mlp and its options reject bad input with clear messages", "[nn][mlp][errors]") {
+  const auto o = gpm::io::read_options(nlohmann::json{{"activation", "silu"}, {"width", 8}}, nn::MlpOptions(), "mlp");
+  CHECK(o.activation() == nn::Activation::silu);
+  CHECK(o.width() == 8);
+  REQUIRE_THROWS_WITH(gpm::io::read_options(nlohmann::json{{"activation", "tanh"}}, nn::MlpOptions(), "mlp"),
+                      Contains("field 'activation' must be one of relu, leaky_relu, silu; got \"tanh\""));
+  REQUIRE_THROWS_WITH(gpm::io::read_options(nlohmann::json{{"activation", "ReLU"}}, nn::MlpOptions(), "mlp"),
+                      Contains("must be one of"));
+  REQUIRE_THROWS_WITH(nn::Mlp(nn::MlpOptions().width(4)), Contains("in and out must be > 0"));
   REQUIRE_THROWS_WITH(nn::Mlp(nn::MlpOptions(2, 1).depth(-1)), Contains("depth must be >= 0"));
   REQUIRE_THROWS_WITH(nn::Mlp(nn::MlpOptions(0, 1)), Contains("in and out must be > 0"));
   nn::Mlp mlp(nn::MlpOptions(2, 1).width(4).depth(1));
@@ -199,16 +201,17 @@ TEST_CASE("embeddings refuse odd or too small sizes and malformed inputs", "[nn]
   REQUIRE_THROWS_WITH(f(torch::zeros({3, 1})), Contains("s must have shape [N]"));
   REQUIRE_THROWS_WITH(f(torch::zeros({3}, torch::kFloat64)), Contains("dtype"));
   REQUIRE_THROWS_WITH(nn::TimeMlp(nn::TimeMlpOptions(2, 1).embedding_size(5)), Contains("size must be even"));
-  CHECK(nn::parse_embedding("positional") == nn::Embedding::positional);
-  REQUIRE_THROWS_WITH(nn::parse_embedding("sinusoidal"), Contains("valid names are fourier, positional"));
+  CHECK(gpm::option_value<nn::Embedding>("positional") == nn::Embedding::positional);
+  REQUIRE_THROWS_WITH(gpm::io::read_options(nlohmann::json{{"embedding", "sinusoidal"}}, nn::TimeMlpOptions(), "time_mlp"),
+                      Contains("must be one of fourier, positional"));
 }
 
 TEMPLATE_TEST_CASE("TimeMlp is an Mlp on [flatten(x), emb(s)]", "[nn][time_mlp]", float, double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(12);
   for (auto kind : {nn::Embedding::fourier, nn::Embedding::positional}) {
-    CAPTURE(nn::to_string(kind));
-    nn::TimeMlp net(nn::TimeMlpOptions(4, 3).width(32).depth(2).embedding(kind).embedding_size(16));
+    CAPTURE(gpm::option_name(kind));
+    nn::TimeMlp net(nn::TimeMlpOptions(4, 3).mlp(nn::MlpOptions().width(32).depth(2)).embedding(kind).embedding_size(16));
     to_test_dtype<TestType>(*net);
     REQUIRE(linear_layers(*net->model).front()->weight.size(1) == 4 + 16);
     const auto x = torch::randn({5, 1, 2, 2}, gen, o);
@@ -258,7 +261,7 @@ TEST_CASE("Fourier features refuse odd sizes, bad scales and inputs of the wrong
   nn::FourierFeatures features(nn::FourierFeaturesOptions(2, 8));
   REQUIRE_THROWS_WITH(features(torch::zeros({4, 3})), Contains("x has shape [4, 3], expected [N, 2]"));
   REQUIRE_THROWS_WITH(features(torch::zeros({4, 2}, torch::kFloat64)), Contains("dtype"));
-  REQUIRE_THROWS_WITH(nn::TimeMlp(nn::TimeMlpOptions(2, 1).input_features(-2)), Contains("input_features must be >= 0"));
+  REQUIRE_THROWS_WITH(nn::TimeMlp(nn::TimeMlpOptions(2, 1).mlp(nn::MlpOptions().input_features(-2))), Contains("mlp.input_features must be >= 0"));
   REQUIRE_THROWS_WITH(nn::Mlp(nn::MlpOptions(2, 1).input_features(-2)), Contains("Mlp: input_features must be >= 0"));
 }
 
@@ -284,7 +287,8 @@ TEMPLATE_TEST_CASE("TimeMlp with input_features is an Mlp on [flatten(x), phi(fl
                    double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(14);
-  nn::TimeMlp net(nn::TimeMlpOptions(4, 1).width(32).depth(2).embedding_size(16).input_features(10).input_feature_scale(0.5));
+  nn::TimeMlp net(nn::TimeMlpOptions(4, 1).mlp(nn::MlpOptions().width(32).depth(2).input_features(10).input_feature_scale(0.5))
+                      .embedding_size(16));
   to_test_dtype<TestType>(*net);
   REQUIRE(net->input_features);
   REQUIRE(linear_layers(*net->model).front()->weight.size(1) == 4 + 10 + 16);
@@ -334,7 +338,7 @@ TEMPLATE_TEST_CASE("EDM denoiser on a TimeMlp keeps x's shape and tends to the i
                    double) {
   const auto o = t::options<TestType>();
   auto gen = t::generator(14);
-  auto denoiser = nn::make_edm_denoiser(nn::TimeMlp(nn::TimeMlpOptions(4, 4).width(32).depth(2)),
+  auto denoiser = nn::make_edm_denoiser(nn::TimeMlp(nn::TimeMlpOptions(4, 4).mlp(nn::MlpOptions().width(32).depth(2))),
                                         nn::EdmPreconditioningOptions().sigma_max(40));
   to_test_dtype<TestType>(*denoiser);
   CHECK(denoiser->sigma_data() == 0.5);
@@ -367,7 +371,7 @@ TEST_CASE("EDM preconditioning rejects bad options and networks of the wrong out
                       Contains("sigma_data must be finite and > 0"));
   REQUIRE_THROWS_WITH(nn::make_edm_denoiser(nn::TimeMlp(2, 2), nn::EdmPreconditioningOptions().sigma_min(100)),
                       Contains("0 < sigma_min < sigma_max"));
-  auto wrong = nn::make_edm_denoiser(nn::TimeMlp(nn::TimeMlpOptions(2, 1).width(8).depth(1)));
+  auto wrong = nn::make_edm_denoiser(nn::TimeMlp(nn::TimeMlpOptions(2, 1).mlp(nn::MlpOptions().width(8).depth(1))));
   REQUIRE_THROWS_WITH(wrong(torch::zeros({3, 2}), torch::ones({3})), Contains("one value per input element"));
   REQUIRE_THROWS_WITH(wrong(torch::zeros({3, 2}), torch::ones({2})), Contains("one time per particle"));
 }
@@ -406,7 +410,7 @@ TEMPLATE_TEST_CASE("init_orthogonal: flattened weights have orthonormal rows or 
   to_test_dtype<TestType>(*mlp);
   to_test_dtype<TestType>(*conv);
   auto gen = t::generator(22);
-  nn::init_module(mlp, nn::parse_init("orthogonal"), gain, gen);
+  nn::init_module(mlp, nn::Init::orthogonal, gain, gen);
   nn::init_orthogonal(conv, gain, gen);
   const auto o = t::options<TestType>();
   auto check = [&](const torch::Tensor& weight) {
@@ -422,15 +426,15 @@ TEMPLATE_TEST_CASE("init_orthogonal: flattened weights have orthonormal rows or 
   CHECK(conv->bias.abs().max().template item<double>() == 0.0);
 }
 
-TEST_CASE("default init leaves LibTorch's weights; parse_init names the valid schemes", "[nn][init][errors]") {
+TEST_CASE("default init leaves LibTorch's weights; the schemes' config names", "[nn][init][errors]") {
   nn::Mlp mlp(nn::MlpOptions(3, 2).width(8).depth(1));
   std::vector<torch::Tensor> before;
   for (const auto& p : mlp->parameters()) before.push_back(p.clone());
-  nn::init_module(mlp, nn::parse_init("default"), 0.02);
+  nn::init_module(mlp, nn::Init::libtorch_default, 0.02);
   const auto after = mlp->parameters();
   for (size_t i = 0; i < before.size(); ++i) CHECK(torch::equal(before[i], after[i]));
-  CHECK(nn::parse_init("normal") == nn::Init::normal);
-  REQUIRE_THROWS_WITH(nn::parse_init("xavier"), Contains("unknown initialisation \"xavier\"") &&
-                                                    Contains("valid names are default, normal, orthogonal"));
+  CHECK(gpm::option_value<nn::Init>("default") == nn::Init::libtorch_default);
+  CHECK(gpm::option_names_of<nn::Init>() == std::vector<std::string>{"default", "normal", "orthogonal"});
+  CHECK_FALSE(gpm::option_value<nn::Init>("xavier"));
   REQUIRE_THROWS_WITH(nn::init_normal(mlp, -1.0), Contains("stddev must be >= 0"));
 }

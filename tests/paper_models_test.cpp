@@ -8,6 +8,7 @@
 #include "gpm/models/gan.hpp"
 #include "gpm/models/refinement.hpp"
 #include "gpm/models/score_gan.hpp"
+#include "support/small_models.hpp"
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
@@ -79,7 +80,7 @@ TEMPLATE_TEST_CASE("Discriminator Flow field is -eta c'(f) grad f for a linear c
 
 TEST_CASE("a GAN generator step through the flow has the gradient of mean c(f(g(z))) (Finding 5)", "[paper][gan][numeric]") {
   const auto o = t::options<double>();
-  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(3).width(16).depth(2).seed(4));
+  auto gan = gpm::make_gan(2, t::small_gan(3, 16, 2).seed(4));
   gan.dynamics().net()->to(torch::kFloat64);
   gan.flow().net()->to(torch::kFloat64);
   auto& g = gan.dynamics().net();
@@ -103,7 +104,7 @@ TEMPLATE_TEST_CASE("Score GAN field is sigma (grad log p_data - grad log rho) at
   const auto o = t::options<TestType>();
   const auto centres = torch::tensor({{3.0, 0.0}, {-3.0, 0.0}}, o);
   const gpm::GaussianMixtureDenoiser data(centres, 0.5);
-  auto net = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions().width(16).depth(1).embedding_size(8));
+  auto net = gpm::make_edm_mlp_denoiser(2, t::small_edm(16, 1, 8));
   net->to(gpm::test::dtype<TestType>());
   gpm::ScoreDifferenceFlow flow(data, gpm::DenoiserTrainer<gpm::nn::EdmMlpDenoiser, torch::optim::Adam, gpm::ScheduleSigma>(
                                           net, gpm::ScheduleSigma(0.1, 10, 3), torch::optim::AdamOptions(1e-3)),
@@ -120,24 +121,29 @@ TEMPLATE_TEST_CASE("Score GAN field is sigma (grad log p_data - grad log rho) at
 TEST_CASE("fourier_scale sets the frequencies of EDM's and the Discriminator Flow's embeddings", "[paper][edm][discr-flow]") {
   // The frequencies are draws of N(0, 1) times the scale, from the model's seed: scaling by a power
   // of two is exact in floating point.
-  const auto edm = gpm::EdmOptions().width(16).depth(1).embedding_size(8).seed(7);
-  auto unit = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm).fourier_scale(1.0));
-  auto wide = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm).fourier_scale(16.0));
+  const auto edm = t::small_edm(16, 1, 8).seed(7);
+  auto unit = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm).network(gpm::nn::TimeMlpOptions(edm.network()).fourier_scale(1.0)));
+  auto wide = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm).network(gpm::nn::TimeMlpOptions(edm.network()).fourier_scale(16.0)));
   CHECK(torch::equal(wide->net->fourier->freqs, 16.0 * unit->net->fourier->freqs));
   CHECK(unit->net->fourier->freqs.abs().max().item<double>() > 0.1);
 
-  const auto df = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).generation_steps(4).seed(7);
-  auto df_unit = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(df).fourier_scale(1.0));
-  auto df_wide = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(df).fourier_scale(16.0));
+  const auto df = t::small_discriminator_flow(16, 1, 8).generation_steps(4).seed(7);
+  const auto scaled = [&](double scale) {
+    return gpm::DiscriminatorFlowModelOptions(df).discriminator(gpm::nn::TimeMlpOptions(df.discriminator()).fourier_scale(scale));
+  };
+  auto df_unit = gpm::make_discriminator_flow(2, scaled(1.0));
+  auto df_wide = gpm::make_discriminator_flow(2, scaled(16.0));
   CHECK(torch::equal(df_wide.flow().net()->fourier->freqs, 16.0 * df_unit.flow().net()->fourier->freqs));
 }
 
 TEST_CASE("the Discriminator Flow's input_features give its discriminator Fourier features of x", "[paper][discr-flow]") {
-  const auto options =
-      gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).generation_steps(4).input_features(0).seed(7);
+  auto options = t::small_discriminator_flow(16, 1, 8).generation_steps(4).seed(7);
+  options.discriminator(t::raw_input(options.discriminator()));
   auto plain = gpm::make_discriminator_flow(2, options);
   CHECK(!plain.flow().net()->input_features);
-  auto featured = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(options).input_features(6).input_feature_scale(2.0));
+  auto featured_net = options.discriminator();
+  featured_net.mlp(gpm::nn::MlpOptions(featured_net.mlp()).input_features(6).input_feature_scale(2.0));
+  auto featured = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(options).discriminator(featured_net));
   REQUIRE(featured.flow().net()->input_features);
   CHECK(featured.flow().net()->input_features->options().size() == 6);
   CHECK(featured.flow().net()->input_features->options().scale() == 2.0);
@@ -146,9 +152,10 @@ TEST_CASE("the Discriminator Flow's input_features give its discriminator Fourie
 }
 
 TEST_CASE("input_features give the GAN's discriminator and EDM's denoiser Fourier features of x", "[paper][gan][edm]") {
-  const auto gan_options = gpm::GanOptions().latent_dim(4).width(16).depth(1).seed(7);
+  const auto gan_options = t::small_gan(4, 16, 1).seed(7);
   CHECK(!gpm::make_gan(2, gan_options).flow().net()->input_features);
-  auto gan = gpm::make_gan(2, gpm::GanOptions(gan_options).input_features(6).input_feature_scale(2.0));
+  auto gan = gpm::make_gan(2, gpm::GanOptions(gan_options).discriminator(
+                                  gpm::nn::MlpOptions(gan_options.discriminator()).input_features(6).input_feature_scale(2.0)));
   REQUIRE(gan.flow().net()->input_features);
   CHECK(gan.flow().net()->input_features->options().size() == 6);
   CHECK(gan.flow().net()->input_features->options().scale() == 2.0);
@@ -156,38 +163,42 @@ TEST_CASE("input_features give the GAN's discriminator and EDM's denoiser Fourie
   CHECK(gan.flow().net()->input_features->weights.abs().max().item<double>() > 0.5);
   CHECK(!gan.dynamics().net()->input_features);
 
-  const auto edm_options = gpm::EdmOptions().width(16).depth(1).embedding_size(8).input_features(0).seed(7);
+  auto edm_options = t::small_edm(16, 1, 8).seed(7);
+  edm_options.network(t::raw_input(edm_options.network()));
   CHECK(!gpm::make_edm_mlp_denoiser(2, edm_options)->net->input_features);
-  auto denoiser = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm_options).input_features(6).input_feature_scale(2.0));
+  auto featured_net = edm_options.network();
+  featured_net.mlp(gpm::nn::MlpOptions(featured_net.mlp()).input_features(6).input_feature_scale(2.0));
+  auto denoiser = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions(edm_options).network(featured_net));
   REQUIRE(denoiser->net->input_features);
   CHECK(denoiser->net->input_features->options().scale() == 2.0);
 }
 
-TEST_CASE("generator_batch_norm puts batch norm in the GAN's and the Score GAN's generators only", "[paper][gan][score-gan]") {
+TEST_CASE("generator.batch_norm puts batch norm in the GAN's and the Score GAN's generators only", "[paper][gan][score-gan]") {
   auto batch_norms = [](torch::nn::Module& net) {
     int64_t n = 0;
     for (const auto& m : net.modules()) n += m->as<torch::nn::BatchNorm1d>() != nullptr;
     return n;
   };
-  const auto gan_options = gpm::GanOptions().latent_dim(4).width(16).depth(3).seed(7);
+  const auto gan_options = t::small_gan(4, 16, 3).seed(7);
   auto plain = gpm::make_gan(2, gan_options);
   CHECK(batch_norms(*plain.dynamics().net()) == 0);
-  auto gan = gpm::make_gan(2, gpm::GanOptions(gan_options).generator_batch_norm(true));
+  auto gan = gpm::make_gan(2, gpm::GanOptions(gan_options).generator(gpm::nn::MlpOptions(gan_options.generator()).batch_norm(true)));
   CHECK(batch_norms(*gan.dynamics().net()) == 3);  // one per hidden block
   CHECK(batch_norms(*gan.flow().net()) == 0);
   const gpm::GaussianMixtureDenoiser data(ring().centers(), ring().std());
-  const auto sgan_options = gpm::ScoreGanOptions().latent_dim(4).width(16).depth(2).seed(7);
+  const auto sgan_options = t::small_score_gan(4, 16, 2, 16, 1, 8).seed(7);
   CHECK(batch_norms(*gpm::make_score_gan(2, data, sgan_options).dynamics().net()) == 0);
-  CHECK(batch_norms(*gpm::make_score_gan(2, data, gpm::ScoreGanOptions(sgan_options).generator_batch_norm(true)).dynamics().net()) == 2);
+  CHECK(batch_norms(*gpm::make_score_gan(2, data, gpm::ScoreGanOptions(sgan_options).generator(
+                                               gpm::nn::MlpOptions(sgan_options.generator()).batch_norm(true))).dynamics().net()) == 2);
 }
 
 TEST_CASE("the Discriminator Flow trains with an R1 penalty by default", "[paper][discr-flow]") {
-  auto df = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).generation_steps(4));
+  auto df = gpm::make_discriminator_flow(2, t::small_discriminator_flow(16, 1, 8).generation_steps(4));
   auto gen = gpm::make_generator(3);
   const auto stats = df.train_step(ring().sample(64, gen));
   REQUIRE(stats.count("gradient_penalty") == 1);
   CHECK(stats.at("gradient_penalty").item<double>() > 0);
-  auto plain = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8)
+  auto plain = gpm::make_discriminator_flow(2, t::small_discriminator_flow(16, 1, 8)
                                                    .generation_steps(4).penalty(gpm::GradientPenaltyOptions().weight(0.0)));
   CHECK(plain.train_step(ring().sample(64, gen)).count("gradient_penalty") == 0);
 }
@@ -196,7 +207,7 @@ TEST_CASE("the Discriminator Flow's entropy_reg adds noise of variance entropy_r
   // A near-zero discriminator leaves only the noise: x_N = x_0 + Σ_{k < N-1} √(λ/N) ξ_k, so the
   // variance per coordinate is 1 + λ (N − 1) / N = 3.625 (4 with noise on the last step too).
   // 20,000 particles: the variance's standard error is about 0.04, the tolerance 0.15.
-  const auto options = gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8).generation_steps(8).init_std(1e-8).seed(2);
+  const auto options = t::small_discriminator_flow(16, 1, 8).generation_steps(8).init_std(1e-8).seed(2);
   auto noisy = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions(options).entropy_reg(3.0));
   CHECK(noisy.sample(20000).var(0).mean().item<double>() == Approx(3.625).margin(0.15));
   auto plain = gpm::make_discriminator_flow(2, options);
@@ -206,7 +217,7 @@ TEST_CASE("the Discriminator Flow's entropy_reg adds noise of variance entropy_r
 }
 
 TEST_CASE("the R1 penalty of a discriminator update is the penalty at the loss's real batch", "[paper][gan][numeric]") {
-  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(4).width(16).depth(2).seed(5));
+  auto gan = gpm::make_gan(2, t::small_gan(4, 16, 2).seed(5));
   auto gen = gpm::make_generator(6);
   const auto real = ring().sample(32, gen);
   const auto fake = torch::randn({32, 2}, gen, real.options());
@@ -219,13 +230,13 @@ TEST_CASE("the R1 penalty of a discriminator update is the penalty at the loss's
 }
 
 TEST_CASE("an EDM learns the 5-mode ring", "[paper][edm][statistical]") {
-  auto edm = gpm::make_edm(2, gpm::EdmOptions().width(64).depth(2).embedding_size(16).input_features(0).lr(2e-3).seed(1));
+  auto edm = gpm::make_edm(2, t::with_lr(t::small_edm(64, 2, 16), 2e-3).network(t::raw_input(t::small_edm(64, 2, 16).network())).seed(1));
   train(edm, 2000);
   check_learns_ring(edm.sample(2000), 0.85, 0.05);
 }
 
 TEST_CASE("a GAN learns the 5-mode ring", "[paper][gan][statistical]") {
-  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(16).width(128).depth(3).lr(5e-4).discriminator_steps(1).seed(2));
+  auto gan = gpm::make_gan(2, t::with_lr(t::small_gan(16, 128, 3), 5e-4).discriminator_steps(1).seed(2));
   train(gan, 1500);
   // Measured with this configuration: energy distance 0.01–0.09 and HQ about 0.9 across seeds; a
   // GAN's short run is noisy, so the margin on the energy distance is wide.
@@ -234,7 +245,7 @@ TEST_CASE("a GAN learns the 5-mode ring", "[paper][gan][statistical]") {
 
 TEST_CASE("refining a GAN's samples by its discriminator's flow sharpens the modes of a sharp ring", "[paper][gan][statistical]") {
   const gpm::data::GaussianRing sharp(gpm::data::GaussianRingOptions().std(0.1));
-  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(16).width(128).depth(3).lr(5e-4).discriminator_steps(1).seed(2));
+  auto gan = gpm::make_gan(2, t::with_lr(t::small_gan(16, 128, 3), 5e-4).discriminator_steps(1).seed(2));
   train(gan, 1500, 128, sharp);
   gan.seed(3);
   const auto raw = gan.sample(2000);
@@ -254,7 +265,10 @@ TEST_CASE("refining a GAN's samples by its discriminator's flow sharpens the mod
 
 TEST_CASE("a Discriminator Flow learns the 5-mode ring", "[paper][discr-flow][statistical]") {
   auto df = gpm::make_discriminator_flow(
-      2, gpm::DiscriminatorFlowModelOptions().width(128).depth(3).embedding_size(32).generation_steps(32).input_features(0).seed(3));
+      2, gpm::DiscriminatorFlowModelOptions()
+             .discriminator(t::raw_input(t::resized(gpm::DiscriminatorFlowModelOptions().discriminator(), 128, 3, 32)))
+             .generation_steps(32)
+             .seed(3));
   train(df, 600);
   // Measured with this configuration: energy distance 0.017, HQ 0.90.
   check_learns_ring(df.sample(2000), 0.8, 0.05);
@@ -262,9 +276,9 @@ TEST_CASE("a Discriminator Flow learns the 5-mode ring", "[paper][discr-flow][st
 
 TEST_CASE("a Score GAN driven by the exact data denoiser learns the 5-mode ring", "[paper][score-gan][statistical]") {
   auto sgan = gpm::make_score_gan(2, gpm::GaussianMixtureDenoiser(ring().centers(), ring().std()),
-                                  gpm::ScoreGanOptions().latent_dim(16).width(128).depth(2).score_steps(5).seed(4)
-                                      .generator_lr(1e-3).score_lr(1e-3)
-                                      .denoiser(gpm::EdmOptions().width(64).depth(2).embedding_size(16).input_features(0)));
+                                  t::small_score_gan(16, 128, 2, 64, 2, 16).score_steps(5).seed(4)
+                                      .generator_optimizer(gpm::AdamOptions().lr(1e-3))
+                                      .denoiser_optimizer(gpm::AdamOptions().lr(1e-3)));
   train(sgan, 10000);
   // Measured with this configuration: energy distance 0.019, HQ 0.88.
   check_learns_ring(sgan.sample(2000), 0.8, 0.05);
@@ -298,8 +312,7 @@ TEST_CASE("denoising refinement brings blurred samples of a sharp ring to the da
 TEST_CASE("Score GAN's edm_weighting trains D_phi with EDM's loss weight", "[paper][score-gan]") {
   // Same seed, so both models draw the same particles, σ and ε: the first D_φ loss differs only by
   // λ(σ) = 1/σ² + 1/σ_data², which exceeds 1/σ_data² = 4 for every σ.
-  const auto options = gpm::ScoreGanOptions().latent_dim(4).width(16).depth(1).seed(8)
-                           .denoiser(gpm::EdmOptions().width(16).depth(1).embedding_size(8));
+  const auto options = t::small_score_gan(4, 16, 1, 16, 1, 8).seed(8);
   const gpm::GaussianMixtureDenoiser data(ring().centers(), ring().std());
   auto plain = gpm::make_score_gan(2, data, options);
   auto weighted = gpm::make_score_gan(2, data, gpm::ScoreGanOptions(options).edm_weighting(true));
@@ -312,7 +325,7 @@ TEST_CASE("Score GAN's edm_weighting trains D_phi with EDM's loss weight", "[pap
 
 TEST_CASE("the denoiser trainer minimises EDM's weighted loss, or the unweighted one for Score GAN", "[paper][edm]") {
   const auto o = t::options<float>();
-  auto net = gpm::make_edm_mlp_denoiser(2, gpm::EdmOptions().width(16).depth(1).embedding_size(8));
+  auto net = gpm::make_edm_mlp_denoiser(2, t::small_edm(16, 1, 8));
   const auto y = torch::randn({64, 2}, o);
   for (const bool weighted : {true, false}) {
     gpm::DenoiserTrainer<gpm::nn::EdmMlpDenoiser, torch::optim::SGD, gpm::LogNormalSigma> trainer(

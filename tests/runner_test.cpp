@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "gpm/gpm.hpp"
+#include "support/small_models.hpp"
 #include "support/test_support.hpp"
 
 #include "../examples/gpm/run.hpp"
@@ -9,7 +10,7 @@
 namespace t = gpm::test;
 
 namespace {
-gpm::GanOptions small_gan() { return gpm::GanOptions().latent_dim(4).width(16).depth(1).lr(1e-2).device(t::device()); }
+gpm::GanOptions small_gan() { return t::with_lr(t::small_gan(4, 16, 1), 1e-2).device(t::device()); }
 }  // namespace
 
 TEST_CASE("a generator run's samples are the generator's own; refinement is asked for", "[runner]") {
@@ -37,8 +38,7 @@ TEST_CASE("a generator run's samples are the generator's own; refinement is aske
 
 TEST_CASE("a Score GAN run refines by its data denoiser too", "[runner]") {
   const gpm::data::GaussianRing ring;
-  auto options = gpm::ScoreGanOptions().latent_dim(4).width(16).depth(1).device(t::device());
-  options.denoiser(options.denoiser().width(16).depth(1).embedding_size(8));
+  auto options = t::small_score_gan(4, 16, 1, 16, 1, 8).device(t::device());
   gpm::runner::GeneratorRun<gpm::ScoreGan<gpm::GaussianMixtureDenoiser>> run(
       gpm::make_score_gan(2, gpm::GaussianMixtureDenoiser(ring.centers().to(t::device()), ring.std()), options));
   CHECK(run.refinements() == std::vector<std::string>{"flow", "denoiser"});

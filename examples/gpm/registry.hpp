@@ -3,11 +3,14 @@
 // table; adding a model is adding its header and one entry to `models()`.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -30,6 +33,33 @@ struct BuildInputs {
   std::optional<nn::EdmMlpDenoiser> data_denoiser;
 };
 
+/// How a stored run's config becomes today's. Paths are dotted ("network.mlp.width"); a path listed
+/// here must never be a field of today's config, since every stored config passes through this.
+struct StoredConfigUpgrade {
+  /// Fields that moved, in order: the value at the old path goes to each new path (an empty list
+  /// drops a field that never had an effect).
+  std::vector<std::pair<std::string, std::vector<std::string>>> moved;
+  /// Fields the model gained after runs were stored, with the value those runs were trained with.
+  json predating = json::object();
+
+  void apply(json& config) const {
+    const auto pointer = [](std::string path) {
+      std::replace(path.begin(), path.end(), '.', '/');
+      return json::json_pointer("/" + path);
+    };
+    for (const auto& [from, targets] : moved) {
+      const auto source = pointer(from);
+      if (!config.contains(source)) continue;
+      const json value = config.at(source);
+      config.at(source.parent_pointer()).erase(source.back());
+      for (const auto& to : targets)
+        if (!config.contains(pointer(to))) config[pointer(to)] = value;
+    }
+    for (const auto& [path, value] : predating.items())
+      if (!config.contains(pointer(path))) config[pointer(path)] = value;
+  }
+};
+
 /// One model of the runner, type-erased at this boundary.
 struct ModelEntry {
   std::string name;
@@ -44,17 +74,17 @@ struct ModelEntry {
   /// The field table of `preset`, for --help and the docs.
   std::function<std::vector<io::OptionRow>(const std::string& preset)> fields;
   std::function<std::unique_ptr<Run>(const json& resolved, BuildInputs inputs)> build;
-  /// Values of fields the model gained after runs were stored, as those runs were trained.
-  json predating = json::object();
+  /// How a stored run's config reaches today's form, step by step (see StoredConfigUpgrade).
+  StoredConfigUpgrade upgrade = {};
 };
 
 /// An entry for a model whose config is `Config` (a RunConfig): `presets` must hold "default", and
 /// `build(config, inputs)` makes the model.
 template <class Config, class Build>
 ModelEntry model_entry(std::string name, std::string summary, std::map<std::string, Config> presets, Build build,
-                       json predating = json::object(), bool needs_data_denoiser = false) {
+                       StoredConfigUpgrade upgrade = {}, bool needs_data_denoiser = false) {
   GPM_CHECK(presets.contains("default"), "model '{}': the presets must include \"default\"", name);
-  ModelEntry entry{name, std::move(summary), {}, needs_data_denoiser, {}, {}, {}, std::move(predating)};
+  ModelEntry entry{name, std::move(summary), {}, needs_data_denoiser, {}, {}, {}, std::move(upgrade)};
   for (const auto& [preset, config] : presets) entry.presets.push_back(preset);
   const auto find = [name, presets](const std::string& preset) {
     const auto it = presets.find(preset);
@@ -82,10 +112,21 @@ inline ModelEntry gan_entry() {
       {{"default", {TrainSettings().steps(28000).lr_decay(0.5), GanOptions(), {}}},
        {"reference", {TrainSettings().steps(1900), GanOptions::reference(), {}}},
        {"quick", {TrainSettings().steps(1500),
-                  GanOptions().width(128).depth(3).lr(5e-4).latent_dim(16).discriminator_steps(1), {}}}},
+                  GanOptions().generator(nn::MlpOptions().width(128).depth(3)).discriminator(nn::MlpOptions().width(128).depth(3))
+                      .generator_optimizer(AdamOptions().lr(5e-4).beta1(0.5))
+                      .discriminator_optimizer(AdamOptions().lr(5e-4).beta1(0.5)).latent_dim(16).discriminator_steps(1),
+                  {}}}},
       [](const Config& c, BuildInputs in) {
         return std::make_unique<GeneratorRun<Gan<>>>(make_gan(in.dim, GanOptions(c.model).seed(c.train.seed())));
-      });
+      },
+      {.moved = {{"width", {"generator.width", "discriminator.width"}},
+                 {"depth", {"generator.depth", "discriminator.depth"}},
+                 {"generator_batch_norm", {"generator.batch_norm"}},
+                 {"input_features", {"discriminator.input_features"}},
+                 {"input_feature_scale", {"discriminator.input_feature_scale"}},
+                 {"lr", {"generator_optimizer.lr", "discriminator_optimizer.lr"}},
+                 {"beta1", {"generator_optimizer.beta1", "discriminator_optimizer.beta1"}},
+                 {"beta2", {"generator_optimizer.beta2", "discriminator_optimizer.beta2"}}}});
 }
 
 inline ModelEntry edm_entry() {
@@ -94,12 +135,25 @@ inline ModelEntry edm_entry() {
       "edm", "EDM: particles from N(0, σ_max²) along a trained denoiser's probability flow",
       {{"default", {TrainSettings().steps(20000), EdmOptions(), {}}},
        {"reference", {TrainSettings().steps(10000), EdmOptions::reference(), {}}},
-       {"quick", {TrainSettings().steps(3000), EdmOptions().width(128).depth(3), {}}}},
+       {"quick", {TrainSettings().steps(3000),
+                  EdmOptions().network(EdmOptions().network().mlp(EdmOptions().network().mlp().width(128).depth(3))), {}}}},
       [](const Config& c, BuildInputs in) {
         const auto options = EdmOptions(c.model).seed(c.train.seed());
         return std::make_unique<EdmRun>(make_edm(in.dim, options), c.sampler, in.dim, options);
       },
-      json{{"input_features", 0}});
+      {.moved = {{"width", {"network.mlp.width"}},
+                 {"depth", {"network.mlp.depth"}},
+                 {"embedding_size", {"network.embedding_size"}},
+                 {"fourier_scale", {"network.fourier_scale"}},
+                 {"input_features", {"network.mlp.input_features"}},
+                 {"input_feature_scale", {"network.mlp.input_feature_scale"}},
+                 {"sigma_data", {"preconditioning.sigma_data"}},
+                 {"sigma_min", {"preconditioning.sigma_min"}},
+                 {"sigma_max", {"preconditioning.sigma_max"}},
+                 {"lr", {"optimizer.lr"}},
+                 {"beta1", {"optimizer.beta1"}},
+                 {"beta2", {"optimizer.beta2"}}},
+       .predating = {{"network.mlp.input_features", 0}}});
 }
 
 inline ModelEntry discriminator_flow_entry() {
@@ -109,12 +163,25 @@ inline ModelEntry discriminator_flow_entry() {
       {{"default", {TrainSettings().steps(4000).standardize("always"), DiscriminatorFlowModelOptions(), {}}},
        {"reference", {TrainSettings().steps(4000), DiscriminatorFlowModelOptions::reference(), {}}},
        {"quick", {TrainSettings().steps(600).standardize("always"),
-                  DiscriminatorFlowModelOptions().width(128).depth(3).embedding_size(32).generation_steps(32), {}}}},
+                  DiscriminatorFlowModelOptions()
+                      .discriminator(DiscriminatorFlowModelOptions().discriminator().embedding_size(32).mlp(
+                          DiscriminatorFlowModelOptions().discriminator().mlp().width(128).depth(3)))
+                      .generation_steps(32),
+                  {}}}},
       [](const Config& c, BuildInputs in) {
         return std::make_unique<ParticleRun<DiscriminatorFlowModel<>>>(
             make_discriminator_flow(in.dim, DiscriminatorFlowModelOptions(c.model).seed(c.train.seed())));
       },
-      json{{"input_features", 0}});
+      {.moved = {{"width", {"discriminator.mlp.width"}},
+                 {"depth", {"discriminator.mlp.depth"}},
+                 {"embedding_size", {"discriminator.embedding_size"}},
+                 {"fourier_scale", {"discriminator.fourier_scale"}},
+                 {"input_features", {"discriminator.mlp.input_features"}},
+                 {"input_feature_scale", {"discriminator.mlp.input_feature_scale"}},
+                 {"lr", {"optimizer.lr"}},
+                 {"beta1", {"optimizer.beta1"}},
+                 {"beta2", {"optimizer.beta2"}}},
+       .predating = {{"discriminator.mlp.input_features", 0}}});
 }
 
 inline ModelEntry score_gan_entry() {
@@ -124,15 +191,41 @@ inline ModelEntry score_gan_entry() {
       {{"default", {TrainSettings().steps(50400).log_every(1000), ScoreGanOptions(), {}}},
        {"reference", {TrainSettings().steps(31500).log_every(1000), ScoreGanOptions::reference(), {}}},
        {"quick", {TrainSettings().steps(6000),
-                  ScoreGanOptions().score_steps(5).width(128).depth(2).latent_dim(16).generator_lr(1e-3).denoiser(
-                      ScoreGanOptions().denoiser().width(64).depth(2).embedding_size(16)), {}}}},
+                  ScoreGanOptions()
+                      .score_steps(5)
+                      .generator(ScoreGanOptions().generator().width(128).depth(2))
+                      .latent_dim(16)
+                      .generator_optimizer(AdamOptions().lr(1e-3))
+                      .denoiser(ScoreGanOptions().denoiser().embedding_size(16).mlp(nn::MlpOptions().width(64).depth(2))),
+                  {}}}},
       [](const Config& c, BuildInputs in) {
         GPM_CHECK(in.data_denoiser.has_value(), "a Score GAN needs a data denoiser: pass --data-denoiser RUN_DIR, the "
                   "run directory of a trained EDM");
         return std::make_unique<GeneratorRun<ScoreGan<>>>(
             make_score_gan(in.dim, *in.data_denoiser, ScoreGanOptions(c.model).seed(c.train.seed())));
       },
-      json::object(), /*needs_data_denoiser=*/true);
+      {.moved = {{"width", {"generator.width"}},
+                 {"depth", {"generator.depth"}},
+                 {"generator_batch_norm", {"generator.batch_norm"}},
+                 {"generator_lr", {"generator_optimizer.lr"}},
+                 {"score_lr", {"denoiser_optimizer.lr"}},
+                 {"denoiser.width", {"denoiser.mlp.width"}},
+                 {"denoiser.depth", {"denoiser.mlp.depth"}},
+                 {"denoiser.input_features", {"denoiser.mlp.input_features"}},
+                 {"denoiser.input_feature_scale", {"denoiser.mlp.input_feature_scale"}},
+                 {"denoiser.sigma_data", {"denoiser_preconditioning.sigma_data"}},
+                 {"denoiser.sigma_min", {"denoiser_preconditioning.sigma_min"}},
+                 {"denoiser.sigma_max", {"denoiser_preconditioning.sigma_max"}},
+                 // D_φ's EDM training and sampling fields, never used by a Score GAN.
+                 {"denoiser.p_mean", {}},
+                 {"denoiser.p_std", {}},
+                 {"denoiser.lr", {}},
+                 {"denoiser.beta1", {}},
+                 {"denoiser.beta2", {}},
+                 {"denoiser.sampling_steps", {}},
+                 {"denoiser.rho", {}},
+                 {"denoiser.weight_average", {}}}},
+      /*needs_data_denoiser=*/true);
 }
 
 namespace detail {
@@ -168,18 +261,20 @@ inline const ModelEntry& model(const std::string& name) {
 }
 
 /// A stored run's config in today's form: fields renamed since it was written take their new names
-/// (flat penalty_*, denoiser_* and s_* fields became nested objects), refinement fields (now a
-/// sampling option, `gpm sample --refine`) are dropped, and fields the runner gained after the run
-/// was stored take the value it was trained with: without input_features, EDM's denoiser and the
-/// Discriminator Flow's discriminator saw raw coordinates; without standardize, the data's own
-/// coordinates; without lr_decay, a constant rate.
+/// (flat penalty_*, denoiser_* and s_* fields became nested objects; then each model's `moved`
+/// fields), refinement fields (now a sampling option, `gpm sample --refine`) are dropped, and fields
+/// the runner gained after the run was stored take the value it was trained with (the model's
+/// `predating`; without standardize, the data's own coordinates; without lr_decay, a constant rate).
 inline json upgrade_stored_config(const ModelEntry& entry, json stored) {
   if (!stored.is_object()) return stored;
-  // Moves the fields whose names start with `prefix` into the object `object`, under `name(key)`.
+  std::set<std::string> today;  // the top-level fields of today's config
+  for (const auto& row : entry.fields("default")) today.insert(row.name.substr(0, row.name.find('.')));
+  // Moves the fields whose names start with `prefix` (but are not today's) into the object `object`,
+  // under `name(key)`.
   const auto nest = [&](const std::string& prefix, const std::string& object, auto name) {
     std::vector<std::string> moved;
     for (const auto& [key, value] : stored.items())
-      if (key.starts_with(prefix)) moved.push_back(key);
+      if (key.starts_with(prefix) && !today.contains(key)) moved.push_back(key);
     for (const auto& key : moved) {
       stored[object][name(key)] = stored[key];
       stored.erase(key);
@@ -190,8 +285,7 @@ inline json upgrade_stored_config(const ModelEntry& entry, json stored) {
   nest("denoiser_", "denoiser", without(9));
   nest("s_", "churn", without(0));
   for (const char* key : {"refine_steps", "refine_time", "refine_sigma"}) stored.erase(key);
-  for (const auto& [key, value] : entry.predating.items())
-    if (!stored.contains(key)) stored[key] = value;
+  entry.upgrade.apply(stored);
   if (!stored.contains("standardize")) stored["standardize"] = "never";
   if (!stored.contains("lr_decay")) stored["lr_decay"] = 0.0;
   return stored;

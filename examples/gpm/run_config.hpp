@@ -82,12 +82,13 @@ RunConfig<Model, Sampler> read_config(const json& overrides, RunConfig<Model, Sa
   GPM_CHECK(overrides.is_object(), "config '{}': expected a JSON object, got {}", name, overrides.dump());
   json train = json::object(), model = json::object(), sampler = json::object();
   for (const auto& [key, value] : overrides.items()) {
-    if (detail::declares<TrainSettings>(key)) train[key] = value;
-    else if (detail::declares<Model>(key)) model[key] = value;
-    else if (detail::declares<Sampler>(key)) sampler[key] = value;
+    const std::string top = key.substr(0, key.find('.'));  // a dotted key belongs where its first name does
+    if (detail::declares<TrainSettings>(top)) train[key] = value;
+    else if (detail::declares<Model>(top)) model[key] = value;
+    else if (detail::declares<Sampler>(top)) sampler[key] = value;
     else
       throw InvalidArgument(fmt::format("config '{}': unknown field '{}'; valid fields: {} (`gpm train --model {} --help` "
-                                        "lists them with their defaults and ranges)", name, key,
+                                        "lists them with their defaults and ranges)", name, top,
                                         fmt::join(field_names(defaults), ", "), name));
   }
   return {io::read_options(train, defaults.train, name), io::read_options(model, defaults.model, name),

@@ -2,6 +2,7 @@
 // weight averages and CPU settings.
 #pragma once
 
+#include "gpm/core/adam_options.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/cpu_runtime.hpp"
 #include "gpm/core/errors.hpp"

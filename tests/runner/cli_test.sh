@@ -6,6 +6,7 @@ set -uo pipefail
 gpm="$1"
 work="$2"
 docs="$(cd "$(dirname "$0")/../../docs" && pwd)"
+stored="$(cd "$(dirname "$0")/stored_runs" && pwd)"
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0
 passes=0
@@ -31,11 +32,14 @@ G() { "$gpm" --threads 1 "$@"; }
 # average to differ visibly from the last iterate, so a resume that lost the average would show.
 # The GAN's learning-rate decay (by default over the second half) follows the steps in total, which
 # extending a run from 15 to 30 changes: these runs keep a constant rate.
-echo '{"width": 32, "depth": 2, "latent_dim": 8, "lr": 0.01, "lr_decay": 0}' >gan.json
-echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 0.01}' >edm.json
-echo '{"width": 32, "depth": 2, "embedding_size": 8, "generation_steps": 8, "lr": 0.01}' >df.json
-echo '{"width": 32, "depth": 2, "latent_dim": 8, "score_steps": 2, "denoiser": {"width": 32, "depth": 2,
-  "embedding_size": 8}, "generator_lr": 0.01}' >sgan.json
+# Nested fields are written both ways: as objects and as dotted keys.
+echo '{"generator": {"width": 32, "depth": 2}, "discriminator.width": 32, "discriminator.depth": 2, "latent_dim": 8,
+  "generator_optimizer.lr": 0.01, "discriminator_optimizer.lr": 0.01, "lr_decay": 0}' >gan.json
+echo '{"network": {"mlp": {"width": 32, "depth": 2}, "embedding_size": 8}, "optimizer.lr": 0.01}' >edm.json
+echo '{"discriminator": {"mlp.width": 32, "mlp.depth": 2, "embedding_size": 8}, "generation_steps": 8,
+  "optimizer.lr": 0.01}' >df.json
+echo '{"generator": {"width": 32, "depth": 2}, "latent_dim": 8, "score_steps": 2, "denoiser": {"mlp": {"width": 32,
+  "depth": 2}, "embedding_size": 8}, "generator_optimizer.lr": 0.01}' >sgan.json
 G train --model edm --data ring --out edm_base --steps 20 --config edm.json --quiet >/dev/null || fail "EDM base run"
 check_resume() {
   local model="$1" config="$2"
@@ -65,24 +69,25 @@ check_resume edm edm.json
 check_resume discr-flow df.json
 check_resume score-gan sgan.json --data-denoiser edm_base
 
-# EDM and Discriminator Flow runs stored before input_features and standardize existed (no such
-# fields in their run.json) load, sample and resume as they were trained: on raw coordinates, not
-# with the current defaults' features (which would fail to load their checkpoints), and resuming
-# records the coordinates they trained in, not the Discriminator Flow's default "always".
-for pair in edm:edm discr-flow:df; do
-  model=${pair%%:*} base=${pair##*:}
-  sed 's/}$/, "input_features": 0, "standardize": "never"}/' $base.json >${base}_raw.json
-  G train --model $model --data ring --out ${base}_raw --steps 5 --config ${base}_raw.json --quiet >/dev/null &&
-    G sample --run ${base}_raw -n 50 --out ${base}_raw.csv --seed 3 >/dev/null &&
-    grep -v -e '"input_features"' -e '"standardize"' ${base}_raw/run.json >stripped.json &&
-    mv stripped.json ${base}_raw/run.json &&
-    G sample --run ${base}_raw -n 50 --out ${base}_raw_stored.csv --seed 3 >/dev/null &&
-    cmp -s ${base}_raw.csv ${base}_raw_stored.csv && G train --resume ${base}_raw --steps 7 --quiet >/dev/null &&
-    G sample --run ${base}_raw -n 50 --out ${base}_raw_resumed.csv --seed 3 >/dev/null &&
-    grep -q '"standardize": "never"' ${base}_raw/run.json && pass ||
+# Runs stored by earlier versions (tests/runner/stored_runs: flat fields, networks and optimisers
+# not yet nested) load, sample exactly as they did when stored, and resume. The EDM and the
+# Discriminator Flow were stored without input features in raw coordinates; without those two fields
+# in run.json (runs stored before the fields existed) they must load the same, not with today's
+# defaults (which would fail to load their checkpoints), and a resume records "standardize": "never".
+for model in gan edm discr-flow score-gan; do
+  rm -rf old_$model && cp -r "$stored/$model" old_$model && chmod -R u+w old_$model &&
+    G sample --run old_$model -n 50 --out old_$model.csv --seed 3 >/dev/null && cmp -s old_$model.csv "$stored/$model/samples.csv" &&
+    G train --resume old_$model --steps 8 --quiet >/dev/null && grep -q '"steps": 8' old_$model/run.json && pass ||
+    fail "a $model run stored by an earlier version should sample as it did and resume"
+done
+for model in edm discr-flow; do
+  rm -rf older_$model && cp -r "$stored/$model" older_$model && chmod -R u+w older_$model &&
+    grep -v -e '"input_features"' -e '"standardize"' "$stored/$model/run.json" >older_$model/run.json &&
+    G sample --run older_$model -n 50 --out older_$model.csv --seed 3 >/dev/null && cmp -s older_$model.csv "$stored/$model/samples.csv" &&
+    G train --resume older_$model --steps 8 --quiet >/dev/null && grep -q '"standardize": "never"' older_$model/run.json && pass ||
     fail "a $model run without input_features and standardize in its run.json should load, sample and resume as trained on raw coordinates"
 done
-G train --model score-gan --data ring --out sgan_on_raw --steps 2 --config sgan.json --data-denoiser edm_raw --quiet >/dev/null &&
+G train --model score-gan --data ring --out sgan_on_raw --steps 2 --config sgan.json --data-denoiser older_edm --quiet >/dev/null &&
   G sample --run sgan_on_raw -n 20 --out sgan_on_raw.csv >/dev/null && pass ||
   fail "a Score GAN should train and sample on an EDM run stored without input_features"
 
@@ -121,10 +126,10 @@ flatten() {  # flatten FILE OBJECT PREFIX LAST_KEY: the object's fields become P
 }
 for spec in gan:penalty:penalty_:weight score-gan:denoiser:denoiser_:width edm:churn::s_noise; do
   IFS=: read -r model object prefix last <<<"$spec"
-  rm -rf ${model}_flat && cp -r ${model}_b ${model}_flat && flatten ${model}_b/run.json $object "$prefix" $last >${model}_flat/run.json &&
+  rm -rf ${model}_flat && cp -r "$stored/$model" ${model}_flat && chmod -R u+w ${model}_flat &&
+    flatten "$stored/$model/run.json" $object "$prefix" $last >${model}_flat/run.json &&
     ! grep -q "\"$object\": {" ${model}_flat/run.json &&
-    G sample --run ${model}_b -n 200 --out ${model}_now.csv --seed 3 >/dev/null &&
-    G sample --run ${model}_flat -n 200 --out ${model}_flat.csv --seed 3 >/dev/null && cmp -s ${model}_now.csv ${model}_flat.csv && pass ||
+    G sample --run ${model}_flat -n 50 --out ${model}_flat.csv --seed 3 >/dev/null && cmp -s ${model}_flat.csv "$stored/$model/samples.csv" && pass ||
     fail "a $model run stored with flat ${prefix:-s_}* fields should load and sample as before"
 done
 echo '{"penalty_weight": 0.1}' >flat.json
@@ -154,7 +159,7 @@ expect 2 "threads" "$gpm" data --data ring -n 10 --out t.csv --threads -1
 # --- learning-rate decay: the rates fall linearly over the last lr_decay of the steps ----------------
 # Training lines only (evaluations interleave), without the wall-clock time and the logged factor.
 training_lines() { grep '"discriminator_loss"' "$1/log.jsonl" | sed -e 's/,"time":[^,}]*//' -e 's/,"lr_scale":[^,}]*//'; }
-echo '{"width": 32, "depth": 2, "latent_dim": 8, "lr": 0.01, "log_every": 1, "lr_decay": 0}' >constant.json
+sed 's/"lr_decay": 0/"log_every": 1, "lr_decay": 0/' gan.json >constant.json
 sed 's/"lr_decay": 0/"lr_decay": 0.5/' constant.json >decaying.json
 G train --model gan --data ring --out constant --steps 20 --config constant.json --quiet >/dev/null &&
   G train --model gan --data ring --out decaying --steps 20 --config decaying.json --quiet >/dev/null ||
@@ -181,8 +186,8 @@ expect 2 "field 'lr_decay' must be in [0, 1], got 1.5" G train --model edm --dat
 # and its samples are the samples of the cloud it was scaled from, scaled back (up to rounding).
 G data --data ring -n 2000 --seed 8 --out small.csv >/dev/null
 awk -F, '{ printf "%.9g,%.9g\n", 100 * $1 + 500, 100 * $2 - 300 }' small.csv >big.csv
-echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 0.01, "standardize": "always"}' >edm_always.json
-echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 0.01, "standardize": "never"}' >edm_never.json
+sed 's/}$/, "standardize": "always"}/' edm.json >edm_always.json
+sed 's/}$/, "standardize": "never"}/' edm.json >edm_never.json
 expect 0 "trains on standardized data" G train --model edm --data big.csv --out big_edm --steps 30 --config edm.json --quiet
 G train --model edm --data small.csv --out small_edm --steps 30 --config edm_always.json --quiet >/dev/null &&
   G sample --run big_edm -n 200 --seed 3 --out big_s.csv >/dev/null &&
@@ -226,8 +231,14 @@ expect 2 "unknown dataset" G train --model gan --data spiral --out bad1
 # --- bad configs and arguments --------------------------------------------------------------------
 echo '{"widht": 3}' >unknown.json
 expect 2 "valid fields: steps, batch_size" G train --model gan --data ring --out bad2 --config unknown.json
-echo '{"width": "wide"}' >type.json
-expect 2 "field 'width' must be an integer" G train --model gan --data ring --out bad2 --config type.json
+echo '{"generator": {"width": "wide"}}' >type.json
+expect 2 "field 'generator.width' must be an integer" G train --model gan --data ring --out bad2 --config type.json
+echo '{"generator.wdth": 3}' >dotted.json
+expect 2 "unknown field 'generator.wdth'; valid fields of 'generator': width, depth" G train --model gan --data ring --out bad2 --config dotted.json
+echo '{"latent_dim.size": 3}' >scalar.json
+expect 2 "field 'latent_dim' is an integer, not an object with fields" G train --model gan --data ring --out bad2 --config scalar.json
+echo '{"width": 32}' >flat_width.json
+expect 2 "unknown field 'width'" G train --model gan --data ring --out bad2 --config flat_width.json
 echo '{"batch_size": 0}' >zero.json
 expect 2 "field 'batch_size' must be ≥ 1, got 0" G train --model gan --data ring --out bad2 --config zero.json
 echo '{"weight_average": 1.5}' >decay.json
@@ -238,7 +249,7 @@ echo '{"steps": -5}' >negative.json
 expect 2 "field 'steps' must be ≥ 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
 echo '{"lr": 1e400}' >huge.json
 expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config huge.json
-echo '{"width": 3' >broken.json
+echo '{"latent_dim": 3' >broken.json
 expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config broken.json
 expect 2 "--steps" G train --model gan --data ring --out bad2 --steps -5
 expect 2 "--model" G train --model vae --data ring --out bad2
@@ -260,7 +271,7 @@ expect 2 "junk/checkpoint.pt" G sample --run junk -n 5 --out x.csv
 expect 2 "is not a run directory" G sample --run nowhere -n 5 --out x.csv
 
 # --- a non-finite loss stops the run, names the step, and keeps the last good checkpoint -----------
-echo '{"width": 32, "depth": 2, "embedding_size": 8, "lr": 1000}' >diverge.json
+sed 's/"optimizer.lr": 0.01/"optimizer.lr": 1000/' edm.json >diverge.json
 expect 1 "training step 2 produced a non-finite" G train --model edm --data ring --out blowup --steps 50 --checkpoint-every 1 \
   --config diverge.json
 expect 0 "wrote 5 samples" G sample --run blowup -n 5 --out x.csv

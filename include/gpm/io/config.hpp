@@ -31,6 +31,10 @@ std::string option_type_name() {
   else return "string";
 }
 
+inline std::string with_article(const std::string& noun) {
+  return (std::string_view("aeiou").find(noun.front()) != std::string_view::npos ? "an " : "a ") + noun;
+}
+
 inline std::string joined(std::string_view prefix, std::string_view name) {
   return prefix.empty() ? std::string(name) : fmt::format("{}.{}", prefix, name);
 }
@@ -49,9 +53,8 @@ void read_into(O& options, const nlohmann::json& config, std::string_view where,
 template <class T>
 T read_value(const nlohmann::json& j, const T& current, std::string_view where, const std::string& path) {
   const auto wrong_type = [&] {
-    return InvalidArgument(fmt::format("config '{}': field '{}' must be {} {}, got {}", where, path,
-                                       std::is_integral_v<T> && !std::is_same_v<T, bool> ? "an" : "a",
-                                       option_type_name<T>() == "name" ? "name (a string)" : option_type_name<T>(),
+    return InvalidArgument(fmt::format("config '{}': field '{}' must be {}, got {}", where, path,
+                                       option_type_name<T>() == "name" ? "a name (a string)" : with_article(option_type_name<T>()),
                                        j.dump()));
   };
   if constexpr (std::is_same_v<T, bool>) {
@@ -99,14 +102,26 @@ void read_into(O& options, const nlohmann::json& config, std::string_view where,
   GPM_CHECK(config.is_object(), "config '{}': {} must be a JSON object, got {}", where,
             prefix.empty() ? std::string("the config") : fmt::format("field '{}'", prefix), config.dump());
   for (const auto& [key, value] : config.items()) {
+    // A dotted key reaches into nested options: {"network.mlp.width": 64}.
+    const auto dot = key.find('.');
+    const std::string name = key.substr(0, dot);
     bool known = false;
     for_each_option<O>([&](const auto& field) {
       using T = typename std::decay_t<decltype(field)>::value_type;
-      if (field.name != key) return;
+      if (field.name != name) return;
       known = true;
-      field.set(options, read_value<T>(value, field.get(options), where, joined(prefix, key)));
+      if (dot == std::string::npos) {
+        field.set(options, read_value<T>(value, field.get(options), where, joined(prefix, key)));
+      } else if constexpr (Options<T>) {
+        field.set(options, read_value<T>(nlohmann::json{{key.substr(dot + 1), value}}, field.get(options), where,
+                                         joined(prefix, name)));
+      } else {
+        throw InvalidArgument(fmt::format("config '{}': field '{}' is {}, not an object with fields; write "
+                                          "\"{}\" alone", where, joined(prefix, name), with_article(option_type_name<T>()),
+                                          name));
+      }
     });
-    GPM_CHECK(known, "config '{}': unknown field '{}'; valid fields{}: {}", where, joined(prefix, key),
+    GPM_CHECK(known, "config '{}': unknown field '{}'; valid fields{}: {}", where, joined(prefix, name),
               prefix.empty() ? std::string() : fmt::format(" of '{}'", prefix), fmt::join(field_names<O>(), ", "));
   }
 }
@@ -151,8 +166,9 @@ void check_options(const O& options, std::string_view where, std::string_view pr
 
 /// `options` with the fields of the JSON object `config` overridden, then checked. Throws
 /// gpm::InvalidArgument on an unknown field (listing the valid ones), a wrong type, or a value out
-/// of its range. Nested options are nested objects: {"penalty": {"weight": 1}}.
-/// Example: `auto o = io::read_options(json::parse(R"({"width": 64})"), GanOptions(), "gan");`
+/// of its range. Nested options are nested objects, {"penalty": {"weight": 1}}, or dotted keys,
+/// {"penalty.weight": 1}.
+/// Example: `auto o = io::read_options(json::parse(R"({"generator.width": 64})"), GanOptions(), "gan");`
 template <Options O>
 O read_options(const nlohmann::json& config, O options, std::string_view where) {
   detail::read_into(options, config, where, {});

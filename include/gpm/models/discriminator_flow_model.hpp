@@ -7,6 +7,7 @@
 #include <torch/arg.h>
 #include <torch/optim/adam.h>
 
+#include "gpm/core/adam_options.hpp"
 #include "gpm/core/options.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"
@@ -25,25 +26,18 @@ namespace gpm {
 /// `reference()` is the reference's configuration itself.
 struct DiscriminatorFlowModelOptions {
   GPM_OPTIONS_BEGIN
-  GPM_OPTION(int64_t, width, Range::at_least(1), "hidden units per layer of the discriminator") = 512;
-  GPM_OPTION(int64_t, depth, Range::at_least(1), "hidden layers of the discriminator") = 4;
-  GPM_OPTION(int64_t, embedding_size, Range::at_least(1), "size of the time's Fourier embedding") = 128;
-  GPM_OPTION(double, fourier_scale, Range::above(0), "std of the embedding's frequencies (of t in [0, 1])") = 16.0;
+  /// Input features at scale 3 in standardized coordinates are as fine as 1 in a 25-mode grid's own units.
+  GPM_OPTION(nn::TimeMlpOptions, discriminator, Range::any(),
+             "the time-conditioned discriminator f(x, t), t in [0, 1] (the reference: no input features)") =
+      nn::TimeMlpOptions().mlp(nn::MlpOptions().input_features(128).input_feature_scale(3.0));
   GPM_OPTION(double, init_std, Range::above(0), "initial weights N(0, init_std²), zero biases") = 0.02;
-  GPM_OPTION(int64_t, input_features, Range::at_least(0),
-             "random Fourier features of x joined to the discriminator's input (0: none, the reference)") = 128;
-  /// 3 in standardized coordinates is as fine as 1 in a 25-mode grid's own units.
-  GPM_OPTION(double, input_feature_scale, Range::above(0),
-             "std of the input features' angular frequencies, in radians per unit of x") = 3.0;
   GPM_OPTION(int64_t, generation_steps, Range::at_least(1), "N, the Euler steps of the flow on [0, 1]") = 56;
   GPM_OPTION(double, eta, Range::above(0), "η, the gradient strength: v = −η ∇ₓ c(f(x, t))") = 20.0;
   GPM_OPTION(double, entropy_reg, Range::at_least(0),
              "λ_e: Brownian noise √(λ_e / N) ξ on every step but the last (0: the plain Euler flow)") = 0.0;
   GPM_OPTION(double, prior_mean, Range::any(), "the prior N(prior_mean, prior_std² I)") = 0.0;
   GPM_OPTION(double, prior_std, Range::above(0), "the prior N(prior_mean, prior_std² I)") = 1.0;
-  GPM_OPTION(double, lr, Range::above(0), "Adam learning rate") = 2e-4;
-  GPM_OPTION(double, beta1, Range::from_below(0, 1), "Adam's beta1") = 0.5;
-  GPM_OPTION(double, beta2, Range::from_below(0, 1), "Adam's beta2") = 0.999;
+  GPM_OPTION(AdamOptions, optimizer, Range::any(), "the discriminator's Adam") = AdamOptions().beta1(0.5);
   GPM_OPTION(GradientPenaltyOptions, penalty, Range::any(),
              "gradient penalty on the discriminator (the reference: none)") =
       GradientPenaltyOptions().weight(0.1).center(0.0).point(PenaltyPoint::real);
@@ -53,8 +47,7 @@ struct DiscriminatorFlowModelOptions {
 
   /// The reference's 2-D Discriminator Flow: raw input, no penalty, the last iterate.
   static DiscriminatorFlowModelOptions reference() {
-    return DiscriminatorFlowModelOptions().input_features(0).input_feature_scale(1.0).penalty(GradientPenaltyOptions())
-        .weight_average(0.0);
+    return DiscriminatorFlowModelOptions().discriminator(nn::TimeMlpOptions()).penalty(GradientPenaltyOptions()).weight_average(0.0);
   }
 
   /// Placement, not part of a config: the runner sets the seed from its training settings.
@@ -75,13 +68,11 @@ DiscriminatorFlowModel<Loss> make_discriminator_flow(int64_t dim, const Discrimi
   GPM_CHECK(o.entropy_reg() >= 0 && std::isfinite(o.entropy_reg()),
             "make_discriminator_flow: entropy_reg must be finite and >= 0, got {}", o.entropy_reg());
   const ScopedGlobalSeed seed(o.seed());
-  nn::TimeMlp net(nn::TimeMlpOptions(dim, 1).width(o.width()).depth(o.depth()).embedding_size(o.embedding_size())
-                                             .fourier_scale(o.fourier_scale()).input_features(o.input_features())
-                                             .input_feature_scale(o.input_feature_scale()).seed(o.seed()));
+  nn::TimeMlp net(nn::TimeMlpOptions(o.discriminator()).in(dim).out(1).seed(o.seed()));
   nn::init_normal(*net, o.init_std());
   net->to(o.device());
   return DiscriminatorFlowModel<Loss>(
-      DiscriminatorFlow<nn::TimeMlp, Loss>(net, std::move(loss), torch::optim::AdamOptions(o.lr()).betas({o.beta1(), o.beta2()}),
+      DiscriminatorFlow<nn::TimeMlp, Loss>(net, std::move(loss), o.optimizer().to_torch(),
                                            DiscriminatorFlowOptions().eta(o.eta()).penalty(o.penalty()).seed(o.seed() + 1)
                                                                                    .weight_average(o.weight_average())),
       EulerMaruyama(ConstantDiffusion(std::sqrt(o.entropy_reg()))), UniformGrid(UniformGridOptions(o.generation_steps())),

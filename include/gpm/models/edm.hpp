@@ -10,6 +10,7 @@
 #include <torch/arg.h>
 #include <torch/optim/adam.h>
 
+#include "gpm/core/adam_options.hpp"
 #include "gpm/core/options.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"
@@ -31,25 +32,18 @@ namespace gpm {
 /// `reference()` is the reference's configuration itself.
 struct EdmOptions {
   GPM_OPTIONS_BEGIN
-  GPM_OPTION(int64_t, width, Range::at_least(1), "hidden units per layer of the denoiser") = 512;
-  GPM_OPTION(int64_t, depth, Range::at_least(1), "hidden layers of the denoiser") = 4;
-  GPM_OPTION(int64_t, embedding_size, Range::at_least(1), "size of the noise level's Fourier embedding") = 128;
-  /// The reference's 16 changes the embedding within 10 % of σ, so the network learns each noise
-  /// band apart; 1 shares what it learns across σ: as good on the ring, sharper on the grid.
-  GPM_OPTION(double, fourier_scale, Range::above(0),
-             "std of the embedding's frequencies (of c_noise = ln σ / 4; the reference: 16)") = 1.0;
-  GPM_OPTION(int64_t, input_features, Range::at_least(0),
-             "random Fourier features of the network's input c_in x joined to it (0: none, the reference)") = 128;
-  GPM_OPTION(double, input_feature_scale, Range::above(0),
-             "std of the input features' angular frequencies, in radians per unit of c_in x") = 1.0;
-  GPM_OPTION(double, sigma_data, Range::above(0), "σ_data of EDM's preconditioning and loss weight") = 0.5;
-  GPM_OPTION(double, sigma_min, Range::above(0), "the smallest noise level of the denoiser and the sampler") = 0.002;
-  GPM_OPTION(double, sigma_max, Range::above(0), "the largest noise level, and the prior's std") = 40.0;
+  /// The reference's embedding scale 16 changes the embedding within 10 % of σ, so the network
+  /// learns each noise band apart; 1 shares what it learns across σ: as good on the ring, sharper
+  /// on the grid. The input features are of c_in x.
+  GPM_OPTION(nn::TimeMlpOptions, network, Range::any(),
+             "the denoiser's network F(c_in x, c_noise), c_noise = ln σ / 4 (the reference: no input features, fourier_scale 16)") =
+      nn::TimeMlpOptions().mlp(nn::MlpOptions().input_features(128)).fourier_scale(1.0);
+  GPM_OPTION(nn::EdmPreconditioningOptions, preconditioning, Range::any(),
+             "σ_data and the noise range [σ_min, σ_max] of the denoiser; the sampler starts at σ_max") =
+      nn::EdmPreconditioningOptions().sigma_max(40.0);
   GPM_OPTION(double, p_mean, Range::any(), "training noise levels: ln σ ~ N(p_mean, p_std²)") = -1.2;
   GPM_OPTION(double, p_std, Range::above(0), "training noise levels: ln σ ~ N(p_mean, p_std²)") = 1.2;
-  GPM_OPTION(double, lr, Range::above(0), "Adam learning rate (the reference: 2e-4)") = 1e-3;
-  GPM_OPTION(double, beta1, Range::from_below(0, 1), "Adam's beta1") = 0.9;
-  GPM_OPTION(double, beta2, Range::from_below(0, 1), "Adam's beta2") = 0.999;
+  GPM_OPTION(AdamOptions, optimizer, Range::any(), "the denoiser's Adam (the reference: lr 2e-4)") = AdamOptions().lr(1e-3);
   GPM_OPTION(int64_t, sampling_steps, Range::at_least(1), "N, the steps of the Karras grid the sampler takes") = 28;
   GPM_OPTION(double, rho, Range::above(0), "ρ, the exponent of the Karras grid") = 7.0;
   GPM_OPTION(double, weight_average, Range::from_below(0, 1),
@@ -58,7 +52,7 @@ struct EdmOptions {
 
   /// The reference's 2-D EDM: embedding scale 16, no input features, lr 2e-4, the last iterate.
   static EdmOptions reference() {
-    return EdmOptions().fourier_scale(16.0).input_features(0).lr(2e-4).weight_average(0.0);
+    return EdmOptions().network(nn::TimeMlpOptions().fourier_scale(16.0)).optimizer(AdamOptions().lr(2e-4)).weight_average(0.0);
   }
 
   /// Placement, not part of a config: the runner sets the seed from its training settings.
@@ -93,15 +87,20 @@ struct EdmSamplerOptions {
 template <Integrator I = Heun>
 using Edm = ParticleModel<DenoisingScoreFlow<nn::EdmMlpDenoiser>, I, KarrasGrid, GaussianPrior>;
 
-/// The denoiser of an EDM for data of `dim` coordinates, initialised reproducibly from the seed.
-inline nn::EdmMlpDenoiser make_edm_mlp_denoiser(int64_t dim, const EdmOptions& o) {
-  const ScopedGlobalSeed seed(o.seed());
-  nn::EdmMlpDenoiser net(nn::TimeMlp(nn::TimeMlpOptions(dim, dim).width(o.width()).depth(o.depth())
-                             .embedding_size(o.embedding_size()).fourier_scale(o.fourier_scale())
-                             .input_features(o.input_features()).input_feature_scale(o.input_feature_scale()).seed(o.seed())),
-             nn::EdmPreconditioningOptions().sigma_data(o.sigma_data()).sigma_min(o.sigma_min()).sigma_max(o.sigma_max()));
-  net->to(o.device());
+/// An EDM denoiser for data of `dim` coordinates: a TimeMlp `network` (its embedding drawn from
+/// `seed`) preconditioned by `preconditioning`, initialised reproducibly from the seed.
+inline nn::EdmMlpDenoiser make_edm_mlp_denoiser(int64_t dim, const nn::TimeMlpOptions& network,
+                                                const nn::EdmPreconditioningOptions& preconditioning, uint64_t seed,
+                                                torch::Device device = torch::kCPU) {
+  const ScopedGlobalSeed scoped(seed);
+  nn::EdmMlpDenoiser net(nn::TimeMlp(nn::TimeMlpOptions(network).in(dim).out(dim).seed(seed)), preconditioning);
+  net->to(device);
   return net;
+}
+
+/// The denoiser of an EDM made with options `o` for data of `dim` coordinates.
+inline nn::EdmMlpDenoiser make_edm_mlp_denoiser(int64_t dim, const EdmOptions& o) {
+  return make_edm_mlp_denoiser(dim, o.network(), o.preconditioning(), o.seed(), o.device());
 }
 
 /// A separate copy of the denoiser `edm` samples with (its weight average, if it keeps one), for
@@ -121,9 +120,10 @@ template <Integrator I = Heun>
 Edm<I> make_edm(int64_t dim, const EdmOptions& o = {}, I integrator = {}) {
   auto net = make_edm_mlp_denoiser(dim, o);
   DenoiserTrainer<nn::EdmMlpDenoiser, torch::optim::Adam, LogNormalSigma> trainer(
-      net, LogNormalSigma(o.p_mean(), o.p_std()), torch::optim::AdamOptions(o.lr()).betas({o.beta1(), o.beta2()}),
-      DenoiserTrainerOptions().sigma_data(o.sigma_data()).seed(o.seed() + 1).weight_average(o.weight_average()));
-  const auto grid = clamp_to(KarrasGridOptions(o.sampling_steps()).sigma_min(o.sigma_min()).sigma_max(o.sigma_max()).rho(o.rho()), net);
+      net, LogNormalSigma(o.p_mean(), o.p_std()), o.optimizer().to_torch(),
+      DenoiserTrainerOptions().sigma_data(o.preconditioning().sigma_data()).seed(o.seed() + 1).weight_average(o.weight_average()));
+  const auto grid = clamp_to(KarrasGridOptions(o.sampling_steps()).sigma_min(o.preconditioning().sigma_min())
+                                 .sigma_max(o.preconditioning().sigma_max()).rho(o.rho()), net);
   return Edm<I>(DenoisingScoreFlow<nn::EdmMlpDenoiser>(std::move(trainer)), std::move(integrator), KarrasGrid(grid),
                 GaussianPrior(GaussianPriorOptions({dim}).std(grid.sigma_max())),
                 ParticleModelOptions().seed(o.seed()).device(o.device()));

@@ -5,6 +5,7 @@
 #include <torch/arg.h>
 #include <torch/optim/adam.h>
 
+#include "gpm/core/adam_options.hpp"
 #include "gpm/core/options.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"
@@ -23,18 +24,11 @@ namespace gpm {
 struct GanOptions {
   GPM_OPTIONS_BEGIN
   GPM_OPTION(int64_t, latent_dim, Range::at_least(1), "dimension of the generator's Gaussian latent") = 128;
-  GPM_OPTION(int64_t, width, Range::at_least(1), "hidden units per layer of both networks") = 512;
-  GPM_OPTION(int64_t, depth, Range::at_least(1), "hidden layers of both networks") = 4;
-  GPM_OPTION(bool, generator_batch_norm, Range::any(),
-             "BatchNorm1d at the start of each of the generator's hidden blocks (the reference has none)") = false;
-  GPM_OPTION(double, init_std, Range::above(0), "initial weights N(0, init_std²), zero biases") = 0.02;
-  GPM_OPTION(int64_t, input_features, Range::at_least(0),
-             "random Fourier features of x joined to the discriminator's input (0: none)") = 0;
-  GPM_OPTION(double, input_feature_scale, Range::above(0),
-             "std of the input features' angular frequencies, in radians per unit of x") = 1.0;
-  GPM_OPTION(double, lr, Range::above(0), "Adam learning rate of both networks") = 2e-4;
-  GPM_OPTION(double, beta1, Range::from_below(0, 1), "Adam's beta1") = 0.5;
-  GPM_OPTION(double, beta2, Range::from_below(0, 1), "Adam's beta2") = 0.999;
+  GPM_OPTION(nn::MlpOptions, generator, Range::any(), "the generator's MLP (latent → data)") = {};
+  GPM_OPTION(nn::MlpOptions, discriminator, Range::any(), "the discriminator's MLP (data → logit)") = {};
+  GPM_OPTION(double, init_std, Range::above(0), "initial weights N(0, init_std²) of both networks, zero biases") = 0.02;
+  GPM_OPTION(AdamOptions, generator_optimizer, Range::any(), "the generator's Adam") = AdamOptions().beta1(0.5);
+  GPM_OPTION(AdamOptions, discriminator_optimizer, Range::any(), "the discriminator's Adam") = AdamOptions().beta1(0.5);
   GPM_OPTION(int64_t, discriminator_steps, Range::at_least(1),
              "discriminator updates per generator update (the reference: 1)") = 2;
   GPM_OPTION(GradientPenaltyOptions, penalty, Range::any(),
@@ -64,17 +58,16 @@ using Gan = InteractingParticleModel<Generator<nn::Mlp, torch::optim::Adam>, Dis
 template <GanLoss Loss = NonSaturatingLoss>
 Gan<Loss> make_gan(int64_t dim, const GanOptions& o = {}, Loss loss = {}) {
   const ScopedGlobalSeed seed(o.seed());
-  nn::Mlp generator(nn::MlpOptions(o.latent_dim(), dim).width(o.width()).depth(o.depth()).batch_norm(o.generator_batch_norm()));
-  nn::Mlp discriminator(nn::MlpOptions(dim, 1).width(o.width()).depth(o.depth()).input_features(o.input_features())
-                            .input_feature_scale(o.input_feature_scale()).input_feature_seed(o.seed() + 2));
+  nn::Mlp generator(nn::MlpOptions(o.generator()).in(o.latent_dim()).out(dim));
+  nn::Mlp discriminator(nn::MlpOptions(o.discriminator()).in(dim).out(1).input_feature_seed(o.seed() + 2));
   for (auto* net : {&generator, &discriminator}) {
     nn::init_normal(**net, o.init_std());
     (*net)->to(o.device());
   }
-  const auto adam = torch::optim::AdamOptions(o.lr()).betas({o.beta1(), o.beta2()});
-  return Gan<Loss>(Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})), adam,
+  return Gan<Loss>(Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})),
+                                                           o.generator_optimizer().to_torch(),
                                                            GeneratorOptions().weight_average(o.weight_average())),
-                   DiscriminatorFlow<nn::Mlp, Loss>(discriminator, std::move(loss), adam,
+                   DiscriminatorFlow<nn::Mlp, Loss>(discriminator, std::move(loss), o.discriminator_optimizer().to_torch(),
                                                     DiscriminatorFlowOptions().penalty(o.penalty()).seed(o.seed() + 1)),
                    InteractingParticleModelOptions()
                        .flow_steps_per_generator_step(o.discriminator_steps())

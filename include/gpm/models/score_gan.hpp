@@ -5,6 +5,8 @@
 #include <torch/arg.h>
 #include <torch/optim/adam.h>
 
+#include "gpm/core/adam_options.hpp"
+#include "gpm/core/options.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/flows/perturbed.hpp"
@@ -23,30 +25,30 @@ namespace gpm {
 struct ScoreGanOptions {
   GPM_OPTIONS_BEGIN
   GPM_OPTION(int64_t, latent_dim, Range::at_least(1), "dimension of the generator's Gaussian latent") = 128;
-  GPM_OPTION(int64_t, width, Range::at_least(1), "hidden units per layer of the generator") = 512;
-  GPM_OPTION(int64_t, depth, Range::at_least(1), "hidden layers of the generator") = 4;
-  GPM_OPTION(bool, generator_batch_norm, Range::any(),
-             "BatchNorm1d at the start of each of the generator's hidden blocks (the reference has none)") = false;
+  GPM_OPTION(nn::MlpOptions, generator, Range::any(), "the generator's MLP (latent → data)") =
+      nn::MlpOptions().activation(nn::Activation::relu);
+  GPM_OPTION(AdamOptions, generator_optimizer, Range::any(), "the generator's Adam") = AdamOptions();
   GPM_OPTION(double, sigma_min, Range::above(0), "the smallest noise level of the flow and of D_φ's training") = 0.1;
   GPM_OPTION(double, sigma_max, Range::above(0), "the largest noise level of the flow and of D_φ's training") = 10.0;
   GPM_OPTION(double, rho, Range::above(0), "ρ of the noise levels' schedule law") = 3.0;
   GPM_OPTION(int64_t, score_steps, Range::at_least(1), "D_φ updates per generator update (the reference: 10)") = 1;
-  GPM_OPTION(double, score_lr, Range::above(0), "D_φ's Adam learning rate (the reference: 2e-4)") = 1e-3;
+  GPM_OPTION(nn::TimeMlpOptions, denoiser, Range::any(), "the network of the generated-score denoiser D_φ") =
+      nn::TimeMlpOptions().fourier_scale(1.0);
+  GPM_OPTION(nn::EdmPreconditioningOptions, denoiser_preconditioning, Range::any(),
+             "D_φ's EDM preconditioning: σ_data and its noise range") = nn::EdmPreconditioningOptions().sigma_max(40.0);
+  GPM_OPTION(AdamOptions, denoiser_optimizer, Range::any(), "D_φ's Adam (the reference: lr 2e-4)") = AdamOptions().lr(1e-3);
   /// EDM's weight keeps D_φ's small-σ errors from vanishing in the loss.
   GPM_OPTION(bool, edm_weighting, Range::any(),
              "train D_φ with EDM's loss weight (σ² + σ_data²)/(σ σ_data)² (the reference: unweighted)") = false;
-  GPM_OPTION(double, generator_lr, Range::above(0), "the generator's Adam learning rate") = 2e-4;
   GPM_OPTION(double, data_weight, Range::any(), "α of the field α ∇ log p_data − β ∇ log ρ") = 1.0;
   GPM_OPTION(double, generated_weight, Range::any(), "β of the field α ∇ log p_data − β ∇ log ρ") = 1.0;
   GPM_OPTION(double, weight_average, Range::from_below(0, 1),
              "decay of the generator's weight average used for sampling (0: the last iterate)") = 0.999;
-  GPM_OPTION(EdmOptions, denoiser, Range::any(), "the generated-score denoiser D_φ (EDM's architecture)") =
-      EdmOptions().input_features(0);
   GPM_OPTIONS_END
 
   /// The reference's 2-D Score GAN: ten D_φ steps per generator step at 2e-4, the last iterate.
   static ScoreGanOptions reference() {
-    return ScoreGanOptions().score_steps(10).score_lr(2e-4).weight_average(0.0);
+    return ScoreGanOptions().score_steps(10).denoiser_optimizer(AdamOptions().lr(2e-4)).weight_average(0.0);
   }
 
   /// Placement, not part of a config: the runner sets the seed from its training settings.
@@ -66,17 +68,17 @@ using ScoreGan = InteractingParticleModel<Generator<nn::Mlp, torch::optim::Adam>
 template <Denoiser DataDenoiser>
 ScoreGan<DataDenoiser> make_score_gan(int64_t dim, DataDenoiser data, const ScoreGanOptions& o = {}) {
   const ScopedGlobalSeed seed(o.seed());
-  nn::Mlp generator(nn::MlpOptions(o.latent_dim(), dim).width(o.width()).depth(o.depth()).activation(nn::Activation::relu)
-                        .batch_norm(o.generator_batch_norm()));
+  nn::Mlp generator(nn::MlpOptions(o.generator()).in(o.latent_dim()).out(dim));
   generator->to(o.device());
-  const auto denoiser_options = EdmOptions(o.denoiser()).seed(o.seed() + 1).device(o.device());
   const ScheduleSigma schedule(o.sigma_min(), o.sigma_max(), o.rho());
   DenoiserTrainer<nn::EdmMlpDenoiser, torch::optim::Adam, ScheduleSigma> generated(
-      make_edm_mlp_denoiser(dim, denoiser_options), schedule, torch::optim::AdamOptions(o.score_lr()),
-      DenoiserTrainerOptions().edm_weighting(o.edm_weighting()).sigma_data(denoiser_options.sigma_data()).seed(o.seed() + 2));
+      make_edm_mlp_denoiser(dim, o.denoiser(), o.denoiser_preconditioning(), o.seed() + 1, o.device()), schedule,
+      o.denoiser_optimizer().to_torch(),
+      DenoiserTrainerOptions().edm_weighting(o.edm_weighting()).sigma_data(o.denoiser_preconditioning().sigma_data())
+          .seed(o.seed() + 2));
   return ScoreGan<DataDenoiser>(
       Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})),
-                                             torch::optim::AdamOptions(o.generator_lr()),
+                                             o.generator_optimizer().to_torch(),
                                              GeneratorOptions().weight_average(o.weight_average())),
       Perturbed(ScoreDifferenceFlow<DataDenoiser, nn::EdmMlpDenoiser>(
                     std::move(data), std::move(generated),

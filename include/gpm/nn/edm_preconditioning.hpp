@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/errors.hpp"
+#include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/time_mlp.hpp"
 
@@ -40,11 +41,12 @@ inline EdmCoefficients edm_coefficients(const torch::Tensor& sigma, double sigma
 }
 
 struct EdmPreconditioningOptions {
-  /// σd: the standard deviation of the data (0.5 for data scaled to [−1, 1]).
-  TORCH_ARG(double, sigma_data) = 0.5;
-  /// The noise range the denoiser was trained for; samplers clamp their schedule to it.
-  TORCH_ARG(double, sigma_min) = 0.002;
-  TORCH_ARG(double, sigma_max) = 80.0;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(double, sigma_data, Range::above(0), "σ_data, the data's std (0.5 for data scaled to [−1, 1])") = 0.5;
+  /// Samplers clamp their schedule to this range.
+  GPM_OPTION(double, sigma_min, Range::above(0), "the smallest noise level the denoiser is trained for") = 0.002;
+  GPM_OPTION(double, sigma_max, Range::above(0), "the largest noise level the denoiser is trained for") = 80.0;
+  GPM_OPTIONS_END
 };
 
 /// D(x, σ) = c_skip(σ) x + c_out(σ) F(c_in(σ) x, c_noise(σ)) with the coefficients of

@@ -2,11 +2,12 @@
 // concatenated to a network's input (Karras et al. 2022; Song et al. 2021).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
-#include <string>
 #include <string_view>
+#include <utility>
 
 #include <torch/arg.h>
 #include <torch/nn/module.h>
@@ -42,19 +43,9 @@ inline void check_scalars(const torch::Tensor& s, const char* where) {
 /// The kind of scalar embedding used by TimeMlp: config names "fourier" and "positional".
 enum class Embedding { fourier, positional };
 
-/// The config name of an embedding kind: "fourier" or "positional".
-inline std::string to_string(Embedding embedding) {
-  return embedding == Embedding::fourier ? "fourier" : "positional";
-}
-
-/// Reads an embedding kind from its config name ("fourier", "positional"); throws
-/// gpm::InvalidArgument listing the valid names otherwise.
-/// Example: `auto e = gpm::nn::parse_embedding("fourier");`
-inline Embedding parse_embedding(std::string_view name) {
-  if (name == "fourier") return Embedding::fourier;
-  if (name == "positional") return Embedding::positional;
-  throw InvalidArgument(fmt::format("gpm::nn::parse_embedding: unknown embedding \"{}\"; valid names are "
-                                    "fourier, positional", name));
+/// Every embedding kind with its config name (gpm::NamedEnum).
+constexpr std::array<std::pair<Embedding, std::string_view>, 2> option_names(Embedding) {
+  return {{{Embedding::fourier, "fourier"}, {Embedding::positional, "positional"}}};
 }
 
 struct FourierEmbeddingOptions {

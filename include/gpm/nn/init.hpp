@@ -2,8 +2,9 @@
 // recursively to every linear, convolution and normalisation layer of a module.
 #pragma once
 
-#include <string>
+#include <array>
 #include <string_view>
+#include <utility>
 
 #include <ATen/core/Generator.h>
 #include <c10/util/Optional.h>
@@ -23,24 +24,9 @@ namespace gpm::nn {
 /// "orthogonal".
 enum class Init { libtorch_default, normal, orthogonal };
 
-/// The config name of an initialisation scheme: "default", "normal" or "orthogonal".
-inline std::string to_string(Init init) {
-  switch (init) {
-    case Init::libtorch_default: return "default";
-    case Init::normal: return "normal";
-    case Init::orthogonal: return "orthogonal";
-  }
-  return "unknown";
-}
-
-/// Reads an initialisation scheme from its config name ("default", "normal", "orthogonal");
-/// throws gpm::InvalidArgument listing the valid names otherwise.
-/// Example: `init_module(*net, parse_init("orthogonal"), 1.41);`
-inline Init parse_init(std::string_view name) {
-  for (auto i : {Init::libtorch_default, Init::normal, Init::orthogonal})
-    if (name == to_string(i)) return i;
-  throw InvalidArgument(fmt::format("gpm::nn::parse_init: unknown initialisation \"{}\"; valid names are "
-                                    "default, normal, orthogonal", name));
+/// Every initialisation scheme with its config name (gpm::NamedEnum).
+constexpr std::array<std::pair<Init, std::string_view>, 3> option_names(Init) {
+  return {{{Init::libtorch_default, "default"}, {Init::normal, "normal"}, {Init::orthogonal, "orthogonal"}}};
 }
 
 namespace detail {
@@ -140,7 +126,7 @@ void init_orthogonal(torch::nn::ModuleHolder<M>& module, double gain = 1.0,
 
 /// Applies `init` with `scale` (the std of "normal", the gain of "orthogonal"; ignored by
 /// "default", which leaves LibTorch's initialisation in place).
-/// Example: `init_module(*net, parse_init(config.init), config.gain);`
+/// Example: `init_module(*net, Init::orthogonal, 1.41);`
 inline void init_module(torch::nn::Module& module, Init init, double scale,
                         c10::optional<at::Generator> gen = c10::nullopt) {
   switch (init) {

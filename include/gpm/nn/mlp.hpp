@@ -2,9 +2,10 @@
 // discriminator and (with a time embedding) score network on flattened particles.
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <string>
 #include <string_view>
+#include <utility>
 
 #include <torch/arg.h>
 #include <torch/nn/module.h>
@@ -16,6 +17,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/errors.hpp"
+#include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/fourier_features.hpp"
 
@@ -24,24 +26,9 @@ namespace gpm::nn {
 /// The hidden nonlinearity of an Mlp. `leaky_relu` uses MlpOptions::negative_slope (0.2).
 enum class Activation { relu, leaky_relu, silu };
 
-/// The config name of an activation: "relu", "leaky_relu" or "silu".
-inline std::string to_string(Activation activation) {
-  switch (activation) {
-    case Activation::relu: return "relu";
-    case Activation::leaky_relu: return "leaky_relu";
-    case Activation::silu: return "silu";
-  }
-  return "unknown";
-}
-
-/// Reads an activation from its config name ("relu", "leaky_relu", "silu"); throws
-/// gpm::InvalidArgument listing the valid names otherwise.
-/// Example: `auto a = gpm::nn::parse_activation(config["activation"]);`
-inline Activation parse_activation(std::string_view name) {
-  for (auto a : {Activation::relu, Activation::leaky_relu, Activation::silu})
-    if (name == to_string(a)) return a;
-  throw InvalidArgument(fmt::format("gpm::nn::parse_activation: unknown activation \"{}\"; valid names "
-                                    "are relu, leaky_relu, silu", name));
+/// Every activation with its config name (gpm::NamedEnum).
+constexpr std::array<std::pair<Activation, std::string_view>, 3> option_names(Activation) {
+  return {{{Activation::relu, "relu"}, {Activation::leaky_relu, "leaky_relu"}, {Activation::silu, "silu"}}};
 }
 
 namespace detail {
@@ -55,25 +42,30 @@ class MlpBlockImpl : public torch::nn::SequentialImpl {
 TORCH_MODULE(MlpBlock);
 }  // namespace detail
 
+/// An Mlp's architecture. Models nest it (GanOptions::generator, TimeMlpOptions::mlp), so a
+/// config sets a network's fields in one object: {"width": 256, "depth": 3}.
 struct MlpOptions {
+  /// Options of an Mlp whose sizes a model fills in (in, out: placement, not configuration).
+  MlpOptions() = default;
   /// `in`: number of input features (the flattened size of one particle or latent);
   /// `out`: number of output features.
   MlpOptions(int64_t in, int64_t out) : in_(in), out_(out) {}
-  TORCH_ARG(int64_t, in);
-  TORCH_ARG(int64_t, out);
-  /// W: the width of every hidden layer.
-  TORCH_ARG(int64_t, width) = 512;
-  /// L: the number of hidden activations (L + 1 Linear layers). 0 gives one Linear(in, out).
-  TORCH_ARG(int64_t, depth) = 4;
-  TORCH_ARG(Activation, activation) = Activation::leaky_relu;
-  /// Slope of leaky_relu for negative inputs.
-  TORCH_ARG(double, negative_slope) = 0.2;
-  /// Whether each hidden block starts with BatchNorm1d(W).
-  TORCH_ARG(bool, batch_norm) = false;
-  /// F > 0 joins random Fourier features φ(x) of the input to it (FourierFeatures, F features with
-  /// angular frequencies of standard deviation input_feature_scale, drawn from input_feature_seed).
-  TORCH_ARG(int64_t, input_features) = 0;
-  TORCH_ARG(double, input_feature_scale) = 1.0;
+
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, width, Range::at_least(1), "W, the units of every hidden layer") = 512;
+  GPM_OPTION(int64_t, depth, Range::at_least(0), "L, the hidden activations (L + 1 Linear layers; 0: one Linear)") = 4;
+  GPM_OPTION(Activation, activation, Range::any(), "the hidden nonlinearity") = Activation::leaky_relu;
+  GPM_OPTION(double, negative_slope, Range::at_least(0), "leaky_relu's slope for negative inputs") = 0.2;
+  GPM_OPTION(bool, batch_norm, Range::any(), "BatchNorm1d at the start of each hidden block") = false;
+  GPM_OPTION(int64_t, input_features, Range::at_least(0),
+             "F, random Fourier features φ(x) of the input joined to it (0: none)") = 0;
+  GPM_OPTION(double, input_feature_scale, Range::above(0),
+             "std of the input features' angular frequencies, in radians per unit of x") = 1.0;
+  GPM_OPTIONS_END
+
+  TORCH_ARG(int64_t, in) = 0;
+  TORCH_ARG(int64_t, out) = 0;
+  /// The seed of the input features' frequencies (placement: models derive it from theirs).
   TORCH_ARG(uint64_t, input_feature_seed) = 0;
 };
 

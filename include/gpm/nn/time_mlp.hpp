@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/errors.hpp"
+#include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/embeddings.hpp"
 #include "gpm/nn/fourier_features.hpp"
@@ -17,35 +18,33 @@
 
 namespace gpm::nn {
 
+/// A TimeMlp's architecture: the MLP's own options, and the scalar's embedding.
 struct TimeMlpOptions {
+  /// Options of a TimeMlp whose sizes a model fills in (in, out: placement, not configuration).
+  TimeMlpOptions() = default;
   /// `in`: flattened size of one particle; `out`: output features (1 for a discriminator, `in` for
   /// a denoiser).
   TimeMlpOptions(int64_t in, int64_t out) : in_(in), out_(out) {}
-  TORCH_ARG(int64_t, in);
-  TORCH_ARG(int64_t, out);
-  TORCH_ARG(int64_t, width) = 512;
-  TORCH_ARG(int64_t, depth) = 4;
-  TORCH_ARG(Activation, activation) = Activation::leaky_relu;
-  TORCH_ARG(double, negative_slope) = 0.2;
-  TORCH_ARG(bool, batch_norm) = false;
-  TORCH_ARG(Embedding, embedding) = Embedding::fourier;
-  /// E: the embedding size (even, >= 2).
-  TORCH_ARG(int64_t, embedding_size) = 128;
-  /// Fourier only: standard deviation of the frequencies, and the seed of their draw.
-  TORCH_ARG(double, fourier_scale) = 16.0;
+
+  GPM_OPTIONS_BEGIN
+  /// input_features are features of x alone, never of the embedding.
+  GPM_OPTION(MlpOptions, mlp, Range::any(), "the MLP on [x, φ(x), emb(s)] (its in and out are set by the TimeMlp)") = {};
+  GPM_OPTION(Embedding, embedding, Range::any(), "how the scalar s is embedded") = Embedding::fourier;
+  GPM_OPTION(int64_t, embedding_size, Range::at_least(2), "E, the embedding's size (even)") = 128;
+  GPM_OPTION(double, fourier_scale, Range::above(0), "fourier: std of the embedding's frequencies") = 16.0;
+  GPM_OPTION(double, max_positions, Range::above(0), "positional: the longest period's scale") = 10000.0;
+  GPM_OPTIONS_END
+
+  TORCH_ARG(int64_t, in) = 0;
+  TORCH_ARG(int64_t, out) = 0;
+  /// The seed of the embedding's frequencies; the input features draw from seed + 1 (placement).
   TORCH_ARG(uint64_t, seed) = 0;
-  /// Positional only.
-  TORCH_ARG(double, max_positions) = 10000.0;
-  /// F: random Fourier features of the input joined to it (0: none; even otherwise), and the
-  /// standard deviation of their angular frequencies, in radians per unit of x (FourierFeatures).
-  TORCH_ARG(int64_t, input_features) = 0;
-  TORCH_ARG(double, input_feature_scale) = 1.0;
 };
 
 /// F(x, s) = Mlp([flatten(x), emb(s)]): an Mlp (in + E -> out, see MlpImpl) on the flattened
 /// particle concatenated with an embedding of its scalar s (FourierEmbedding or
 /// PositionalEmbedding). x [N, ...], s [N] -> [N, out]. Submodules `model` (the Mlp) and `embed`
-/// follow the reference's names (Franceschi et al. 2023, arXiv:2305.16150). With input_features
+/// follow the reference's names (Franceschi et al. 2023, arXiv:2305.16150). With mlp.input_features
 /// F > 0, Fourier features φ(x) join the input: Mlp([flatten(x), φ(flatten(x)), emb(s)]), in + F + E
 /// -> out, submodule `input_features`.
 /// Example: `TimeMlp disc(TimeMlpOptions(2, 1));  auto logits = disc(x, t);`
@@ -54,13 +53,10 @@ class TimeMlpImpl : public torch::nn::Module {
   explicit TimeMlpImpl(TimeMlpOptions options) : options_(std::move(options)) {
     const auto& o = options_;
     detail::check_embedding_size(o.embedding_size(), "TimeMlp (embedding_size)");
-    GPM_CHECK(o.input_features() >= 0, "TimeMlp: input_features must be >= 0, got {}", o.input_features());
-    model = register_module("model", Mlp(MlpOptions(o.in() + o.input_features() + o.embedding_size(), o.out())
-                                             .width(o.width())
-                                             .depth(o.depth())
-                                             .activation(o.activation())
-                                             .negative_slope(o.negative_slope())
-                                             .batch_norm(o.batch_norm())));
+    const auto features = o.mlp().input_features();
+    GPM_CHECK(features >= 0, "TimeMlp: mlp.input_features must be >= 0, got {}", features);
+    model = register_module("model", Mlp(MlpOptions(o.mlp()).in(o.in() + features + o.embedding_size()).out(o.out())
+                                             .input_features(0)));
     if (o.embedding() == Embedding::fourier)
       fourier = register_module("embed", FourierEmbedding(FourierEmbeddingOptions(o.embedding_size())
                                                               .scale(o.fourier_scale())
@@ -68,9 +64,9 @@ class TimeMlpImpl : public torch::nn::Module {
     else
       positional = register_module("embed", PositionalEmbedding(PositionalEmbeddingOptions(o.embedding_size())
                                                                     .max_positions(o.max_positions())));
-    if (o.input_features() > 0)
-      input_features = register_module("input_features", FourierFeatures(FourierFeaturesOptions(o.in(), o.input_features())
-                                                                             .scale(o.input_feature_scale())
+    if (features > 0)
+      input_features = register_module("input_features", FourierFeatures(FourierFeaturesOptions(o.in(), features)
+                                                                             .scale(o.mlp().input_feature_scale())
                                                                              .seed(o.seed() + 1)));
   }
   TimeMlpImpl(int64_t in, int64_t out) : TimeMlpImpl(TimeMlpOptions(in, out)) {}
@@ -97,7 +93,7 @@ class TimeMlpImpl : public torch::nn::Module {
   /// Exactly one of the two is non-null, following options().embedding().
   FourierEmbedding fourier{nullptr};
   PositionalEmbedding positional{nullptr};
-  /// Non-null when options().input_features() > 0.
+  /// Non-null when options().mlp().input_features() > 0.
   FourierFeatures input_features{nullptr};
 
  private:
