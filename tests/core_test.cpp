@@ -241,7 +241,7 @@ TEMPLATE_TEST_CASE("a weight average averages batch-norm statistics, copies the 
   round_trip([&](auto& out) {
     out.write("p0", bn->weight);
     out.write("p1", bn->bias);
-    gpm::io::write_counter(out, "updates", 1);
+    gpm::write_counter(out, "updates", 1);
   }, legacy);
   set({5, 5}, {2, 2}, 9);
   {

@@ -405,6 +405,39 @@ TEST_CASE("models sample with the averaged weights and train the live ones", "[m
   CHECK(t::max_abs(copy(x, sigma) - live_denoised) > 1e-5);
 }
 
+TEST_CASE("a perturbed flow samples with the averaged weights of the flow it wraps", "[models][average]") {
+  torch::manual_seed(3);
+  gpm::nn::TimeMlp net(gpm::nn::TimeMlpOptions(2, 1).width(16).depth(2).embedding_size(8));
+  net->to(t::device());
+  using Critic = gpm::DiscriminatorFlow<gpm::nn::TimeMlp, gpm::NonSaturatingLoss>;
+  auto model = gpm::ParticleModel(
+      gpm::Perturbed(Critic(net, gpm::NonSaturatingLoss{}, torch::optim::AdamOptions(1e-2),
+                            gpm::DiscriminatorFlowOptions().eta(5.0).weight_average(0.9)),
+                     gpm::ScheduleSigma(0.01, 0.1, 3.0), gpm::PerturbedOptions().seed(1).device(t::device())),
+      gpm::Euler{}, gpm::UniformGrid(gpm::UniformGridOptions(4)), gpm::GaussianPrior(gpm::GaussianPriorOptions({2})),
+      gpm::ParticleModelOptions().seed(2).device(t::device()));
+  const auto real = torch::randn({32, 2}, t::generator(1)).to(t::device()) + 3.0;
+  for (int i = 0; i < 20; ++i) model.train_step(real);
+  auto& perturbed = model.flow();
+  const auto live = net->parameters().front().clone();
+
+  // The perturbed flow integrated from x0 with the same noise, with the live or the averaged weights.
+  const auto x0 = torch::randn({64, 2}, t::generator(4)).to(t::device());
+  const auto integrate_from_x0 = [&](bool averaged) {
+    torch::NoGradGuard no_grad;
+    const auto use = averaged ? perturbed.flow().averaged_weights() : gpm::AveragedWeights();
+    perturbed.generator().set_current_seed(5);
+    return gpm::integrate(model.integrator(), perturbed, x0, model.grid().times(), model.generator());
+  };
+  const auto with_average = integrate_from_x0(true), with_live_weights = integrate_from_x0(false);
+  REQUIRE(t::max_abs(with_average - with_live_weights) > 1e-4);
+
+  perturbed.generator().set_current_seed(5);
+  const auto sampled = model.sample_from(x0);
+  CHECK(t::max_abs(sampled - with_average) == 0.0);
+  CHECK(t::max_abs(net->parameters().front() - live) == 0.0);  // the live weights are back
+}
+
 TEMPLATE_TEST_CASE("a generator with batch norm samples each latent on its own and averages its running statistics",
                    "[models][average]", float, double) {
   const auto o = t::options<TestType>();

@@ -1,4 +1,8 @@
-// Compile-time tests: every shipped policy models its concept, and near-misses do not.
+// Compile-time tests: every shipped policy models its concept, and near-misses do not; every
+// trainable component has the optional capabilities it should, and every wrapper has exactly those
+// of the policy it wraps.
+#include <array>
+
 #include "gpm/gpm.hpp"
 #include "support/test_support.hpp"
 
@@ -95,9 +99,151 @@ concept ComposesInteractingModel = requires { typename gpm::InteractingParticleM
 static_assert(ComposesInteractingModel<Free>);
 static_assert(!ComposesInteractingModel<DynamicsWithoutStep>);
 
+// Optional capabilities: one archetype per capability, each a plain flow plus that capability alone.
+struct BareFlow {
+  Tensor velocity(const Tensor& x, const Tensor&) { return x; }
+};
+struct CheckpointableFlow : BareFlow {
+  void save(torch::serialize::OutputArchive&) const {}
+  void load(torch::serialize::InputArchive&) {}
+};
+struct AveragingFlow : BareFlow {
+  gpm::AveragedWeights averaged_weights() { return {}; }
+};
+struct ScalableFlow : BareFlow {
+  void scale_learning_rate(double) {}
+};
+struct EstimatedFlow : BareFlow {
+  gpm::Stats update(const Tensor&, const Tensor&, const Tensor&) { return {}; }
+};
+struct DataEstimatedFlow : BareFlow {
+  gpm::Stats update(const Tensor&) { return {}; }
+};
+struct IdentityDenoiser {
+  Tensor operator()(const Tensor& x, const Tensor&) const { return x; }
+};
+struct DenoiserDrivenFlow : BareFlow {
+  IdentityDenoiser& data_denoiser() { return denoiser; }
+  IdentityDenoiser denoiser;
+};
+struct DiscriminatorDrivenFlow : BareFlow {
+  Tensor logits(const Tensor& x, const Tensor&) { return x.sum(1); }
+  const gpm::NonSaturatingLoss& loss() const { return loss_; }
+  torch::nn::Linear& net() { return net_; }
+  gpm::NonSaturatingLoss loss_;
+  torch::nn::Linear net_{2, 1};
+};
+// Near-misses of the capabilities.
+struct AveragedWeightsAsBool : BareFlow {
+  bool averaged_weights() { return false; }
+};
+struct DataDenoiserWithoutSigma : BareFlow {
+  DenoiserWithoutSigma& data_denoiser() { return denoiser; }
+  DenoiserWithoutSigma denoiser;
+};
+struct SaveWithoutLoad : BareFlow {
+  void save(torch::serialize::OutputArchive&) const {}
+};
+
+/// Which of the forwarded capabilities T has, in the order of ForwardsCapabilities' members.
+template <class T>
+constexpr std::array<bool, 7> capabilities() {
+  return {gpm::Checkpointable<T>,   gpm::HasAveragedWeights<T>, gpm::LearningRateScalable<T>,
+          gpm::TrainableFlow<T>,    gpm::DataTrainableFlow<T>,  gpm::HasDataDenoiser<T>,
+          gpm::ExposesDiscriminator<T>};
+}
+/// The same with Checkpointable set: a wrapper with state of its own checkpoints whatever it wraps.
+template <class T>
+constexpr std::array<bool, 7> capabilities_and_checkpoint() {
+  auto c = capabilities<T>();
+  c[0] = true;
+  return c;
+}
+
+static_assert(capabilities<BareFlow>() == std::array<bool, 7>{});
+static_assert(capabilities<CheckpointableFlow>() == std::array<bool, 7>{true, false, false, false, false, false, false});
+static_assert(capabilities<AveragingFlow>() == std::array<bool, 7>{false, true, false, false, false, false, false});
+static_assert(capabilities<ScalableFlow>() == std::array<bool, 7>{false, false, true, false, false, false, false});
+static_assert(capabilities<EstimatedFlow>() == std::array<bool, 7>{false, false, false, true, false, false, false});
+static_assert(capabilities<DataEstimatedFlow>() == std::array<bool, 7>{false, false, false, false, true, false, false});
+static_assert(capabilities<DenoiserDrivenFlow>() == std::array<bool, 7>{false, false, false, false, false, true, false});
+static_assert(capabilities<DiscriminatorDrivenFlow>() == std::array<bool, 7>{false, false, false, false, false, false, true});
+static_assert(!gpm::HasAveragedWeights<AveragedWeightsAsBool> && !gpm::HasDataDenoiser<DataDenoiserWithoutSigma>);
+static_assert(!gpm::Checkpointable<SaveWithoutLoad>);
+
+/// The smallest wrapper: a flow of its own over F's, every capability forwarded.
+template <gpm::Flow F>
+struct Reversed : gpm::ForwardsCapabilities<F> {
+  explicit Reversed(F f) : gpm::ForwardsCapabilities<F>(std::move(f)) {}
+  Tensor velocity(const Tensor& x, const Tensor& t) { return -this->wrapped().velocity(x, t); }
+};
+template <class F>
+using PerturbedBy = gpm::Perturbed<F, gpm::ScheduleSigma>;
+
+/// Every wrapper has each capability iff the flow it wraps has it (Perturbed, which owns a random
+/// stream, is Checkpointable and OwnsRandomStream whatever it wraps).
+template <class F>
+constexpr bool wrappers_forward_exactly() {
+  return capabilities<Reversed<F>>() == capabilities<F>() &&
+         capabilities<PerturbedBy<F>>() == capabilities_and_checkpoint<F>() && gpm::OwnsRandomStream<PerturbedBy<F>> &&
+         !gpm::OwnsRandomStream<Reversed<F>> && gpm::Flow<Reversed<F>> && gpm::Flow<PerturbedBy<F>>;
+}
+static_assert(wrappers_forward_exactly<BareFlow>());
+static_assert(wrappers_forward_exactly<CheckpointableFlow>());
+static_assert(wrappers_forward_exactly<AveragingFlow>());
+static_assert(wrappers_forward_exactly<ScalableFlow>());
+static_assert(wrappers_forward_exactly<EstimatedFlow>());
+static_assert(wrappers_forward_exactly<DataEstimatedFlow>());
+static_assert(wrappers_forward_exactly<DenoiserDrivenFlow>());
+static_assert(wrappers_forward_exactly<DiscriminatorDrivenFlow>());
+static_assert(wrappers_forward_exactly<AveragedWeightsAsBool>());
+static_assert(wrappers_forward_exactly<Reversed<AveragingFlow>>());  // wrappers nest
+
+// The shipped components, and the same wrapped.
+using Adam = torch::optim::Adam;
+using EdmNet = gpm::nn::EdmMlpDenoiser;
+using Gan = gpm::DiscriminatorFlow<gpm::nn::Mlp, gpm::NonSaturatingLoss>;
+using TimeCritic = gpm::DiscriminatorFlow<gpm::nn::TimeMlp, gpm::IpmLoss>;
+using Trainer = gpm::DenoiserTrainer<EdmNet, Adam, gpm::LogNormalSigma>;
+using Edm = gpm::DenoisingScoreFlow<EdmNet>;
+using ScoreDifference = gpm::ScoreDifferenceFlow<Mixture, EdmNet>;
+using Network = gpm::OptimisedNetwork<gpm::nn::Mlp, Adam>;
+using MlpGenerator = gpm::Generator<gpm::nn::Mlp, Adam>;
+
+static_assert(capabilities<Gan>() == std::array<bool, 7>{true, true, true, true, false, false, true});
+static_assert(capabilities<TimeCritic>() == capabilities<Gan>());
+static_assert(gpm::TimeDependentCritic<gpm::nn::TimeMlp> && !gpm::TimeDependentCritic<gpm::nn::Mlp>);
+static_assert(capabilities<Edm>() == std::array<bool, 7>{true, true, true, false, true, false, false});
+static_assert(capabilities<ScoreDifference>() == std::array<bool, 7>{true, true, true, true, false, true, false});
+static_assert(capabilities<MmdRbf>() == std::array<bool, 7>{true, false, false, true, false, false, false});
+static_assert(capabilities<gpm::ScoreFlow<Mixture>>() == std::array<bool, 7>{});
+static_assert(gpm::OwnsRandomStream<Gan> && gpm::OwnsRandomStream<Trainer> && gpm::OwnsRandomStream<Network>);
+static_assert(gpm::Checkpointable<Trainer> && gpm::HasAveragedWeights<Trainer> && gpm::LearningRateScalable<Trainer> &&
+              !gpm::Flow<Trainer>);
+static_assert(gpm::Checkpointable<Network> && gpm::HasAveragedWeights<Network> && gpm::LearningRateScalable<Network>);
+static_assert(gpm::GeneratorDynamics<MlpGenerator> && gpm::HasTrainingSample<MlpGenerator> &&
+              gpm::Checkpointable<MlpGenerator> && gpm::HasAveragedWeights<MlpGenerator> &&
+              gpm::LearningRateScalable<MlpGenerator>);
+static_assert(!gpm::HasTrainingSample<DynamicsWithoutStep>);
+static_assert(wrappers_forward_exactly<Gan>() && wrappers_forward_exactly<TimeCritic>() &&
+              wrappers_forward_exactly<Edm>() && wrappers_forward_exactly<ScoreDifference>() &&
+              wrappers_forward_exactly<MmdRbf>() && wrappers_forward_exactly<gpm::ScoreFlow<Mixture>>());
+// The hosts: checkpoints and learning-rate scaling of the whole model.
+static_assert(gpm::Checkpointable<gpm::Gan<>> && gpm::LearningRateScalable<gpm::Gan<>>);
+static_assert(gpm::Checkpointable<gpm::DiscriminatorFlowModel<>> && gpm::LearningRateScalable<gpm::DiscriminatorFlowModel<>>);
+static_assert(gpm::Checkpointable<gpm::ScoreGan<>> && gpm::LearningRateScalable<gpm::ScoreGan<>>);
+static_assert(gpm::HasDataDenoiser<std::remove_reference_t<decltype(std::declval<gpm::ScoreGan<>&>().flow())>>);
+static_assert(gpm::ExposesDiscriminator<std::remove_reference_t<decltype(std::declval<gpm::Gan<>&>().flow())>>);
+
 }  // namespace
 
 TEST_CASE("policies model their concepts and near-misses are rejected (checked at compile time)", "[static]") {
   STATIC_REQUIRE(gpm::Flow<MmdRbf>);
   STATIC_REQUIRE_FALSE(gpm::Flow<VelocityWithOneArgument>);
+}
+
+TEST_CASE("wrappers have exactly the optional capabilities of what they wrap (checked at compile time)", "[static]") {
+  STATIC_REQUIRE(gpm::HasAveragedWeights<PerturbedBy<Gan>>);
+  STATIC_REQUIRE_FALSE(gpm::HasAveragedWeights<PerturbedBy<MmdRbf>>);
+  STATIC_REQUIRE(wrappers_forward_exactly<AveragingFlow>());
 }

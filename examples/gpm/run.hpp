@@ -7,10 +7,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include <gpm/core/capabilities.hpp>
 #include <gpm/data.hpp>
 #include <gpm/integrators.hpp>
 #include <gpm/io/checkpoint.hpp>
@@ -100,7 +103,8 @@ class ModelRun : public Run {
   Model& model() { return model_; }
 
  protected:
-  static constexpr bool has_discriminator = requires(Model& m) { m.flow().loss(); };
+  using ModelFlow = std::remove_reference_t<decltype(std::declval<Model&>().flow())>;
+  static constexpr bool has_discriminator = ExposesDiscriminator<ModelFlow>;
   Model model_;
 };
 
@@ -126,7 +130,7 @@ class GeneratorRun final : public ModelRun<Model> {
                          this->model_.generator(), steps);
     if constexpr (has_data_denoiser) {
       if (request.kind == "denoiser")
-        return denoise_refine(this->model_.flow().flow().data_denoiser(), x,
+        return denoise_refine(this->model_.flow().data_denoiser(), x,
                               io::read_options(request.options, DenoisingRefinementOptions(), where),
                               this->model_.generator(), steps);
     }
@@ -143,7 +147,7 @@ class GeneratorRun final : public ModelRun<Model> {
   }
 
  private:
-  static constexpr bool has_data_denoiser = requires(Model& m) { m.flow().flow().data_denoiser(); };
+  static constexpr bool has_data_denoiser = HasDataDenoiser<typename ModelRun<Model>::ModelFlow>;
 };
 
 /// A particle model (Discriminator Flow), sampled by its own stepper with optional early stop.

@@ -1,5 +1,7 @@
 // The C++20 concepts that state each policy's contract: flows, trainable flows, integrators,
-// generator dynamics, time grids, priors, and the small callables they are built from.
+// generator dynamics, time grids, priors, and the small callables they are built from. The
+// optional capabilities a policy may add (checkpoints, weight averages, ...) are in
+// gpm/core/capabilities.hpp.
 #pragma once
 
 #include <concepts>
@@ -140,13 +142,5 @@ template <class C>
 concept DiffusionCoefficient = requires(const C& c, double t) {
   { c(t) } -> std::convertible_to<double>;
 };
-
-/// A component that trains networks scales its optimisers' learning rates with
-/// `c.scale_learning_rate(factor)` (a schedule's multiplier of the rates it was built with). This
-/// scales a component's rates if it has any: what model hosts call on their policies.
-template <class C>
-void scale_learning_rate_of(C& component, double factor) {
-  if constexpr (requires { component.scale_learning_rate(factor); }) component.scale_learning_rate(factor);
-}
 
 }  // namespace gpm

@@ -1,5 +1,6 @@
 // A network with its optimiser and its own random stream: the trainable part of every estimator
-// (discriminator, denoiser) and generator. One place for the optimiser step and for checkpoints.
+// (discriminator, denoiser) and generator. One place for the optimiser step and for checkpoints,
+// and one base (OwnsOptimisedNetwork) through which the components that hold one expose it.
 #pragma once
 
 #include <cmath>
@@ -11,12 +12,13 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include "gpm/core/archive.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/forwards_capabilities.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/core/weight_average.hpp"
-#include "gpm/io/state.hpp"
 
 namespace gpm {
 
@@ -70,16 +72,16 @@ class OptimisedNetwork {
 
   /// Weights, optimiser state, random stream and weight average (Checkpointable).
   void save(torch::serialize::OutputArchive& archive) const {
-    io::write_module(archive, "net", net_);
-    io::write_nested(archive, "optimizer", *optimizer_);
-    io::write_generator(archive, "generator", gen_);
-    if (average_) io::write_nested(archive, "average", *average_);
+    write_module(archive, "net", net_);
+    write_nested(archive, "optimizer", *optimizer_);
+    write_generator(archive, "generator", gen_);
+    if (average_) write_nested(archive, "average", *average_);
   }
   void load(torch::serialize::InputArchive& archive) {
-    io::read_module(archive, "net", net_);
-    io::read_nested(archive, "optimizer", *optimizer_);
-    io::read_generator(archive, "generator", gen_);
-    if (average_) io::read_nested(archive, "average", *average_);
+    read_module(archive, "net", net_);
+    read_nested(archive, "optimizer", *optimizer_);
+    read_generator(archive, "generator", gen_);
+    if (average_) read_nested(archive, "average", *average_);
   }
 
   Net& net() { return net_; }
@@ -93,6 +95,34 @@ class OptimisedNetwork {
   at::Generator gen_;
   std::unique_ptr<WeightAverage> average_;
   std::vector<double> base_learning_rates_;
+};
+
+/// The base of a component that trains one network (a discriminator flow, a denoiser trainer, a
+/// generator): it holds the OptimisedNetwork and gives the component its public face, the
+/// capabilities forwarded by ForwardsCapabilities (Checkpointable, HasAveragedWeights,
+/// LearningRateScalable) plus `net()`, `optimizer()` and the network's random stream `generator()`
+/// (OwnsRandomStream). The component takes its steps through the protected `network().minimise(loss)`.
+/// Example:
+///   `template <Module Net, Optimizer Opt> class Critic : public OwnsOptimisedNetwork<Net, Opt> {
+///      ... Stats update(...) { return {{"grad_norm", this->network().minimise(loss)}}; } };`
+template <Module Net, Optimizer Opt>
+class OwnsOptimisedNetwork : public ForwardsCapabilities<OptimisedNetwork<Net, Opt>> {
+ public:
+  Net& net() { return this->wrapped().net(); }
+  const Net& net() const { return this->wrapped().net(); }
+  Opt& optimizer() { return this->wrapped().optimizer(); }
+  /// The network's random stream (penalty interpolation, noise levels), saved with it.
+  at::Generator& generator() { return this->wrapped().generator(); }
+
+ protected:
+  /// Builds the OptimisedNetwork; its arguments are the OptimisedNetwork constructor's.
+  template <class OptimizerOptions>
+  OwnsOptimisedNetwork(Net net, const OptimizerOptions& optimizer_options, uint64_t seed, const char* owner,
+                       double average_decay)
+      : ForwardsCapabilities<OptimisedNetwork<Net, Opt>>(
+            OptimisedNetwork<Net, Opt>(std::move(net), optimizer_options, seed, owner, average_decay)) {}
+
+  OptimisedNetwork<Net, Opt>& network() { return this->wrapped(); }
 };
 
 }  // namespace gpm

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <algorithm>
-#include <concepts>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -17,9 +16,9 @@
 #include <torch/serialize/output-archive.h>
 #include <torch/types.h>
 
+#include "gpm/core/archive.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/io/state.hpp"
 
 namespace gpm {
 
@@ -85,7 +84,7 @@ class WeightAverage {
     for (size_t i = 0; i < average_.size(); ++i) archive.write(fmt::format("p{}", i), average_[i]);
     if (!buffers_follow_live_)
       for (size_t i = 0; i < buffers_.size(); ++i) archive.write(fmt::format("b{}", i), buffers_[i], /*is_buffer=*/true);
-    io::write_counter(archive, "updates", updates_);
+    write_counter(archive, "updates", updates_);
   }
   void load(torch::serialize::InputArchive& archive) {
     const auto check_shape = [](const torch::Tensor& saved, const torch::Tensor& own, const char* what, size_t i) {
@@ -108,7 +107,7 @@ class WeightAverage {
       check_shape(saved, buffers_[i], "buffer", i);
       buffers_[i].copy_(saved);
     }
-    updates_ = io::read_counter(archive, "updates");
+    updates_ = read_counter(archive, "updates");
   }
 
  private:
@@ -168,16 +167,5 @@ class [[nodiscard]] AveragedWeights {
   WeightAverage* average_ = nullptr;
   torch::nn::Module* module_ = nullptr;
 };
-
-/// The averaged weights of a component that keeps an average (`c.averaged_weights()`), else none:
-/// what the model hosts use when they sample.
-template <class C>
-AveragedWeights averaged_weights_of(C& component) {
-  if constexpr (requires { { component.averaged_weights() } -> std::same_as<AveragedWeights>; }) {
-    return component.averaged_weights();
-  } else {
-    return {};
-  }
-}
 
 }  // namespace gpm

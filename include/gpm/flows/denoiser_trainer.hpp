@@ -10,10 +10,9 @@
 
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/optimised_network.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/core/optimised_network.hpp"
-#include "gpm/io/state.hpp"
 #include "gpm/losses/denoising.hpp"
 #include "gpm/losses/noise_levels.hpp"
 
@@ -33,14 +32,18 @@ struct DenoiserTrainerOptions {
 
 /// A denoiser network with its optimiser and noise-level law. `step(y)` draws σ ~ sampler and
 /// ε ~ N(0, I) and takes one optimiser step on mean_b w(σ_b) ‖D(y_b + σ_b ε_b, σ_b) − y_b‖²
-/// (Karras et al. 2022, arXiv:2206.00364, Eq. 2; Franceschi et al. 2023, Eq. 23).
+/// (Karras et al. 2022, arXiv:2206.00364, Eq. 2; Franceschi et al. 2023, Eq. 23). Its network,
+/// checkpoint, averaged weights, learning-rate scaling and random stream come from
+/// gpm::OwnsOptimisedNetwork.
+/// Example: `DenoiserTrainer<nn::EdmMlpDenoiser, torch::optim::Adam, LogNormalSigma> trainer(net, LogNormalSigma(), AdamOptions(2e-4));`
 template <Module Net, Optimizer Opt, NoiseLevelSampler Sigma>
   requires Denoiser<Net>
-class DenoiserTrainer {
+class DenoiserTrainer : public OwnsOptimisedNetwork<Net, Opt> {
  public:
   template <class OptimizerOptions>
   DenoiserTrainer(Net net, Sigma sigma, const OptimizerOptions& optimizer_options, DenoiserTrainerOptions options = {})
-      : network_(std::move(net), optimizer_options, options.seed(), "DenoiserTrainer", options.weight_average()),
+      : OwnsOptimisedNetwork<Net, Opt>(std::move(net), optimizer_options, options.seed(), "DenoiserTrainer",
+                                       options.weight_average()),
         sigma_(std::move(sigma)),
         options_(options) {
     GPM_CHECK(options_.sigma_data() > 0, "DenoiserTrainer: sigma_data must be > 0, got {}", options_.sigma_data());
@@ -50,30 +53,18 @@ class DenoiserTrainer {
   Stats step(const torch::Tensor& y) {
     check_particles(y, "DenoiserTrainer::step", "samples");
     const torch::Tensor clean = y.detach();
-    auto& gen = network_.generator();
+    auto& gen = this->generator();
     const torch::Tensor sigma = sigma_.sample(clean.size(0), clean.options(), gen);
     const torch::Tensor loss = options_.edm_weighting()
-                                   ? edm_denoising_loss(network_.net(), clean, sigma, gen, options_.sigma_data())
-                                   : denoising_score_matching_loss(network_.net(), clean, sigma, gen);
-    const torch::Tensor grad_norm = network_.minimise(loss);
+                                   ? edm_denoising_loss(this->net(), clean, sigma, gen, options_.sigma_data())
+                                   : denoising_score_matching_loss(this->net(), clean, sigma, gen);
+    const torch::Tensor grad_norm = this->network().minimise(loss);
     return {{"denoising_loss", loss.detach()}, {"denoiser_grad_norm", grad_norm}};
   }
 
-  /// Denoiser weights, optimiser state and random stream (Checkpointable).
-  void save(torch::serialize::OutputArchive& archive) const { network_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) { network_.load(archive); }
-
-  Net& net() { return network_.net(); }
-  /// The averaged weights in the network for the scope of the result (no-op without an average).
-  AveragedWeights averaged_weights() { return network_.averaged_weights(); }
-  /// Every optimiser's learning rate times `factor` (a schedule's multiplier; see OptimisedNetwork).
-  void scale_learning_rate(double factor) { network_.scale_learning_rate(factor); }
-  Opt& optimizer() { return network_.optimizer(); }
   const Sigma& sigma_sampler() const { return sigma_; }
-  at::Generator& generator() { return network_.generator(); }
 
  private:
-  OptimisedNetwork<Net, Opt> network_;
   Sigma sigma_;
   DenoiserTrainerOptions options_;
 };

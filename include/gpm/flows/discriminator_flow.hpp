@@ -13,22 +13,27 @@
 
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/optimised_network.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/core/optimised_network.hpp"
-#include "gpm/io/state.hpp"
 #include "gpm/losses/gan_losses.hpp"
 #include "gpm/losses/gradient_penalty.hpp"
 
 namespace gpm {
 
-/// A discriminator network held by a module holder: `net->forward(x, t)` (time-dependent) or
-/// `net->forward(x)`, returning one logit per particle ([N] or [N, 1]).
+/// A discriminator network held by a module holder: `net->forward(x, t)` (time-dependent, as the
+/// Discriminator Flow's) or `net->forward(x)` (a GAN's), returning one logit per particle ([N] or [N, 1]).
 template <class N>
 concept Critic = requires(N& net, const torch::Tensor& x, const torch::Tensor& t) {
   { net->forward(x, t) } -> std::same_as<torch::Tensor>;
 } || requires(N& net, const torch::Tensor& x) {
   { net->forward(x) } -> std::same_as<torch::Tensor>;
+};
+
+/// A Critic that takes the time: `net->forward(x, t)`.
+template <class N>
+concept TimeDependentCritic = Critic<N> && requires(N& net, const torch::Tensor& x, const torch::Tensor& t) {
+  { net->forward(x, t) } -> std::same_as<torch::Tensor>;
 };
 
 struct DiscriminatorFlowOptions {
@@ -47,14 +52,17 @@ struct DiscriminatorFlowOptions {
 
 /// v(x, t) = −η ∇ₓ c(f(x, t)), with c the generator side of a GAN loss and f a discriminator trained
 /// by `update` on data (real) against particles (fake) (Franceschi et al. 2023, arXiv:2305.16150,
-/// Finding 5 and Eq. 20). Models gpm::TrainableFlow.
+/// Finding 5 and Eq. 20). Models gpm::TrainableFlow and gpm::ExposesDiscriminator; its network,
+/// checkpoint, averaged weights, learning-rate scaling and random stream come from
+/// gpm::OwnsOptimisedNetwork.
 /// Example: `DiscriminatorFlow flow(nn::Mlp(nn::MlpOptions(2, 1)), NonSaturatingLoss{}, torch::optim::AdamOptions(2e-4));`
 template <Critic Net, GanLoss Loss, Optimizer Opt = torch::optim::Adam>
-class DiscriminatorFlow {
+class DiscriminatorFlow : public OwnsOptimisedNetwork<Net, Opt> {
  public:
   template <class OptimizerOptions>
   DiscriminatorFlow(Net net, Loss loss, const OptimizerOptions& optimizer_options, DiscriminatorFlowOptions options = {})
-      : network_(std::move(net), optimizer_options, options.seed(), "DiscriminatorFlow", options.weight_average()),
+      : OwnsOptimisedNetwork<Net, Opt>(std::move(net), optimizer_options, options.seed(), "DiscriminatorFlow",
+                                       options.weight_average()),
         loss_(std::move(loss)),
         options_(std::move(options)) {
     GPM_CHECK(std::isfinite(options_.eta()), "DiscriminatorFlow: eta must be finite, got {}", options_.eta());
@@ -65,10 +73,10 @@ class DiscriminatorFlow {
   /// Discriminator logits f(x, t), shape [N].
   torch::Tensor logits(const torch::Tensor& x, const torch::Tensor& t) {
     torch::Tensor f;
-    if constexpr (requires { net()->forward(x, t); }) {
-      f = net()->forward(x, t);
+    if constexpr (TimeDependentCritic<Net>) {
+      f = this->net()->forward(x, t);
     } else {
-      f = net()->forward(x);
+      f = this->net()->forward(x);
     }
     GPM_CHECK(f.numel() == x.size(0), "DiscriminatorFlow: the discriminator returned shape {} for {} particles; "
               "it must return one logit per particle", shape_string(f), x.size(0));
@@ -102,7 +110,7 @@ class DiscriminatorFlow {
       const auto critic = [this](const torch::Tensor& x, const torch::Tensor& s) { return logits(x, s); };
       const torch::Tensor penalty =
           penalty_on_real ? gradient_penalty_at(real_logits, real_input, options_.penalty())
-                          : gradient_penalty(critic, real, fake_input, t, options_.penalty(), network_.generator());
+                          : gradient_penalty(critic, real, fake_input, t, options_.penalty(), this->generator());
       const torch::Tensor weights = options_.penalty_schedule().empty()
                                         ? torch::full_like(penalty, options_.penalty().weight())
                                         : penalty_weights(options_.penalty_schedule(), t);
@@ -110,22 +118,11 @@ class DiscriminatorFlow {
       loss = loss + weighted;
       stats["gradient_penalty"] = weighted.detach();
     }
-    stats["discriminator_grad_norm"] = network_.minimise(loss);
+    stats["discriminator_grad_norm"] = this->network().minimise(loss);
     return stats;
   }
 
-  /// Discriminator weights, optimiser state and random stream (Checkpointable).
-  void save(torch::serialize::OutputArchive& archive) const { network_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) { network_.load(archive); }
-
-  Net& net() { return network_.net(); }
-  /// The averaged weights in the network for the scope of the result (no-op without an average).
-  AveragedWeights averaged_weights() { return network_.averaged_weights(); }
-  /// Every optimiser's learning rate times `factor` (a schedule's multiplier; see OptimisedNetwork).
-  void scale_learning_rate(double factor) { network_.scale_learning_rate(factor); }
-  Opt& optimizer() { return network_.optimizer(); }
   const Loss& loss() const { return loss_; }
-  at::Generator& generator() { return network_.generator(); }
   const DiscriminatorFlowOptions& options() const { return options_; }
 
  private:
@@ -134,7 +131,6 @@ class DiscriminatorFlow {
     return options_.penalty().weight() > 0;
   }
 
-  OptimisedNetwork<Net, Opt> network_;
   Loss loss_;
   DiscriminatorFlowOptions options_;
 };

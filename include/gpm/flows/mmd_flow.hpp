@@ -1,13 +1,14 @@
 // The Wasserstein gradient flow of the squared MMD between the particles and target samples.
 #pragma once
 
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 #include <torch/types.h>
 
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/kernels.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/io/state.hpp"
 
 namespace gpm {
 

@@ -5,10 +5,12 @@
 #include <torch/arg.h>
 #include <torch/types.h>
 
+#include "gpm/core/archive.hpp"
+#include "gpm/core/capabilities.hpp"
 #include "gpm/core/concepts.hpp"
+#include "gpm/core/forwards_capabilities.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/io/state.hpp"
 #include "gpm/losses/noise_levels.hpp"
 
 namespace gpm {
@@ -20,45 +22,41 @@ struct PerturbedOptions {
 };
 
 /// v(x, ·) = f.velocity(x + σε, σ) with σ ~ sampler and ε ~ N(0, I) per particle. Since
-/// ∂(x + σε)/∂x = I, the field needs no chain-rule factor. Trainable when f is: `update` forwards.
+/// ∂(x + σε)/∂x = I, the field needs no chain-rule factor. It has every optional capability of f
+/// (gpm::ForwardsCapabilities): trainable when f is, sampled with f's averaged weights when f keeps
+/// them, and so on. It owns a random stream, so it is Checkpointable whatever f is.
 /// Example: `Perturbed flow(ScoreDifferenceFlow(...), ScheduleSigma(0.1, 10, 3));`
 template <Flow F, NoiseLevelSampler Sigma>
-class Perturbed {
+class Perturbed : public ForwardsCapabilities<F> {
  public:
   Perturbed(F flow, Sigma sigma, PerturbedOptions options = {})
-      : flow_(std::move(flow)), sigma_(std::move(sigma)), gen_(make_generator(options.seed(), options.device())) {}
+      : ForwardsCapabilities<F>(std::move(flow)),
+        sigma_(std::move(sigma)),
+        gen_(make_generator(options.seed(), options.device())) {}
 
   torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor& t) {
     check_particles(x, "Perturbed::velocity");
     check_times(t, x, "Perturbed::velocity");
     const torch::Tensor sigma = sigma_.sample(x.size(0), x.options(), gen_);
     const torch::Tensor noised = x + per_particle(sigma, x) * torch::randn(x.sizes(), gen_, x.options());
-    return flow_.velocity(noised, sigma);
-  }
-
-  Stats update(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& t)
-    requires TrainableFlow<F>
-  {
-    return flow_.update(real, fake, t);
+    return flow().velocity(noised, sigma);
   }
 
   /// The random stream, and the wrapped flow's state if it has one (Checkpointable).
   void save(torch::serialize::OutputArchive& archive) const {
-    io::write_generator(archive, "generator", gen_);
-    if constexpr (Checkpointable<F>) io::write_nested(archive, "flow", flow_);
+    write_generator(archive, "generator", gen_);
+    if constexpr (Checkpointable<F>) write_nested(archive, "flow", this->wrapped());
   }
   void load(torch::serialize::InputArchive& archive) {
-    io::read_generator(archive, "generator", gen_);
-    if constexpr (Checkpointable<F>) io::read_nested(archive, "flow", flow_);
+    read_generator(archive, "generator", gen_);
+    if constexpr (Checkpointable<F>) read_nested(archive, "flow", this->wrapped());
   }
 
-  F& flow() { return flow_; }
-  void scale_learning_rate(double factor) { scale_learning_rate_of(flow_, factor); }
+  F& flow() { return this->wrapped(); }
   const Sigma& sigma_sampler() const { return sigma_; }
   at::Generator& generator() { return gen_; }
 
  private:
-  F flow_;
   Sigma sigma_;
   at::Generator gen_;
 };

@@ -17,7 +17,6 @@
 #include "gpm/core/optimised_network.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/io/state.hpp"
 
 namespace gpm {
 
@@ -55,16 +54,19 @@ struct GeneratorOptions {
 /// g_θ with its optimiser and latent prior. One `step` draws z ~ latent, forms x = g(z), evaluates
 /// v = stopgrad(flow.velocity(x, 0)) and steps the optimiser on L(θ) = −loss_scale · mean_i ⟨v_i, x_i⟩,
 /// whose gradient −mean_i J_θ g(z_i)ᵀ v_i moves each output by the NTK-smoothed field
-/// (Franceschi et al. 2023, arXiv:2305.16150, Eqs. 10–12). Models gpm::GeneratorDynamics.
+/// (Franceschi et al. 2023, arXiv:2305.16150, Eqs. 10–12). Models gpm::GeneratorDynamics and
+/// gpm::HasTrainingSample; its network, checkpoint, averaged weights and learning-rate scaling come
+/// from gpm::OwnsOptimisedNetwork.
 /// Example:
 ///   `Generator<nn::Mlp, torch::optim::Adam> g(net, GaussianPrior(GaussianPriorOptions({128})),
 ///                                             torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));`
 template <GeneratorNetwork Net, Optimizer Opt, Prior Latent = GaussianPrior>
-class Generator {
+class Generator : public OwnsOptimisedNetwork<Net, Opt> {
  public:
   template <class OptimizerOptions>
   Generator(Net net, Latent latent, const OptimizerOptions& optimizer_options, GeneratorOptions options = {})
-      : network_(std::move(net), optimizer_options, /*seed=*/0, "Generator", options.weight_average()),
+      : OwnsOptimisedNetwork<Net, Opt>(std::move(net), optimizer_options, /*seed=*/0, "Generator",
+                                       options.weight_average()),
         latent_(std::move(latent)),
         options_(options) {}
 
@@ -72,15 +74,15 @@ class Generator {
   /// uses its running statistics, so each sample depends on its own latent only.
   torch::Tensor sample(int64_t n, at::Generator& gen) {
     torch::NoGradGuard no_grad;
-    const EvalMode eval(*net());
-    return net()->forward(latent_.sample(n, parameter_options(), gen));
+    const EvalMode eval(*this->net());
+    return this->net()->forward(latent_.sample(n, parameter_options(), gen));
   }
 
   /// g(z) for n fresh latents in the network's own (training) mode, as the generator's steps see
   /// them: the generated batch on which a flow's estimator (a discriminator) trains.
   torch::Tensor training_sample(int64_t n, at::Generator& gen) {
     torch::NoGradGuard no_grad;
-    return net()->forward(latent_.sample(n, parameter_options(), gen));
+    return this->net()->forward(latent_.sample(n, parameter_options(), gen));
   }
 
   /// One optimiser step along `flow` on n fresh latents.
@@ -92,7 +94,7 @@ class Generator {
   /// One optimiser step along `flow` on the given latents z.
   template <Flow F>
   Stats step_on(F& flow, const torch::Tensor& z) {
-    const torch::Tensor x = net()->forward(z);
+    const torch::Tensor x = this->net()->forward(z);
     torch::Tensor v;
     {
       torch::NoGradGuard no_grad;
@@ -101,29 +103,18 @@ class Generator {
     GPM_CHECK(v.sizes() == x.sizes(), "Generator::step: the flow returned a velocity of shape {} for "
               "particles of shape {}", shape_string(v), shape_string(x));
     const torch::Tensor loss = -options_.loss_scale() * batched_dot(v, x).mean();
-    const torch::Tensor grad_norm = network_.minimise(loss);
+    const torch::Tensor grad_norm = this->network().minimise(loss);
     return {{"generator_loss", loss.detach()},
             {"velocity_norm", batched_squared_norm(v).mean().sqrt()},
             {"generator_grad_norm", grad_norm}};
   }
 
-  /// Network weights and optimiser state (Checkpointable).
-  void save(torch::serialize::OutputArchive& archive) const { network_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) { network_.load(archive); }
-
-  Net& net() { return network_.net(); }
-  /// The averaged weights in the network for the scope of the result (no-op without an average).
-  AveragedWeights averaged_weights() { return network_.averaged_weights(); }
-  /// Every optimiser's learning rate times `factor` (a schedule's multiplier; see OptimisedNetwork).
-  void scale_learning_rate(double factor) { network_.scale_learning_rate(factor); }
-  Opt& optimizer() { return network_.optimizer(); }
   const Latent& latent() const { return latent_; }
   const GeneratorOptions& options() const { return options_; }
 
  private:
-  torch::TensorOptions parameter_options() { return net()->parameters().front().options(); }
+  torch::TensorOptions parameter_options() { return this->net()->parameters().front().options(); }
 
-  OptimisedNetwork<Net, Opt> network_;
   Latent latent_;
   GeneratorOptions options_;
 };

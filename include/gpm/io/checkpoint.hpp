@@ -12,7 +12,9 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include "gpm/core/capabilities.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/io/state.hpp"
 
 namespace gpm::io {
 
@@ -44,7 +46,8 @@ inline std::string read_file(const std::filesystem::path& path) {
 }
 
 /// Saves `object` (a module, an optimiser, or any gpm::Checkpointable) to `path` atomically.
-template <class T>
+/// Example: `gpm::io::save(model, dir / "model.pt");`
+template <Checkpointable T>
 void save(const T& object, const std::filesystem::path& path) {
   torch::serialize::OutputArchive archive;
   object.save(archive);
@@ -68,7 +71,8 @@ inline void load_archive(torch::serialize::InputArchive& archive, const std::fil
 
 /// Loads what `save` wrote into `object`, which must have the same structure. A missing, truncated,
 /// corrupted or foreign file is an InvalidArgument naming the file and the problem.
-template <class T>
+/// Example: `gpm::io::load(model, dir / "model.pt");`
+template <Checkpointable T>
 void load(T& object, const std::filesystem::path& path) {
   torch::serialize::InputArchive archive;
   load_archive(archive, path);

@@ -8,12 +8,12 @@
 #include <torch/arg.h>
 #include <torch/types.h>
 
+#include "gpm/core/archive.hpp"
+#include "gpm/core/capabilities.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/core/weight_average.hpp"
-#include "gpm/io/state.hpp"
 
 namespace gpm {
 
@@ -58,7 +58,7 @@ class InteractingParticleModel {
     if constexpr (TrainableFlow<F>) {
       // The estimator trains on the generator as its own steps see it (batch norm: batch statistics).
       torch::Tensor fake;
-      if constexpr (requires { dynamics_.training_sample(n, gen_); })
+      if constexpr (HasTrainingSample<D>)
         fake = dynamics_.training_sample(n, gen_);
       else
         fake = dynamics_.sample(n, gen_);
@@ -88,18 +88,18 @@ class InteractingParticleModel {
   void save(torch::serialize::OutputArchive& archive) const
     requires Checkpointable<D>
   {
-    io::write_nested(archive, "dynamics", dynamics_);
-    if constexpr (Checkpointable<F>) io::write_nested(archive, "flow", flow_);
-    io::write_generator(archive, "generator", gen_);
-    io::write_counter(archive, "iteration", iteration_);
+    write_nested(archive, "dynamics", dynamics_);
+    if constexpr (Checkpointable<F>) write_nested(archive, "flow", flow_);
+    write_generator(archive, "generator", gen_);
+    write_counter(archive, "iteration", iteration_);
   }
   void load(torch::serialize::InputArchive& archive)
     requires Checkpointable<D>
   {
-    io::read_nested(archive, "dynamics", dynamics_);
-    if constexpr (Checkpointable<F>) io::read_nested(archive, "flow", flow_);
-    io::read_generator(archive, "generator", gen_);
-    iteration_ = io::read_counter(archive, "iteration");
+    read_nested(archive, "dynamics", dynamics_);
+    if constexpr (Checkpointable<F>) read_nested(archive, "flow", flow_);
+    read_generator(archive, "generator", gen_);
+    iteration_ = read_counter(archive, "iteration");
   }
 
   D& dynamics() { return dynamics_; }

@@ -10,13 +10,13 @@
 #include <torch/arg.h>
 #include <torch/types.h>
 
+#include "gpm/core/archive.hpp"
+#include "gpm/core/capabilities.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
-#include "gpm/core/weight_average.hpp"
 #include "gpm/integrators/integrate.hpp"
-#include "gpm/io/state.hpp"
 
 namespace gpm {
 
@@ -132,12 +132,12 @@ class ParticleModel {
   /// The random stream and the flow's state (Checkpointable): with the same options, a model that
   /// loads a saved state continues exactly as the saved one would have.
   void save(torch::serialize::OutputArchive& archive) const {
-    io::write_generator(archive, "generator", gen_);
-    if constexpr (Checkpointable<F>) io::write_nested(archive, "flow", flow_);
+    write_generator(archive, "generator", gen_);
+    if constexpr (Checkpointable<F>) write_nested(archive, "flow", flow_);
   }
   void load(torch::serialize::InputArchive& archive) {
-    io::read_generator(archive, "generator", gen_);
-    if constexpr (Checkpointable<F>) io::read_nested(archive, "flow", flow_);
+    read_generator(archive, "generator", gen_);
+    if constexpr (Checkpointable<F>) read_nested(archive, "flow", flow_);
   }
 
   /// Reseeds the model's random stream.
