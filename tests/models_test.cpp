@@ -407,7 +407,7 @@ TEST_CASE("models sample with the averaged weights and train the live ones", "[m
 
 TEST_CASE("a perturbed flow samples with the averaged weights of the flow it wraps", "[models][average]") {
   torch::manual_seed(3);
-  gpm::nn::TimeMlp net(gpm::nn::TimeMlpOptions(2, 1).width(16).depth(2).embedding_size(8));
+  gpm::nn::TimeMlp net(gpm::nn::TimeMlpOptions(2, 1).mlp(gpm::nn::MlpOptions().width(16).depth(2)).embedding_size(8));
   net->to(t::device());
   using Critic = gpm::DiscriminatorFlow<gpm::nn::TimeMlp, gpm::NonSaturatingLoss>;
   auto model = gpm::ParticleModel(
