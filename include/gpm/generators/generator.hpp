@@ -113,6 +113,9 @@ class Generator : public OwnsOptimisedNetwork<Net, Opt> {
   const GeneratorOptions& options() const { return options_; }
 
  private:
+  // The host's stream draws the latents; the network's own is never used, so it is not offered.
+  using OwnsOptimisedNetwork<Net, Opt>::generator;
+
   torch::TensorOptions parameter_options() { return this->net()->parameters().front().options(); }
 
   Latent latent_;
