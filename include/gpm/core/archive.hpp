@@ -4,12 +4,17 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include <ATen/core/Generator.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
+#include <torch/nn/module.h>
 #include <torch/types.h>
+
+#include "gpm/core/errors.hpp"
+#include "gpm/core/tensor_ops.hpp"
 
 namespace gpm {
 
@@ -66,11 +71,49 @@ void write_module(torch::serialize::OutputArchive& archive, const std::string& k
   write_nested(archive, key, *holder);
 }
 
-/// Reads into the module held by `holder` what write_module wrote under `key`.
+namespace detail {
+/// Copies the saved tensors into `module`'s own, after checking that the archive holds exactly its
+/// parameters, buffers and submodules with the same shapes and dtypes: a checkpoint of another
+/// architecture is refused before any weight changes shape (LibTorch's Module::load would take the
+/// saved shapes as they are).
+inline void read_module_state(torch::serialize::InputArchive& archive, torch::nn::Module& module, const std::string& path) {
+  std::set<std::string> expected;
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) expected.insert(p.key());
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) expected.insert(b.key());
+  for (const auto& c : module.named_children()) expected.insert(c.key());
+  const auto saved_keys = archive.keys();
+  const std::set<std::string> saved(saved_keys.begin(), saved_keys.end());
+  GPM_CHECK(saved == expected, "the saved module '{}' holds [{}], this one [{}]: the checkpoint belongs to another "
+            "architecture", path, fmt::join(saved, ", "), fmt::join(expected, ", "));
+  torch::NoGradGuard no_grad;
+  const auto copy = [&](const std::string& key, const torch::Tensor& own, bool is_buffer) {
+    torch::Tensor value;
+    archive.read(key, value, is_buffer);
+    GPM_CHECK(value.sizes() == own.sizes() && value.scalar_type() == own.scalar_type(),
+              "the saved tensor '{}{}' is {} {}, this module's is {} {}: the checkpoint belongs to another architecture",
+              path, key, std::string(c10::toString(value.scalar_type())), shape_string(value),
+              std::string(c10::toString(own.scalar_type())), shape_string(own));
+    own.copy_(value);
+  };
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) copy(p.key(), p.value(), false);
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) copy(b.key(), b.value(), true);
+  for (const auto& c : module.named_children()) {
+    torch::serialize::InputArchive nested;
+    archive.read(c.key(), nested);
+    read_module_state(nested, *c.value(), path + c.key() + ".");
+  }
+}
+}  // namespace detail
+
+/// Reads into the module held by `holder` what write_module wrote under `key`; a module of another
+/// architecture (other parameters, shapes or dtypes) is an InvalidArgument naming the tensor, and
+/// leaves the module's shapes as they were.
 /// Example: `read_module(archive, "net", net_);`
 template <class Holder>
 void read_module(torch::serialize::InputArchive& archive, const std::string& key, Holder& holder) {
-  read_nested(archive, key, *holder);
+  torch::serialize::InputArchive nested;
+  archive.read(key, nested);
+  detail::read_module_state(nested, *holder, key + ".");
 }
 
 }  // namespace gpm

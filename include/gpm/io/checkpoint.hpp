@@ -70,15 +70,26 @@ inline void load_archive(torch::serialize::InputArchive& archive, const std::fil
 }
 
 /// Loads what `save` wrote into `object`, which must have the same structure. A missing, truncated,
-/// corrupted or foreign file is an InvalidArgument naming the file and the problem.
+/// corrupted or foreign file is an InvalidArgument naming the file and the problem, and leaves
+/// `object` as it was.
 /// Example: `gpm::io::load(model, dir / "model.pt");`
 template <Checkpointable T>
 void load(T& object, const std::filesystem::path& path) {
   torch::serialize::InputArchive archive;
   load_archive(archive, path);
+  // All or nothing: a load refused part-way restores what it had already overwritten.
+  std::stringstream before;
+  {
+    torch::serialize::OutputArchive backup;
+    object.save(backup);
+    backup.save_to(before);
+  }
   try {
     object.load(archive);
   } catch (const std::exception& e) {
+    torch::serialize::InputArchive backup;
+    backup.load_from(before);
+    object.load(backup);
     throw InvalidArgument(fmt::format("cannot load '{}': it was written for a different model or configuration ({})",
                                       path.string(), first_line(e.what())));
   }
