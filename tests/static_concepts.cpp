@@ -41,6 +41,12 @@ struct PriorWithoutOptions {
 struct DynamicsWithoutStep {
   Tensor sample(int64_t n, at::Generator&) { return torch::zeros({n}); }
 };
+struct ConstSampler {
+  Tensor operator()(int64_t n) const { return torch::zeros({n, 2}); }
+};
+struct MutableSampler {  // a SamplerPrior calls its sampler through a const member
+  Tensor operator()(int64_t n) { return torch::zeros({n, 2}); }
+};
 struct DenoiserWithoutSigma {
   Tensor operator()(const Tensor& x) const { return x; }
 };
@@ -61,6 +67,7 @@ static_assert(!gpm::Flow<VelocityReturningDouble>);
 static_assert(!gpm::Flow<MisnamedVelocity>);
 static_assert(gpm::Flow<FlowWithoutUpdate> && !gpm::TrainableFlow<FlowWithoutUpdate>);
 static_assert(!gpm::TrainableFlow<UpdateWithoutStats>);
+static_assert(gpm::Flow<gpm::BorrowedFlow<MmdRbf>> && !gpm::TrainableFlow<gpm::BorrowedFlow<MmdRbf>>);
 
 // Integrators.
 static_assert(gpm::Integrator<gpm::Euler>);
@@ -76,6 +83,11 @@ static_assert(gpm::TimeGrid<gpm::UniformGrid> && gpm::TimeGrid<gpm::KarrasGrid> 
 static_assert(!gpm::TimeGrid<GridOfFloats>);
 static_assert(gpm::Prior<gpm::GaussianPrior> && gpm::Prior<gpm::OneHotLatents>);
 static_assert(!gpm::Prior<PriorWithoutOptions>);
+static_assert(gpm::Prior<gpm::SamplerPrior<ConstSampler>> && gpm::Prior<gpm::NoisedPrior<gpm::SamplerPrior<ConstSampler>>>);
+static_assert(gpm::Prior<gpm::NoisedPrior<gpm::GaussianPrior>>);
+template <class S>
+concept SamplesAsPrior = requires { typename gpm::SamplerPrior<S>; };
+static_assert(SamplesAsPrior<ConstSampler> && !SamplesAsPrior<MutableSampler>);
 static_assert(gpm::Denoiser<Mixture> && !gpm::Denoiser<DenoiserWithoutSigma>);
 static_assert(gpm::Score<gpm::GaussianScore>);
 static_assert(gpm::Kernel<gpm::RbfKernel> && gpm::Kernel<gpm::RbfSumKernel> && gpm::Kernel<gpm::ImqKernel>);

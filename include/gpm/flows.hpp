@@ -1,6 +1,7 @@
 // All flow functionals: the vector fields particles follow, their estimators and combinators.
 #pragma once
 
+#include "gpm/flows/borrowed_flow.hpp"
 #include "gpm/flows/denoiser_trainer.hpp"
 #include "gpm/flows/denoising_score_flow.hpp"
 #include "gpm/flows/discriminator_flow.hpp"

@@ -104,6 +104,8 @@ expect 2 "unknown refinement 'denoiser'" G sample --run gan_b -n 10 --out x.csv 
 expect 2 "this model has no refinement" G sample --run discr-flow_b -n 10 --out x.csv --refine flow
 expect 2 "field 'time' must be > 0, got -1" G sample --run gan_b -n 10 --out x.csv --refine flow:time=-1
 expect 2 "unknown field 'sigma'" G sample --run gan_b -n 10 --out x.csv --refine flow:sigma=1
+expect 0 "wrote 10 samples" G sample --run gan_b -n 10 --out x.csv --refine flow:integrator=heun
+expect 2 "euler, heun" G sample --run score-gan_b -n 10 --out x.csv --refine denoiser:integrator=rk4
 
 # A generator's samples are its own: a refinement moves them only when asked, and a refinement of 0
 # steps is the generator alone. A run stored with the refinement fields it once had samples the same.

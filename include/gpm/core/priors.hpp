@@ -1,14 +1,20 @@
-// Distributions of initial particles and latent codes. Each models gpm::Prior.
+// Distributions of initial particles and latent codes: a Gaussian, another model's samples, and
+// either with noise added. Each models gpm::Prior.
 #pragma once
 
+#include <cmath>
+#include <concepts>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Generator.h>
 #include <torch/arg.h>
 #include <torch/types.h>
 
+#include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/tensor_ops.hpp"
 
 namespace gpm {
 
@@ -40,6 +46,55 @@ class GaussianPrior {
 
  private:
   GaussianPriorOptions options_;
+};
+
+/// Initial particles drawn from another model's sampler: `sampler(n)` returns n particles [n, ...]
+/// (a GAN's samples, a trained EDM's, a fixed set), moved to the host's dtype and device. A particle
+/// model with this prior starts where the other model ends, and trains from there: its flow learns
+/// to move these particles, not a Gaussian's. The sampler is held by value and called through a
+/// const member, so it must be callable as const; a lambda that captures the other model by
+/// reference is (the model itself need not be const), and that model must outlive the prior. The
+/// sampler draws from its own random stream (the GAN's), not from the host's `gen`.
+/// Example: `SamplerPrior from_gan([&gan](int64_t n) { return gan.sample(n); });`
+template <class S>
+  requires std::invocable<const S&, int64_t>
+class SamplerPrior {
+ public:
+  explicit SamplerPrior(S sampler) : sampler_(std::move(sampler)) {}
+  torch::Tensor sample(int64_t n, const torch::TensorOptions& options, at::Generator& /*gen*/) const {
+    GPM_CHECK(n > 0, "SamplerPrior::sample: n must be > 0, got {}", n);
+    const torch::Tensor x = sampler_(n);
+    check_particles(x, "SamplerPrior::sample", "the sampler's output");
+    GPM_CHECK(x.size(0) == n, "SamplerPrior::sample: asked for {} particles, the sampler returned {}; it must "
+              "return n particles [n, ...]", n, x.size(0));
+    return x.to(options);
+  }
+  const S& sampler() const { return sampler_; }
+
+ private:
+  S sampler_;
+};
+
+/// x + σ ε with x drawn from `prior` and ε ~ N(0, I) from the host's stream: the start of a
+/// denoising refinement (SDEdit, Meng et al. 2022), which noises a generator's samples to σ and
+/// follows a denoiser's probability flow from σ down. Give the flow's grid the same first level.
+/// Example: `NoisedPrior start(SamplerPrior([&gan](int64_t n) { return gan.sample(n); }), 1.0);`
+template <Prior P>
+class NoisedPrior {
+ public:
+  NoisedPrior(P prior, double sigma) : prior_(std::move(prior)), sigma_(sigma) {
+    GPM_CHECK(std::isfinite(sigma_) && sigma_ >= 0, "NoisedPrior: sigma must be finite and >= 0, got {}", sigma_);
+  }
+  torch::Tensor sample(int64_t n, const torch::TensorOptions& options, at::Generator& gen) const {
+    const torch::Tensor x = prior_.sample(n, options, gen);
+    return x + sigma_ * torch::randn(x.sizes(), gen, x.options());
+  }
+  const P& prior() const { return prior_; }
+  double sigma() const { return sigma_; }
+
+ private:
+  P prior_;
+  double sigma_;
 };
 
 }  // namespace gpm
