@@ -1,4 +1,5 @@
 // Datasets: the toy 2-D distributions, CSV point clouds, dataset specs, and their error messages.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -6,7 +7,10 @@
 #include <fstream>
 #include <numbers>
 #include <string>
+#include <string_view>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -73,6 +77,29 @@ void check_sampler(const D& dataset, torch::Dtype dtype) {
   REQUIRE(torch::equal(x, dataset.sample(64, b)));
   REQUIRE_FALSE(torch::equal(x, dataset.sample(64, a)));
 }
+
+/// `spec` ("name:k=v,...") with the value of `key` replaced by `value`.
+std::string with_option(const std::string& spec, const std::string& key, const std::string& value) {
+  const auto colon = spec.find(':');
+  std::vector<std::string> items;
+  for (const auto item : data::detail::split_cells(std::string_view(spec).substr(colon + 1)))
+    items.push_back(item.starts_with(key + "=") ? key + "=" + value : std::string(item));
+  return fmt::format("{}:{}", spec.substr(0, colon), fmt::join(items, ","));
+}
+
+/// Options of every kind a spec can give, for read_spec_options.
+enum class Shade { light, dark };
+constexpr std::array<std::pair<Shade, std::string_view>, 2> option_names(Shade) {
+  return {{{Shade::light, "light"}, {Shade::dark, "dark"}}};
+}
+struct SpecTestOptions {
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, count, Range::between(1, 10), "a count") = 3;
+  GPM_OPTION(double, scale, Range::any(), "a scale") = 0.1;
+  GPM_OPTION(bool, flag, Range::any(), "a flag") = false;
+  GPM_OPTION(Shade, shade, Range::any(), "a shade") = Shade::light;
+  GPM_OPTIONS_END
+};
 
 }  // namespace
 
@@ -314,25 +341,186 @@ TEST_CASE("dataset specs build the named dataset with the given parameters", "[d
   REQUIRE(((cloud.sample(16, a).select(1, 0) - 1).remainder(3) == 0).all().item<bool>());
 }
 
-TEST_CASE("dataset spec errors list the valid names and parameters", "[data][spec][errors]") {
+TEST_CASE("dataset spec errors list the valid names and parameters and name the range", "[data][spec][errors]") {
   REQUIRE_THROWS_AS(data::parse_dataset("rings"), gpm::InvalidArgument);
   REQUIRE_THROWS_WITH(data::parse_dataset("rings"), Contains("unknown dataset 'rings'") &&
                                                         Contains("ring (modes, radius, std), grid (per_side, spacing, std), "
                                                                  "moons (noise), checkerboard (cells, size), swissroll (noise)") &&
                                                         Contains("CSV file"));
+  REQUIRE_THROWS_WITH(data::parse_dataset(" :modes=3"), Contains("unknown dataset ''"));
+  REQUIRE_THROWS_AS(data::parse_dataset("ring:mode=3"), gpm::InvalidArgument);
   REQUIRE_THROWS_WITH(data::parse_dataset("ring:mode=3"),
-                      Contains("'ring' has no parameter 'mode'; valid parameters: modes, radius, std"));
-  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes=abc"),
-                      Contains("the value of 'modes' is 'abc', which is not a finite number"));
-  REQUIRE_THROWS_WITH(data::parse_dataset("moons:noise=nan"), Contains("which is not a finite number"));
-  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes=2.5"), Contains("'modes' must be a whole number, got 2.5"));
-  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes"), Contains("'modes' is not of the form name=value"));
-  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes=3,modes=4"), Contains("the parameter 'modes' is given twice"));
-  REQUIRE_THROWS_WITH(data::parse_dataset("ring:modes=0"),
-                      Contains("dataset spec 'ring:modes=0'") && Contains("modes must be >= 1, got 0"));
+                      Contains("dataset spec 'ring:mode=3': unknown parameter 'mode'; valid parameters: modes, radius, std"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("checkerboard:cell=3"), Contains("valid parameters: cells, size"));
+  // Values are typed by the option's declaration (modes is an integer, std a number), checked
+  // against its declared range (the message names it), and given once each.
+  const std::vector<std::pair<const char*, const char*>> bad_values{
+      {"ring:modes=abc", "the parameter 'modes' must be an integer, got 'abc'"},
+      {"ring:modes=2.5", "the parameter 'modes' must be an integer, got '2.5'"},
+      {"ring:modes=1e20", "the parameter 'modes' must be an integer of magnitude at most 2^53, got '1e20'"},
+      {"ring:std=wide", "the parameter 'std' must be a number, got 'wide'"},
+      {"ring:modes=0", "dataset spec 'ring:modes=0': the parameter 'modes' must be ≥ 1, got 0"},
+      {"ring:std=-1", "the parameter 'std' must be > 0, got -1"},
+      {"checkerboard:cells=1", "the parameter 'cells' must be ≥ 2, got 1"},
+      {"swissroll:noise=-0.1", "the parameter 'noise' must be ≥ 0, got -0.1"},
+      {"moons:noise=nan", "the parameter 'noise' must be a finite number, got nan"},
+      {"moons:noise=1e400", "the parameter 'noise' must be a finite number, got inf"},
+      {"ring:modes", "'modes' is not of the form name=value"},
+      {"ring:modes=3,", "'' is not of the form name=value"},
+      {"ring:modes=3,modes=4", "the parameter 'modes' is given twice"},
+  };
+  for (const auto& [spec, message] : bad_values) {
+    INFO(spec);
+    REQUIRE_THROWS_AS(data::parse_dataset(spec), gpm::InvalidArgument);
+    REQUIRE_THROWS_WITH(data::parse_dataset(spec), Contains(message));
+  }
   REQUIRE_THROWS_WITH(data::parse_dataset("  "), Contains("dataset spec is empty"));
   REQUIRE_THROWS_WITH(data::parse_dataset("no/such/file.csv"), Contains("does not exist"));
   REQUIRE_THROWS_WITH(data::parse_dataset("moons").centers(), Contains("'moons' is not a Gaussian mixture"));
+  REQUIRE_THROWS_WITH(data::resolve_dataset_spec("ring:radius=0"), Contains("the parameter 'radius' must be > 0, got 0"));
+  // Beyond the declared ranges, the dataset's own checks still apply, under the spec's name.
+  REQUIRE_THROWS_WITH(data::parse_dataset("ring", torch::TensorOptions().dtype(torch::kLong)),
+                      Contains("dataset spec 'ring': GaussianRing: tensor options have dtype Long"));
+}
+
+TEST_CASE("every entry of the dataset table builds with its defaults, as its class does", "[data][spec][registry]") {
+  const auto opts = gpm::test::options<double>();
+  REQUIRE(data::builtin_datasets().size() == 5);
+  for (const auto& entry : data::builtin_datasets()) {
+    INFO(entry.name);
+    REQUIRE(data::find_builtin_dataset(entry.name) == &entry);
+    REQUIRE_FALSE(entry.summary.empty());
+    REQUIRE_FALSE(entry.fields.empty());
+    const auto dataset = data::parse_dataset(entry.name, opts);
+    REQUIRE(dataset.description() == entry.name);
+    REQUIRE(dataset.dim() == 2);
+    auto a = gpm::test::generator(3), b = gpm::test::generator(3);
+    const auto x = dataset.sample(64, a);
+    REQUIRE(x.sizes() == torch::IntArrayRef({64, 2}));
+    REQUIRE(torch::isfinite(x).all().item<bool>());
+    // The table's build and the spec at the defaults give the same points.
+    REQUIRE(torch::equal(x, entry.build("", opts, entry.name).sample(64, b)));
+  }
+  REQUIRE(data::find_builtin_dataset("rings") == nullptr);
+  // The defaults are the classes' own.
+  auto a = gpm::test::generator(4), b = gpm::test::generator(4);
+  REQUIRE(torch::equal(data::parse_dataset("ring", opts).sample(32, a), data::GaussianRing({}, opts).sample(32, b)));
+  REQUIRE(torch::equal(data::parse_dataset("grid", opts).sample(32, a), data::GaussianGrid({}, opts).sample(32, b)));
+  REQUIRE(torch::equal(data::parse_dataset("moons", opts).sample(32, a), data::TwoMoons({}, opts).sample(32, b)));
+  REQUIRE(torch::equal(data::parse_dataset("checkerboard", opts).sample(32, a), data::Checkerboard({}, opts).sample(32, b)));
+  REQUIRE(torch::equal(data::parse_dataset("swissroll", opts).sample(32, a), data::SwissRoll({}, opts).sample(32, b)));
+}
+
+TEST_CASE("every dataset option round-trips through the spec string", "[data][spec][registry]") {
+  const auto opts = gpm::test::options<double>();
+  for (const auto& entry : data::builtin_datasets()) {
+    const auto defaults = data::resolve_dataset_spec(entry.name);
+    REQUIRE(data::resolve_dataset_spec(defaults) == defaults);
+    for (const auto& field : entry.fields) {
+      // Every declared range is bounded below only, so a larger value is valid and differs.
+      const auto value = field.type == "integer" ? fmt::format("{}", std::stoll(field.default_value) + 1)
+                                                 : fmt::format("{}", std::stod(field.default_value) + 0.25);
+      const auto spec = fmt::format("{}:{}={}", entry.name, field.name, value);
+      INFO(spec);
+      const auto resolved = data::resolve_dataset_spec(spec);
+      REQUIRE_THAT(resolved, Contains(fmt::format("{}={}", field.name, value)));
+      REQUIRE(data::resolve_dataset_spec(resolved) == resolved);
+      // Every other option keeps its default.
+      REQUIRE(resolved == with_option(defaults, field.name, value));
+      auto a = gpm::test::generator(6), b = gpm::test::generator(6), c = gpm::test::generator(6);
+      const auto x = data::parse_dataset(spec, opts).sample(64, a);
+      REQUIRE(torch::equal(x, data::parse_dataset(resolved, opts).sample(64, b)));
+      REQUIRE_FALSE(torch::equal(x, data::parse_dataset(entry.name, opts).sample(64, c)));
+    }
+  }
+}
+
+TEST_CASE("dataset specs give the same points as before the dataset table", "[data][spec][registry]") {
+  // Captured from the spec parser that preceded the table, on the CPU with gpm::make_generator(7):
+  // the first three points of each spec, row by row.
+  struct Captured {
+    const char* spec;
+    torch::Dtype dtype;
+    std::vector<double> points;
+  };
+  const std::vector<Captured> captured{
+      {"ring", torch::kFloat64,
+       {2.983724013096031, 0.50552717456084773, -1.5413041110957977, 1.9783098128221765, 0.32108990735543375, 3.2513101822874821}},
+      {"ring", torch::kFloat32,
+       {2.9837241172790527, 0.50552719831466675, -1.5413041114807129, 1.9783097505569458, 0.32108992338180542, 3.2513101100921631}},
+      {"ring:modes=8,radius=2,std=0.1", torch::kFloat64,
+       {1.410958364992301, -1.3131081274609258, -1.8228506255941912, 0.042990811188951643, 1.2930213472192134, 1.4938416890534993}},
+      {"grid", torch::kFloat64,
+       {1.9967448026192063, -3.8988945650878306, 2.177149374405809, 0.0429908111889514, 3.8788077848461184, -1.9203718733195956}},
+      {"grid:per_side=3, spacing=1", torch::kFloat64,
+       {-1.0032551973807937, -0.89889456508783039, 0.17714937440580888, 0.0429908111889514, 0.87880778484611821, 0.079628126680404338}},
+      {"moons", torch::kFloat64,
+       {0.39882842475275748, -0.3643623103176577, 0.22830714339040065, -0.42291093108386846, -1.0793770405554279, 0.31908557398155207}},
+      {" moons : noise = 0.2 ", torch::kFloat64,
+       {0.4365793862026483, -0.45945354221074575, 0.10917742647527393, -0.58808750983039415, -1.2511470105342666, 0.21835046548142653}},
+      {" moons : noise = 0.2 ", torch::kFloat32,
+       {-0.35977247357368469, 0.61717414855957031, 0.27792719006538391, -0.22610576450824738, 1.164588451385498, -0.50386685132980347}},
+      {"checkerboard", torch::kFloat64,
+       {1.255122393803227, 1.4004915826154614, 0.037891377444036589, -1.1898529346008913, -1.5925180906675029, 0.65055516817623782}},
+      {"checkerboard", torch::kFloat32,
+       {1.6568902730941772, 1.2327616214752197, 0.42506140470504761, -1.7929139137268066, -1.3702635765075684, 0.36531615257263184}},
+      {"checkerboard:cells=6,size=3", torch::kFloat64,
+       {0.12756119690161344, -0.79975420869226932, -0.98105431127798171, 0.40507353269955437, -0.29625904533375147, -0.17472241591188109}},
+      {"swissroll", torch::kFloat64,
+       {0.59010840757015914, 1.0948185443405145, 0.82182562365495215, 1.1633133239095967, 2.3162477229579572, 0.62424950263173318}},
+      {"swissroll", torch::kFloat32,
+       {-1.849323034286499, -0.52944082021713257, 1.4344049692153931, 0.43587574362754822, -0.27459335327148438, -2.1000428199768066}},
+      {"swissroll:noise=0", torch::kFloat64,
+       {0.71524842064427452, 1.2832252961146782, 0.77725138261401239, 1.233996568582963, 2.4737445023347067, 0.68743439775606896}},
+      {"ring:modes=5.0,radius=+3", torch::kFloat64,
+       {2.983724013096031, 0.50552717456084773, -1.5413041110957977, 1.9783098128221765, 0.32108990735543375, 3.2513101822874821}},
+      {"grid:std=1e-1", torch::kFloat64,
+       {1.9967448026192063, -3.8988945650878306, 2.177149374405809, 0.0429908111889514, 3.8788077848461184, -1.9203718733195956}},
+  };
+  for (const auto& c : captured) {
+    INFO(c.spec << " " << c10::toString(c.dtype));
+    auto gen = gpm::make_generator(7);
+    const auto x = data::parse_dataset(c.spec, torch::TensorOptions().dtype(c.dtype)).sample(3, gen);
+    REQUIRE(torch::equal(x, torch::tensor(c.points, torch::kFloat64).view({3, 2}).to(c.dtype)));
+  }
+}
+
+TEST_CASE("spec options: values typed by the declaration, written back exactly", "[data][spec]") {
+  const auto read = [](std::string_view text) { return data::read_spec_options(text, SpecTestOptions(), "test"); };
+  const auto o = read(" count = 7 , scale=-0.125,flag=true, shade=dark ");
+  REQUIRE(o.count() == 7);
+  REQUIRE(o.scale() == -0.125);
+  REQUIRE(o.flag());
+  REQUIRE(o.shade() == Shade::dark);
+  REQUIRE(read("").count() == 3);
+  REQUIRE(read("count=+4").count() == 4);
+  REQUIRE(read("count=1e1").count() == 10);
+  REQUIRE(data::write_spec_options(SpecTestOptions()) == "count=3,scale=0.1,flag=false,shade=light");
+  REQUIRE(data::write_spec_options(o) == "count=7,scale=-0.125,flag=true,shade=dark");
+  const auto third = SpecTestOptions().scale(1.0 / 3.0);
+  REQUIRE(read(data::write_spec_options(third)).scale() == third.scale());
+  REQUIRE(data::spec_option_names<SpecTestOptions>() == "count, scale, flag, shade");
+  REQUIRE_THROWS_WITH(read("count=11"), Contains("test: the parameter 'count' must be in [1, 10], got 11"));
+  REQUIRE_THROWS_WITH(read("flag=1"), Contains("test: the parameter 'flag' must be true or false, got '1'"));
+  REQUIRE_THROWS_WITH(read("shade=grey"), Contains("the parameter 'shade' must be one of light, dark, got 'grey'"));
+  REQUIRE_THROWS_WITH(read("size=1"), Contains("test: unknown parameter 'size'; valid parameters: count, scale, flag, shade"));
+}
+
+TEST_CASE("the dataset listing shows every entry with its summary, spec and option table", "[data][spec][registry]") {
+  const auto text = data::builtin_datasets_text();
+  const auto markdown = data::builtin_datasets_markdown();
+  for (const auto& entry : data::builtin_datasets()) {
+    REQUIRE_THAT(text, Contains(fmt::format("{}: {}", entry.name, entry.summary)));
+    REQUIRE_THAT(markdown, Contains(fmt::format("## {}\n\n{}.", entry.name, entry.summary)));
+    REQUIRE_THAT(text, Contains(data::resolve_dataset_spec(entry.name)));
+    for (const auto& field : entry.fields) {
+      REQUIRE_THAT(text, Contains(field.doc));
+      REQUIRE_THAT(markdown, Contains(fmt::format("| `{}` | {} | `{}` | {} | {} |", field.name, field.type,
+                                                  field.default_value, field.range, field.doc)));
+    }
+  }
+  REQUIRE_THAT(text, Contains("ring:modes=5,radius=3,std=0.5") && Contains("modes   5        ≥ 1"));
+  REQUIRE_THAT(markdown, Contains("| `cells` | integer | `4` | ≥ 2 | cells per side of the board |"));
 }
 
 TEMPLATE_TEST_CASE("standardization: fitted data has mean 0 and unit mean variance; the map round-trips",

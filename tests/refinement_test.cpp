@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "gpm/gpm.hpp"
+#include "support/small_models.hpp"
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
@@ -266,10 +267,10 @@ TEST_CASE("a refinement's integrator is named in its options", "[models][refine]
 }
 
 TEST_CASE("a Discriminator Flow started from a GAN's samples trains from them", "[models][refine]") {
-  const auto gan_options = gpm::GanOptions().latent_dim(4).width(16).depth(1).seed(3);
+  const auto gan_options = gpm::test::small_gan(4, 16, 1).seed(3);
   auto gan = gpm::make_gan(2, gan_options), copy = gpm::make_gan(2, gan_options);
-  auto df = gpm::make_discriminator_flow(2, gpm::DiscriminatorFlowModelOptions().width(16).depth(1).embedding_size(8)
-                                                .input_features(0).generation_steps(4));
+  auto df_options = gpm::test::small_discriminator_flow(16, 1, 8).generation_steps(4);
+  auto df = gpm::make_discriminator_flow(2, df_options.discriminator(gpm::test::raw_input(df_options.discriminator())));
   // The Discriminator Flow's own flow, stepper and grid; the GAN's samples as its prior.
   gpm::ParticleModel from_gan(std::move(df.flow()), std::move(df.integrator()), df.grid(),
                               gpm::SamplerPrior([&gan](int64_t n) { return gan.sample(n); }));

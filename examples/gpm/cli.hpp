@@ -319,7 +319,7 @@ inline int command_demo(const fs::path& out, bool quick, bool quiet) {
   return 0;
 }
 
-/// Every model with its presets, or the field tables of every model in Markdown (docs/options.md).
+/// Every model with its presets, or the field tables of every model and dataset in Markdown (docs/options.md).
 inline int command_models(bool markdown) {
   if (!markdown) {
     for (const auto& m : models())
@@ -334,6 +334,16 @@ inline int command_models(bool markdown) {
   for (const auto& m : models())
     fmt::print("\n## {}\n\n{}. Presets: {}.\n\n{}", m.name, m.summary, fmt::join(m.presets, ", "),
                gpm::io::option_table_markdown(m.fields("default")));
+  fmt::print("\n# Datasets\n\nA `--data` spec is the path of a CSV file (containing '/' or ending in .csv: one point per "
+             "row, an optional header line) or `name:key=value,...` with a dataset below and values of its options; "
+             "omitted options keep their defaults.\n\n{}", gpm::data::builtin_datasets_markdown());
+  return 0;
+}
+
+/// The built-in datasets with their options (`gpm datasets`).
+inline int command_datasets() {
+  fmt::print("{}\nA --data spec is one of these, name:key=value,... (omitted options keep their defaults), or the path of "
+             "a CSV file (containing '/' or ending in .csv).\n", gpm::data::builtin_datasets_text());
   return 0;
 }
 
@@ -417,7 +427,8 @@ inline int run_cli(int argc, char** argv) {
 
   bool markdown = false;
   auto* models_cmd = app.add_subcommand("models", "list the models and their presets");
-  models_cmd->add_flag("--markdown", markdown, "print every model's config fields as Markdown tables (docs/options.md)");
+  models_cmd->add_flag("--markdown", markdown, "print every model's and dataset's fields as Markdown tables (docs/options.md)");
+  auto* datasets_cmd = app.add_subcommand("datasets", "list the built-in datasets with their options, for --data");
 
   try {
     app.parse(argc, argv);
@@ -435,6 +446,7 @@ inline int run_cli(int argc, char** argv) {
     }
     if (*train_cmd) return command_train(train_args);
     if (*models_cmd) return command_models(markdown);
+    if (*datasets_cmd) return command_datasets();
     if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine);
     if (*eval_cmd) return command_eval(samples, reference, centers, mode_std);
     if (*data_cmd) return command_data(data_spec, data_n, data_out, data_seed, data_centers);

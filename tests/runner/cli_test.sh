@@ -147,6 +147,19 @@ expect 0 "churn.s_noise" "$gpm" train --model edm --help
 "$gpm" models --markdown >options.md && cmp -s options.md "$docs/options.md" && pass ||
   fail "docs/options.md differs from \`gpm models --markdown\`; regenerate it with that command"
 
+# The dataset listing: every built-in dataset with its spec at the defaults, which gives the same
+# points as its bare name, and its options with their ranges; spec errors name what is valid.
+"$gpm" datasets >datasets.txt && [ "$(grep -c '^  with the defaults: ' datasets.txt)" = 5 ] &&
+  grep -qF "ring:modes=5,radius=3,std=0.5" datasets.txt && grep -qE '^  cells +4 +≥ 2 ' datasets.txt && pass ||
+  fail "gpm datasets should list the five datasets with their defaults and ranges"
+for spec in $(sed -n 's/^  with the defaults: //p' datasets.txt); do
+  G data --data "$spec" -n 20 --seed 1 --out listed.csv >/dev/null && G data --data "${spec%%:*}" -n 20 --seed 1 \
+    --out named.csv >/dev/null && cmp -s listed.csv named.csv && pass || fail "gpm data --data $spec differs from ${spec%%:*}"
+done
+expect 2 "unknown parameter 'mode'; valid parameters: modes, radius, std" G data --data ring:mode=3 -n 10 --out m.csv
+expect 2 "the parameter 'std' must be > 0, got 0" G data --data ring:std=0 -n 10 --out m.csv
+expect 2 "unknown dataset 'rings'; valid names: ring (modes, radius, std)" G data --data rings -n 10 --out m.csv
+
 # Reference data: the same seed gives the same points; a mixture's centres on request.
 G data --data ring -n 300 --seed 5 --out ref_a.csv --centers centers.csv >/dev/null &&
   G data --data ring -n 300 --seed 5 --out ref_b.csv >/dev/null && cmp -s ref_a.csv ref_b.csv &&

@@ -1,5 +1,6 @@
 // Two-dimensional toy distributions: Gaussian mixtures on a ring or a grid, two moons, a
-// checkerboard and a swiss roll. Each models gpm::data::Dataset and draws fresh points per call.
+// checkerboard and a swiss roll. Each models gpm::data::Dataset and draws fresh points per call;
+// its options are declared with GPM_OPTION, so the dataset table (registry.hpp) reads specs by them.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/errors.hpp"
+#include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/data/dataset.hpp"
 
@@ -59,13 +61,13 @@ class IsotropicMixture {
   double std_;
 };
 
+/// GaussianRing's options, also its spec's parameters ("ring:modes=8,radius=2").
 struct GaussianRingOptions {
-  /// Number of modes K on the circle.
-  TORCH_ARG(int64_t, modes) = 5;
-  /// Radius R of the circle of centres.
-  TORCH_ARG(double, radius) = 3.0;
-  /// Standard deviation s of every mode.
-  TORCH_ARG(double, std) = 0.5;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, modes, Range::at_least(1), "number of modes K on the circle") = 5;
+  GPM_OPTION(double, radius, Range::above(0), "radius R of the circle of centres") = 3.0;
+  GPM_OPTION(double, std, Range::above(0), "standard deviation s of every mode") = 0.5;
+  GPM_OPTIONS_END
 };
 
 /// K Gaussians N(μ_k, s² I) with centres on a circle, μ_k = R (cos 2πk/K, sin 2πk/K), k = 0..K−1.
@@ -90,13 +92,13 @@ class GaussianRing : public IsotropicMixture {
   GaussianRingOptions options_;
 };
 
+/// GaussianGrid's options, also its spec's parameters ("grid:per_side=3,std=0.05").
 struct GaussianGridOptions {
-  /// Modes per side: the grid holds per_side² modes.
-  TORCH_ARG(int64_t, per_side) = 5;
-  /// Distance between neighbouring centres.
-  TORCH_ARG(double, spacing) = 2.0;
-  /// Standard deviation s of every mode (0.05 is the other common choice).
-  TORCH_ARG(double, std) = 0.1;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, per_side, Range::at_least(1), "modes per side: the grid holds per_side² modes") = 5;
+  GPM_OPTION(double, spacing, Range::above(0), "distance between neighbouring centres") = 2.0;
+  GPM_OPTION(double, std, Range::above(0), "standard deviation s of every mode (0.05 is the other common choice)") = 0.1;
+  GPM_OPTIONS_END
 };
 
 /// per_side² Gaussians N(μ_k, s² I) on a square grid centred at the origin: each coordinate of μ_k
@@ -122,9 +124,11 @@ class GaussianGrid : public IsotropicMixture {
   GaussianGridOptions options_;
 };
 
+/// TwoMoons' options, also its spec's parameters ("moons:noise=0.05").
 struct TwoMoonsOptions {
-  /// Standard deviation of the Gaussian noise added to each coordinate.
-  TORCH_ARG(double, noise) = 0.1;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(double, noise, Range::at_least(0), "standard deviation of the Gaussian noise added to each coordinate") = 0.1;
+  GPM_OPTIONS_END
 };
 
 /// Two interleaved half circles (the scikit-learn convention): with t ∼ U[0, π], half the points
@@ -154,11 +158,12 @@ class TwoMoons {
   torch::TensorOptions tensor_options_;
 };
 
+/// Checkerboard's options, also its spec's parameters ("checkerboard:cells=6,size=6").
 struct CheckerboardOptions {
-  /// Cells per side of the board (>= 2).
-  TORCH_ARG(int64_t, cells) = 4;
-  /// Side length of the board, which covers [−size/2, size/2]².
-  TORCH_ARG(double, size) = 4.0;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int64_t, cells, Range::at_least(2), "cells per side of the board") = 4;
+  GPM_OPTION(double, size, Range::above(0), "side length of the board, which covers [−size/2, size/2]²") = 4.0;
+  GPM_OPTIONS_END
 };
 
 /// Uniform on the filled cells of a checkerboard: the board [−size/2, size/2]² is cut into
@@ -194,9 +199,12 @@ class Checkerboard {
   torch::Tensor corners_;  // lower-left corners of the filled cells, [cells²/2 (rounded up), 2]
 };
 
+/// SwissRoll's options, also its spec's parameters ("swissroll:noise=0.05").
 struct SwissRollOptions {
-  /// Standard deviation of the Gaussian noise added to each coordinate, in output units.
-  TORCH_ARG(double, noise) = 0.1;
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(double, noise, Range::at_least(0),
+             "standard deviation of the Gaussian noise added to each coordinate, in output units") = 0.1;
+  GPM_OPTIONS_END
 };
 
 /// A two-dimensional swiss roll (spiral): with t = 1.5π (1 + 2u), u ∼ U[0, 1],
