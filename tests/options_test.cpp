@@ -75,3 +75,18 @@ TEST_CASE("the field table lists nested fields by their dotted names", "[options
   CHECK(activation->default_value == "relu");
   CHECK(activation->range == "relu | leaky_relu | silu");
 }
+
+TEST_CASE("the nested options example of docs/concepts.md builds what it says", "[options]") {
+  auto gan = gpm::make_gan(2, gpm::GanOptions()
+                                  .generator(gpm::nn::MlpOptions().width(256).batch_norm(true))
+                                  .discriminator_optimizer(gpm::AdamOptions().lr(1e-4).beta1(0.5)));
+  CHECK(gan.dynamics().net()->options().width() == 256);
+  CHECK(gan.dynamics().net()->options().batch_norm());
+  CHECK(gan.flow().optimizer().param_groups().front().options().get_lr() == 1e-4);
+  auto edm = gpm::io::read_options(nlohmann::json::parse(R"({"network.mlp.width": 256, "optimizer": {"lr": 2e-4}})"),
+                                   gpm::EdmOptions(), "edm");
+  CHECK(edm.network().mlp().width() == 256);
+  CHECK(edm.network().mlp().input_features() == 128);
+  CHECK(edm.optimizer().lr() == 2e-4);
+  CHECK(gpm::nn::TimeMlpOptions(gpm::EdmOptions().network()).embedding_size(64).fourier_scale() == 1.0);
+}
