@@ -475,3 +475,15 @@ TEMPLATE_TEST_CASE("a generator with batch norm samples each latent on its own a
   }
   CHECK(t::max_abs(running() - live) == 0.0);
 }
+
+TEST_CASE("sample_with takes a temporary stepper as documented", "[models][edm]") {
+  auto edm = gpm::make_edm(2, t::small_edm(16, 1, 8).sampling_steps(4).seed(3).device(t::device()));
+  edm.seed(5);
+  const auto temporary =
+      edm.sample_with(gpm::EulerMaruyama(gpm::EdmDiffusion{}, gpm::EulerMaruyamaOptions().drift_scale(2.0)), 16);
+  edm.seed(5);
+  gpm::EulerMaruyama named(gpm::EdmDiffusion{}, gpm::EulerMaruyamaOptions().drift_scale(2.0));
+  CHECK(torch::equal(temporary, edm.sample_with(named, 16)));
+  edm.seed(5);
+  CHECK_FALSE(torch::equal(temporary, edm.sample_with(gpm::Euler{}, 16)));
+}

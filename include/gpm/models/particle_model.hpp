@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/core/Generator.h>
@@ -73,9 +74,11 @@ class ParticleModel {
   }
 
   /// n particles integrated with another stepper over the same grid (e.g. EDM's SDE or churn
-  /// sampler for a model trained once), all N steps or the first `steps`.
-  template <Integrator J>
-  torch::Tensor sample_with(J& integrator, int64_t n, std::optional<int64_t> steps = std::nullopt) {
+  /// sampler for a model trained once), all N steps or the first `steps`. The stepper may be a
+  /// temporary: `edm.sample_with(EulerMaruyama(EdmDiffusion{}, EulerMaruyamaOptions().drift_scale(2)), n)`.
+  template <class J>
+    requires Integrator<std::remove_cvref_t<J>>
+  torch::Tensor sample_with(J&& integrator, int64_t n, std::optional<int64_t> steps = std::nullopt) {
     torch::NoGradGuard no_grad;
     const auto weights = averaged_weights_of(flow_);
     return integrate(integrator, flow_, draw_prior(n), times_, gen_, steps);
