@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   for (int step = 0; step < 1500; ++step) edm.train_step(cookbook::ring().sample(256, data_gen).to(torch::kFloat32));
   const torch::Tensor heun = edm.sample(2000);
   // The same denoiser and grid, stepped by Euler–Maruyama on the reverse SDE: its drift is twice
-  // the probability flow's (drift_scale 2) and its noise EDM's √(2σ dσ).
+  // the probability flow's (drift_scale 2) and its noise g(σ) = √(2σ).
   gpm::EulerMaruyama<gpm::EdmDiffusion> sde(gpm::EdmDiffusion{}, gpm::EulerMaruyamaOptions().drift_scale(2.0));
   const torch::Tensor stochastic = edm.sample_with(sde, 2000);
   // [/recipe]

@@ -10,26 +10,29 @@ int main(int argc, char** argv) {
   auto gan = gpm::make_gan(2, gpm::GanOptions()
                                   .latent_dim(8)
                                   .generator(gpm::nn::MlpOptions().width(64).depth(2))
-                                  .discriminator(gpm::nn::MlpOptions().width(64).depth(2)));
-  for (int step = 0; step < 300; ++step) gan.train_step(batch());
+                                  .discriminator(gpm::nn::MlpOptions().width(64).depth(2))
+                                  .generator_optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5))
+                                  .discriminator_optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5)));
+  for (int step = 0; step < 1000; ++step) gan.train_step(batch());
   // [recipe]
   // The Discriminator Flow's flow, stepper and grid; the GAN's samples as its prior, so that it
   // learns (and later samples) the way from those samples to the data.
   auto df = gpm::make_discriminator_flow(
       2, gpm::DiscriminatorFlowModelOptions()
              .discriminator(gpm::nn::TimeMlpOptions().mlp(gpm::nn::MlpOptions().width(64).depth(2)).embedding_size(16))
-             .generation_steps(8));
+             .generation_steps(8)
+             .optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5)));
   gpm::ParticleModel from_gan(std::move(df.flow()), std::move(df.integrator()), df.grid(),
                               gpm::SamplerPrior([&gan](int64_t n) { return gan.sample(n); }));
-  for (int step = 0; step < 300; ++step) from_gan.train_step(batch());
+  for (int step = 0; step < 600; ++step) from_gan.train_step(batch());
   const torch::Tensor refined = from_gan.sample(2000);
   // [/recipe]
   cookbook::write_figure(argc, argv, "flow_from_gan.png", refined, "Discriminator Flow from a GAN's samples");
   const auto gan_fraction = gpm::metrics::mode_coverage(gan.sample(2000).to(torch::kFloat64), cookbook::ring().centers(),
                                                         cookbook::ring().std()).high_quality_fraction;
-  // The flow must not lose what the GAN had (a margin of 0.03 for 2000 samples' noise) and must
-  // reach 0.85 of the 0.989 true samples give.
-  const double needed = std::max(0.85, gan_fraction - 0.03);
+  // Trained from the GAN's samples, the flow must take more of them to the modes than the GAN put
+  // there: 0.05 above the GAN's fraction, 5 standard errors of a fraction of 2000 samples.
+  const double needed = gan_fraction + 0.05;
   return cookbook::report("Discriminator Flow from the GAN's samples", refined, needed,
                           fmt::format("the GAN's own {:.3f}", gan_fraction))
              ? EXIT_SUCCESS

@@ -18,6 +18,6 @@ int main(int argc, char** argv) {
   const torch::Tensor samples = model.sample(2000);
   // [/recipe]
   cookbook::write_figure(argc, argv, "generator_mmd_flow.png", samples, "generator + MMD flow, 2000 steps");
-  // True samples give 0.989; a margin of 0.09 for 2000 steps of a 64-unit generator.
-  return cookbook::report("generator + MMD flow", samples, 0.90) ? EXIT_SUCCESS : EXIT_FAILURE;
+  // True samples give 0.989; this seeded run gives 0.912; 0.85 leaves a margin for other LibTorch builds.
+  return cookbook::report("generator + MMD flow", samples, 0.85) ? EXIT_SUCCESS : EXIT_FAILURE;
 }
