@@ -1,0 +1,53 @@
+// What the cookbook's programs share: the data they learn (the reference 5-mode ring), the check
+// each makes of its samples, and the optional PNG of them.
+#pragma once
+
+#include <gpm/gpm.hpp>
+
+#ifdef GPM_COOKBOOK_PLOT
+#include <gpm/plot/figures.hpp>
+#endif
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace cookbook {
+
+/// The reference ring (K = 5, R = 3, s = 0.5): true samples put ≈ 0.989 of their mass within 3s
+/// of a centre, so a model that learnt it is judged by that fraction and by the modes it covers.
+inline const gpm::data::GaussianRing& ring() {
+  static const gpm::data::GaussianRing data;
+  return data;
+}
+
+/// Prints "<name>: high-quality fraction F (needs >= min), modes covered M/5 [, extra]" and
+/// returns whether the samples pass: F >= min_fraction and every mode covered by 1 % of them.
+inline bool report(const std::string& name, const torch::Tensor& samples, double min_fraction, const std::string& extra = {}) {
+  const auto n = samples.size(0);
+  const auto coverage = gpm::metrics::mode_coverage(samples.to(torch::kFloat64), ring().centers(), ring().std(), n / 100);
+  const bool pass = coverage.high_quality_fraction >= min_fraction && coverage.modes_covered == ring().modes();
+  fmt::print("{}: high-quality fraction {:.3f} (needs >= {}), modes covered {}/{}{}{} -> {}\n", name,
+             coverage.high_quality_fraction, min_fraction, coverage.modes_covered, ring().modes(),
+             extra.empty() ? "" : ", ", extra, pass ? "pass" : "FAIL");
+  return pass;
+}
+
+/// Writes the samples over fresh data to `<dir>/<file>` when the program was given a directory
+/// (its first argument) and gpm::plot is built; does nothing otherwise.
+inline void write_figure(int argc, char** argv, const std::string& file, const torch::Tensor& samples, const std::string& title) {
+  if (argc < 2) return;
+#ifdef GPM_COOKBOOK_PLOT
+  auto gen = gpm::make_generator(99);
+  const std::filesystem::path dir(argv[1]);
+  std::filesystem::create_directories(dir);
+  gpm::plot::scatter_comparison(dir / file, samples, ring().sample(2000, gen).to(torch::kFloat32), title);
+  fmt::print("wrote {}\n", (dir / file).string());
+#else
+  (void)argv, (void)file, (void)samples, (void)title;
+#endif
+}
+
+}  // namespace cookbook
