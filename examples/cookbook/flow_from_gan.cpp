@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   auto df = gpm::make_discriminator_flow(
       2, gpm::DiscriminatorFlowModelOptions()
              .discriminator(gpm::nn::TimeMlpOptions().mlp(gpm::nn::MlpOptions().width(64).depth(2)).embedding_size(16))
-             .generation_steps(8)
+             .generation_steps(16)
              .optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5)));
   gpm::ParticleModel from_gan(std::move(df.flow()), std::move(df.integrator()), df.grid(),
                               gpm::SamplerPrior([&gan](int64_t n) { return gan.sample(n); }));
