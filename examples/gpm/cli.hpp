@@ -347,6 +347,17 @@ inline int command_datasets() {
   return 0;
 }
 
+/// A validator for unsigned options: the conversion to an unsigned type would wrap "-1" to 2⁶⁴ − 1.
+inline CLI::Validator unsigned_integer() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
+          return fmt::format("must be an integer ≥ 0, got '{}'", value);
+        return {};
+      },
+      "UINT");
+}
+
 }  // namespace gpm::runner::cli
 
 namespace gpm::runner {
@@ -359,7 +370,7 @@ inline int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // subcommands accept the global options too: `gpm train --threads 1 ...`
   int threads = 0;
-  app.add_option("--threads", threads, "intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", threads, "intra-op threads, at most the machine's cores (default 0: all cores)");
 
   TrainArgs train_args;
   auto* train_cmd = app.add_subcommand("train", "train a model and save it to a run directory, or resume one");
@@ -370,7 +381,7 @@ inline int run_cli(int argc, char** argv) {
   train_cmd->add_option("--out", train_args.out, "run directory");
   train_cmd->add_option("--config", train_args.config, "JSON file overriding any config field");
   train_cmd->add_option("--steps", train_args.steps, "training steps in total")->check(CLI::NonNegativeNumber);
-  train_cmd->add_option("--seed", train_args.seed, "random seed");
+  train_cmd->add_option("--seed", train_args.seed, "random seed")->check(unsigned_integer());
   train_cmd->add_option("--checkpoint-every", train_args.checkpoint_every, "write a checkpoint every N steps (and at the end)")
       ->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--resume", train_args.resume, "continue the run in this directory up to --steps in total");
@@ -390,7 +401,7 @@ inline int run_cli(int argc, char** argv) {
   sample_cmd->add_option("-n", n, "number of points")->required();
   sample_cmd->add_option("--out", sample_out, "output CSV file")->required();
   sample_cmd->add_option("--steps", sample_steps, "stop a particle model after K of its N generation steps, or a --refine after K of its steps");
-  sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)");
+  sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)")->check(unsigned_integer());
   std::string refine;
   sample_cmd->add_option("--refine", refine, "refine a generator's samples: flow[:steps=K,time=T] (by the field that "
                                              "trained it) or denoiser[:steps=K,sigma=S] (a Score GAN's, by its EDM)");
@@ -410,7 +421,7 @@ inline int run_cli(int argc, char** argv) {
   data_cmd->add_option("--data", data_spec, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5")->required();
   data_cmd->add_option("-n", data_n, "number of points")->required();
   data_cmd->add_option("--out", data_out, "output CSV file")->required();
-  data_cmd->add_option("--seed", data_seed, "random seed (default 0)");
+  data_cmd->add_option("--seed", data_seed, "random seed (default 0)")->check(unsigned_integer());
   data_cmd->add_option("--centers", data_centers, "mixtures: also write the centres to this CSV file");
 
   std::string plot_run_dir, plot_out;
@@ -435,8 +446,12 @@ inline int run_cli(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   try {
+    // More threads than cores only compete for them (and spin while they wait).
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    GPM_CHECK(threads >= 0 && threads <= cores, "--threads {}: this machine has {} cores; give 1 to {} (or 0: all of them)",
+              threads, cores, cores);
+    at::set_num_threads(threads > 0 ? threads : cores);
     if (*train_cmd && train_help) {
       fmt::print("{}", train_cmd->help());
       if (!train_args.model.empty())

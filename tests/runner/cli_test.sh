@@ -169,7 +169,9 @@ expect 2 "not a Gaussian mixture" G data --data moons -n 10 --out m.csv --center
 expect 2 "-n must be > 0" G data --data ring -n 0 --out m.csv
 # The global --threads is accepted after the subcommand too, as `gpm train ... --threads T`.
 expect 0 "wrote 10 points" "$gpm" data --data ring -n 10 --out t.csv --threads 1
-expect 2 "threads" "$gpm" data --data ring -n 10 --out t.csv --threads -1
+expect 2 "--threads -1: this machine has" "$gpm" data --data ring -n 10 --out t.csv --threads -1
+expect 2 "--threads 10000: this machine has" "$gpm" data --data ring -n 10 --out t.csv --threads 10000
+expect 2 "must be an integer ≥ 0, got '-1'" G data --data ring -n 10 --out t.csv --seed -1
 
 # --- learning-rate decay: the rates fall linearly over the last lr_decay of the steps ----------------
 # Training lines only (evaluations interleave), without the wall-clock time and the logged factor.
