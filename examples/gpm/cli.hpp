@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -24,10 +25,23 @@
 
 namespace gpm::runner::cli {
 
+/// The JSON object in `path`. A key given twice in one object is an error: the parser would keep
+/// the last one silently.
 inline json read_json_file(const fs::path& path) {
   const std::string text = gpm::io::read_file(path);
+  std::vector<std::set<std::string>> keys;  // the keys seen in each object being parsed
+  std::string duplicate;
+  const json::parser_callback_t track = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    else if (event == json::parse_event_t::object_end) keys.pop_back();
+    else if (event == json::parse_event_t::key && !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   try {
-    return json::parse(text);
+    json parsed = json::parse(text, track);
+    GPM_CHECK(duplicate.empty(), "'{}' gives the field '{}' twice; keep one", path.string(), duplicate);
+    return parsed;
   } catch (const json::exception& e) {  // malformed, or a number beyond a double (1e400)
     throw gpm::InvalidArgument(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
   }

@@ -266,6 +266,8 @@ echo '{"steps": -5}' >negative.json
 expect 2 "field 'steps' must be ≥ 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
 echo '{"lr": 1e400}' >huge.json
 expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config huge.json
+echo '{"latent_dim": 3, "generator": {"width": 8, "width": 16}}' >twice.json
+expect 2 "gives the field 'width' twice" G train --model gan --data ring --out bad2 --config twice.json
 echo '{"latent_dim": 3' >broken.json
 expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config broken.json
 expect 2 "--steps" G train --model gan --data ring --out bad2 --steps -5
