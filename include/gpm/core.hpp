@@ -10,6 +10,7 @@
 #include "gpm/core/cpu_runtime.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/forwards_capabilities.hpp"
+#include "gpm/core/image_shape.hpp"
 #include "gpm/core/kernels.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"
