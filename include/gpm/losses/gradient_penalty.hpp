@@ -56,6 +56,12 @@ struct GradientPenaltyOptions {
              "where the gradient is taken: real, fake, or interpolation (x̂ = α x_real + (1 − α) x_fake)") =
       PenaltyPoint::interpolation;
   GPM_OPTIONS_END
+
+  /// R1 (Mescheder et al. 2018): weight · E‖∇ₓ f(x_real)‖², the penalty of gpm's GAN and
+  /// Discriminator Flow defaults. Example: `GanOptions().penalty(GradientPenaltyOptions::r1(1.0))`
+  static GradientPenaltyOptions r1(double weight) {
+    return GradientPenaltyOptions().weight(weight).center(0.0).point(PenaltyPoint::real);
+  }
 };
 
 /// GP_b from critic values f [N] or [N, 1] already computed at points x [N, ...] that require grad:

@@ -39,8 +39,7 @@ struct DiscriminatorFlowModelOptions {
   GPM_OPTION(double, prior_std, Range::above(0), "the prior N(prior_mean, prior_std² I)") = 1.0;
   GPM_OPTION(AdamOptions, optimizer, Range::any(), "the discriminator's Adam") = AdamOptions().beta1(0.5);
   GPM_OPTION(GradientPenaltyOptions, penalty, Range::any(),
-             "gradient penalty on the discriminator (the reference: none)") =
-      GradientPenaltyOptions().weight(0.1).center(0.0).point(PenaltyPoint::real);
+             "gradient penalty on the discriminator (the reference: none)") = GradientPenaltyOptions::r1(0.1);
   GPM_OPTION(double, weight_average, Range::from_below(0, 1),
              "decay of the discriminator's weight average used for sampling (0: the last iterate)") = 0.999;
   GPM_OPTIONS_END

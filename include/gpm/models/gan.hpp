@@ -32,8 +32,7 @@ struct GanOptions {
   GPM_OPTION(int64_t, discriminator_steps, Range::at_least(1),
              "discriminator updates per generator update (the reference: 1)") = 2;
   GPM_OPTION(GradientPenaltyOptions, penalty, Range::any(),
-             "gradient penalty on the discriminator (the reference: none)") =
-      GradientPenaltyOptions().weight(0.1).center(0.0).point(PenaltyPoint::real);
+             "gradient penalty on the discriminator (the reference: none)") = GradientPenaltyOptions::r1(0.1);
   GPM_OPTION(double, weight_average, Range::from_below(0, 1),
              "decay of the generator's weight average used for sampling (0: the last iterate)") = 0.999;
   GPM_OPTIONS_END
