@@ -140,4 +140,12 @@ TEST_CASE("the field table describes a list's type, default and per-element rang
   CHECK(rows[1].range == "each [0, 1]");
   CHECK_THAT(gpm::io::option_table_markdown(rows),
              Contains("| `sizes` | list of integers | `[1,2,2]` | each ≥ 1 | one size per level |"));
+  // The U-Net's options, as a config shows them.
+  const auto unet = gpm::io::option_rows(gpm::nn::UNetOptions());
+  const auto mult = std::find_if(unet.begin(), unet.end(), [](const auto& r) { return r.name == "channel_mult"; });
+  REQUIRE(mult != unet.end());
+  CHECK(mult->default_value == "[1,2,2]");
+  CHECK(gpm::io::read_options(json::parse(R"({"channel_mult": [1, 2, 2, 2], "attention_resolutions": []})"),
+                              gpm::nn::UNetOptions(), "unet")
+            .channel_mult() == std::vector<int64_t>{1, 2, 2, 2});
 }
