@@ -90,3 +90,62 @@ TEST_CASE("the nested options example of docs/concepts.md builds what it says", 
   CHECK(edm.optimizer().lr() == 2e-4);
   CHECK(gpm::nn::TimeMlpOptions(gpm::EdmOptions().network()).embedding_size(64).fourier_scale() == 1.0);
 }
+
+namespace {
+/// Options with list fields, as a U-Net's channel multipliers.
+struct ListOptions {
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(std::vector<int64_t>, sizes, Range::at_least(1), "one size per level") = std::vector<int64_t>{1, 2, 2};
+  GPM_OPTION(std::vector<double>, weights, Range::between(0, 1), "weights in [0, 1]") = {};
+  GPM_OPTIONS_END
+};
+}  // namespace
+
+TEST_CASE("list options are JSON arrays, each element checked against the field's range", "[options]") {
+  const auto o = gpm::io::read_options(json::parse(R"({"sizes": [4, 8], "weights": [0.5, 1]})"), ListOptions(), "lists");
+  CHECK(o.sizes() == std::vector<int64_t>{4, 8});
+  CHECK(o.weights() == std::vector<double>{0.5, 1.0});
+  CHECK(gpm::io::write_options(o) == json::parse(R"({"sizes": [4, 8], "weights": [0.5, 1.0]})"));
+  CHECK(gpm::io::write_options(gpm::io::read_options(gpm::io::write_options(o), ListOptions(), "lists")) ==
+        gpm::io::write_options(o));
+  // A list is replaced whole, and may be empty.
+  CHECK(gpm::io::read_options(json::parse(R"({"sizes": []})"), ListOptions(), "lists").sizes().empty());
+  CHECK(gpm::io::read_options(json::parse(R"({"weights": [0.1]})"), ListOptions(), "lists").sizes() ==
+        std::vector<int64_t>{1, 2, 2});
+
+  REQUIRE_THROWS_WITH(gpm::io::read_options(json::parse(R"({"sizes": [1, 0]})"), ListOptions(), "lists"),
+                      Contains("config 'lists': field 'sizes' at index 1 must be ≥ 1, got 0"));
+  REQUIRE_THROWS_WITH(gpm::io::read_options(json::parse(R"({"weights": [0.5, 2]})"), ListOptions(), "lists"),
+                      Contains("field 'weights' at index 1 must be in [0, 1], got 2"));
+  REQUIRE_THROWS_WITH(gpm::io::read_options(json::parse(R"({"sizes": 3})"), ListOptions(), "lists"),
+                      Contains("field 'sizes' must be a list of integers, got 3"));
+  REQUIRE_THROWS_WITH(gpm::io::read_options(json::parse(R"({"sizes": [1, 2.5]})"), ListOptions(), "lists"),
+                      Contains("field 'sizes[1]' must be an integer, got 2.5"));
+  REQUIRE_THROWS_WITH(gpm::io::read_options(json::parse(R"({"sizes.0": 3})"), ListOptions(), "lists"),
+                      Contains("field 'sizes' is a list of integers, not an object with fields"));
+  // Options built in code are checked the same way.
+  REQUIRE_THROWS_WITH(gpm::io::check_options(ListOptions().sizes({2, -1}), "code"),
+                      Contains("field 'sizes' at index 1 must be ≥ 1, got -1"));
+}
+
+TEST_CASE("the field table describes a list's type, default and per-element range", "[options]") {
+  const auto rows = gpm::io::option_rows(ListOptions());
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].name == "sizes");
+  CHECK(rows[0].type == "list of integers");
+  CHECK(rows[0].default_value == "[1,2,2]");
+  CHECK(rows[0].range == "each ≥ 1");
+  CHECK(rows[1].type == "list of numbers");
+  CHECK(rows[1].default_value == "[]");
+  CHECK(rows[1].range == "each [0, 1]");
+  CHECK_THAT(gpm::io::option_table_markdown(rows),
+             Contains("| `sizes` | list of integers | `[1,2,2]` | each ≥ 1 | one size per level |"));
+  // The U-Net's options, as a config shows them.
+  const auto unet = gpm::io::option_rows(gpm::nn::UNetOptions());
+  const auto mult = std::find_if(unet.begin(), unet.end(), [](const auto& r) { return r.name == "channel_mult"; });
+  REQUIRE(mult != unet.end());
+  CHECK(mult->default_value == "[1,2,2]");
+  CHECK(gpm::io::read_options(json::parse(R"({"channel_mult": [1, 2, 2, 2], "attention_resolutions": []})"),
+                              gpm::nn::UNetOptions(), "unet")
+            .channel_mult() == std::vector<int64_t>{1, 2, 2, 2});
+}

@@ -1,5 +1,5 @@
-// Neural-network building blocks: MLPs, scalar embeddings, time-conditioned MLPs, EDM
-// preconditioning and weight initialisation (namespace gpm::nn).
+// Neural-network building blocks: MLPs, scalar embeddings, time-conditioned MLPs, the image U-Net,
+// EDM preconditioning and weight initialisation (namespace gpm::nn).
 #pragma once
 
 #include "gpm/nn/edm_preconditioning.hpp"
@@ -8,3 +8,4 @@
 #include "gpm/nn/init.hpp"
 #include "gpm/nn/mlp.hpp"
 #include "gpm/nn/time_mlp.hpp"
+#include "gpm/nn/unet.hpp"

@@ -9,6 +9,9 @@
 //     GPM_OPTIONS_END
 //   };
 //
+// A field's type is bool, an integer, a floating-point number, std::string, a NamedEnum, nested
+// options, or a list (std::vector) of numbers, names or strings.
+//
 // A field is a TORCH_ARG (the builder accessors `o.latent_dim(64)` and `o.latent_dim()`), so code
 // that builds options is unchanged. Fields that place a model rather than define it (seed, device)
 // stay plain TORCH_ARGs: they are not part of a config.
@@ -16,6 +19,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <optional>
 #include <string>
@@ -28,6 +32,12 @@
 #include <torch/arg.h>
 
 namespace gpm {
+
+/// A list option, std::vector<E>: configured as a JSON array, each element in the field's Range.
+template <class T>
+inline constexpr bool is_option_list = false;
+template <class E, class A>
+inline constexpr bool is_option_list<std::vector<E, A>> = true;
 
 /// The valid values of an option: an interval of numbers (either end open, closed or absent), or
 /// a list of names. Numbers must also be finite.
@@ -59,10 +69,17 @@ class Range {
     return "any";
   }
 
-  /// Why `value` is outside the range ("must be > 0, got -1"), or an empty string.
+  /// Why `value` is outside the range ("must be > 0, got -1"), or an empty string. A list is
+  /// checked element by element ("at index 2 must be ≥ 1, got 0").
   template <class T>
   std::string problem(const T& value) const {
-    if constexpr (std::is_same_v<T, bool>) {
+    if constexpr (is_option_list<T>) {
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        const std::string why = problem(value[i]);
+        if (!why.empty()) return fmt::format("at index {} {}", i, why);
+      }
+      return {};
+    } else if constexpr (std::is_same_v<T, bool>) {
       return {};
     } else if constexpr (std::is_arithmetic_v<T>) {
       const auto v = static_cast<double>(value);

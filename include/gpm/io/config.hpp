@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -23,7 +24,8 @@ namespace detail {
 
 template <class T>
 std::string option_type_name() {
-  if constexpr (std::is_same_v<T, bool>) return "boolean";
+  if constexpr (is_option_list<T>) return fmt::format("list of {}s", option_type_name<typename T::value_type>());
+  else if constexpr (std::is_same_v<T, bool>) return "boolean";
   else if constexpr (std::is_integral_v<T>) return "integer";
   else if constexpr (std::is_floating_point_v<T>) return "number";
   else if constexpr (NamedEnum<T>) return "name";
@@ -57,7 +59,13 @@ T read_value(const nlohmann::json& j, const T& current, std::string_view where, 
                                        option_type_name<T>() == "name" ? "a name (a string)" : with_article(option_type_name<T>()),
                                        j.dump()));
   };
-  if constexpr (std::is_same_v<T, bool>) {
+  if constexpr (is_option_list<T>) {
+    if (!j.is_array()) throw wrong_type();
+    T list;
+    for (std::size_t i = 0; i < j.size(); ++i)
+      list.push_back(read_value<typename T::value_type>(j[i], {}, where, fmt::format("{}[{}]", path, i)));
+    return list;
+  } else if constexpr (std::is_same_v<T, bool>) {
     if (!j.is_boolean()) throw wrong_type();
     return j.get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
@@ -128,7 +136,11 @@ void read_into(O& options, const nlohmann::json& config, std::string_view where,
 
 template <class T>
 nlohmann::json write_value(const T& value) {
-  if constexpr (NamedEnum<T>) {
+  if constexpr (is_option_list<T>) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& element : value) j.push_back(write_value(element));
+    return j;
+  } else if constexpr (NamedEnum<T>) {
     return std::string(option_name(value));
   } else if constexpr (Options<T>) {
     nlohmann::json j = nlohmann::json::object();
@@ -167,7 +179,7 @@ void check_options(const O& options, std::string_view where, std::string_view pr
 /// `options` with the fields of the JSON object `config` overridden, then checked. Throws
 /// gpm::InvalidArgument on an unknown field (listing the valid ones), a wrong type, or a value out
 /// of its range. Nested options are nested objects, {"penalty": {"weight": 1}}, or dotted keys,
-/// {"penalty.weight": 1}.
+/// {"penalty.weight": 1}; a list is an array, {"channel_mult": [1, 2, 2]}, replaced whole.
 /// Example: `auto o = io::read_options(json::parse(R"({"generator.width": 64})"), GanOptions(), "gan");`
 template <Options O>
 O read_options(const nlohmann::json& config, O options, std::string_view where) {
@@ -199,6 +211,7 @@ std::vector<OptionRow> option_rows(const O& defaults, std::string_view prefix = 
     } else {
       std::string range = field.range.describe();
       if constexpr (NamedEnum<T>) range = fmt::format("{}", fmt::join(option_names_of<T>(), " | "));
+      if constexpr (is_option_list<T>) range = "each " + range;
       rows.push_back({name, detail::option_type_name<T>(), detail::default_text(field.get(defaults)), range,
                       std::string(field.doc)});
     }
