@@ -11,6 +11,7 @@
 
 #include <torch/arg.h>
 #include <torch/nn/module.h>
+#include <torch/nn/modules/container/any.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
@@ -132,5 +133,15 @@ class PositionalEmbeddingImpl : public torch::nn::Module {
   PositionalEmbeddingOptions options_;
 };
 TORCH_MODULE(PositionalEmbedding);
+
+/// The embedding of the given kind as a module s [N] -> [N, size]: a FourierEmbedding (frequencies
+/// of std `fourier_scale` drawn from `seed`) or a PositionalEmbedding (`max_positions`).
+/// Example: `auto embed = make_embedding(Embedding::fourier, 128, 16.0, 10000.0, seed);  embed.forward(t);`
+inline torch::nn::AnyModule make_embedding(Embedding kind, int64_t size, double fourier_scale, double max_positions,
+                                           uint64_t seed) {
+  if (kind == Embedding::fourier)
+    return torch::nn::AnyModule(FourierEmbedding(FourierEmbeddingOptions(size).scale(fourier_scale).seed(seed)));
+  return torch::nn::AnyModule(PositionalEmbedding(PositionalEmbeddingOptions(size).max_positions(max_positions)));
+}
 
 }  // namespace gpm::nn

@@ -2,14 +2,11 @@
 // discriminator and (with a time embedding) score network on flattened particles.
 #pragma once
 
-#include <array>
 #include <cstdint>
-#include <string_view>
 #include <utility>
 
 #include <torch/arg.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
@@ -19,17 +16,10 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/nn/activation.hpp"
 #include "gpm/nn/fourier_features.hpp"
 
 namespace gpm::nn {
-
-/// The hidden nonlinearity of an Mlp. `leaky_relu` uses MlpOptions::negative_slope (0.2).
-enum class Activation { relu, leaky_relu, silu };
-
-/// Every activation with its config name (gpm::NamedEnum).
-constexpr std::array<std::pair<Activation, std::string_view>, 3> option_names(Activation) {
-  return {{{Activation::relu, "relu"}, {Activation::leaky_relu, "leaky_relu"}, {Activation::silu, "silu"}}};
-}
 
 namespace detail {
 /// One hidden block [BatchNorm1d, activation, Linear] as a Sequential that can be nested in another
@@ -93,13 +83,7 @@ class MlpImpl : public torch::nn::Module {
     for (int64_t i = 0; i < o.depth(); ++i) {
       detail::MlpBlock block;
       if (o.batch_norm()) block->push_back(torch::nn::BatchNorm1d(o.width()));
-      switch (o.activation()) {
-        case Activation::relu: block->push_back(torch::nn::ReLU()); break;
-        case Activation::leaky_relu:
-          block->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(o.negative_slope())));
-          break;
-        case Activation::silu: block->push_back(torch::nn::SiLU()); break;
-      }
+      block->push_back(make_activation(o.activation(), o.negative_slope()));
       block->push_back(torch::nn::Linear(o.width(), i + 1 < o.depth() ? o.width() : o.out()));
       mlp->push_back(block);
     }
