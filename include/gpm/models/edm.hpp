@@ -87,8 +87,12 @@ struct EdmSamplerOptions {
 /// EDM = PM(DenoisingScoreFlow(preconditioned denoiser), Heun, Karras grid, N(0, σ_max² I))
 /// (Karras et al. 2022, arXiv:2206.00364). train_step(real) is one denoiser step on data;
 /// sample(n, k) integrates the probability flow, stopping after k of N steps if asked.
+/// EdmWith<Net> is that composition around any preconditioned denoiser network (the image EDM's
+/// U-Net: gpm/models/image_edm.hpp); Edm is the one around a TimeMlp.
+template <Denoiser Net, Integrator I = Heun>
+using EdmWith = ParticleModel<DenoisingScoreFlow<Net>, I, KarrasGrid, GaussianPrior>;
 template <Integrator I = Heun>
-using Edm = ParticleModel<DenoisingScoreFlow<nn::EdmMlpDenoiser>, I, KarrasGrid, GaussianPrior>;
+using Edm = EdmWith<nn::EdmMlpDenoiser, I>;
 
 /// An EDM denoiser for data of `dim` coordinates: a TimeMlp `network` (its embedding drawn from
 /// `seed`) preconditioned by `preconditioning`, initialised reproducibly from the seed.
@@ -119,36 +123,49 @@ inline nn::EdmMlpDenoiser make_edm_mlp_denoiser(int64_t dim, const EdmOptions& o
   return make_edm_mlp_denoiser(dim, o.network(), o.preconditioning(), o.seed(), o.device());
 }
 
+/// A separate copy of the denoiser `edm` samples with (its weight average, if it keeps one), written
+/// into `copy`, a denoiser of the same architecture, which is returned.
+template <Denoiser Net, Integrator I>
+Net copy_sampling_denoiser_into(EdmWith<Net, I>& edm, Net copy) {
+  const auto weights = edm.flow().averaged_weights();
+  copy_weights(*edm.flow().net(), *copy);
+  return copy;
+}
+
 /// A separate copy of the denoiser `edm` samples with (its weight average, if it keeps one), for
 /// example the frozen data denoiser of a Score GAN. `dim` and `o` are those the EDM was made with.
 /// Example: `auto sgan = make_score_gan(2, copy_sampling_denoiser(edm, 2, edm_options));`
 template <Integrator I>
 nn::EdmMlpDenoiser copy_sampling_denoiser(Edm<I>& edm, int64_t dim, const EdmOptions& o) {
-  auto copy = make_edm_mlp_denoiser(dim, o);
-  const auto weights = edm.flow().averaged_weights();
-  copy_weights(*edm.flow().net(), *copy);
-  return copy;
+  return copy_sampling_denoiser_into(edm, make_edm_mlp_denoiser(dim, o));
+}
+
+/// The EDM around the denoiser `net` for particles of `dim` coordinates, with the training, grid and
+/// averaging fields of `o` (EdmOptions or ImageEdmOptions); its grid and prior are clamped to the
+/// denoiser's noise range (clamp_to).
+template <Denoiser Net, class O, Integrator I = Heun>
+EdmWith<Net, I> make_edm_around(Net net, int64_t dim, const O& o, I integrator = {}) {
+  DenoiserTrainer<Net, torch::optim::Adam, LogNormalSigma> trainer(
+      net, LogNormalSigma(o.p_mean(), o.p_std()), o.optimizer().to_torch(),
+      DenoiserTrainerOptions().sigma_data(o.preconditioning().sigma_data()).seed(o.seed() + 1).weight_average(o.weight_average()));
+  const auto grid = clamp_to(KarrasGridOptions(o.sampling_steps()).sigma_min(o.preconditioning().sigma_min())
+                                 .sigma_max(o.preconditioning().sigma_max()).rho(o.rho()), net);
+  return EdmWith<Net, I>(DenoisingScoreFlow<Net>(std::move(trainer)), std::move(integrator), KarrasGrid(grid),
+                         GaussianPrior(GaussianPriorOptions({dim}).std(grid.sigma_max())),
+                         ParticleModelOptions().seed(o.seed()).device(o.device()));
 }
 
 /// An EDM for data of `dim` coordinates; its grid and prior are clamped to the denoiser's noise
 /// range (clamp_to). Example: `auto edm = make_edm(2);` then `edm.train_step(batch)`.
 template <Integrator I = Heun>
 Edm<I> make_edm(int64_t dim, const EdmOptions& o = {}, I integrator = {}) {
-  auto net = make_edm_mlp_denoiser(dim, o);
-  DenoiserTrainer<nn::EdmMlpDenoiser, torch::optim::Adam, LogNormalSigma> trainer(
-      net, LogNormalSigma(o.p_mean(), o.p_std()), o.optimizer().to_torch(),
-      DenoiserTrainerOptions().sigma_data(o.preconditioning().sigma_data()).seed(o.seed() + 1).weight_average(o.weight_average()));
-  const auto grid = clamp_to(KarrasGridOptions(o.sampling_steps()).sigma_min(o.preconditioning().sigma_min())
-                                 .sigma_max(o.preconditioning().sigma_max()).rho(o.rho()), net);
-  return Edm<I>(DenoisingScoreFlow<nn::EdmMlpDenoiser>(std::move(trainer)), std::move(integrator), KarrasGrid(grid),
-                GaussianPrior(GaussianPriorOptions({dim}).std(grid.sigma_max())),
-                ParticleModelOptions().seed(o.seed()).device(o.device()));
+  return make_edm_around(make_edm_mlp_denoiser(dim, o), dim, o, std::move(integrator));
 }
 
 /// n samples of `edm` with the stepper `sampler` names, all N steps or the first `steps`.
 /// Example: `auto x = sample_edm(edm, 2000, EdmSamplerOptions().sampler(EdmSampler::churn));`
-template <Integrator I>
-torch::Tensor sample_edm(Edm<I>& edm, int64_t n, const EdmSamplerOptions& sampler,
+template <Denoiser Net, Integrator I>
+torch::Tensor sample_edm(EdmWith<Net, I>& edm, int64_t n, const EdmSamplerOptions& sampler,
                          std::optional<int64_t> steps = std::nullopt) {
   switch (sampler.sampler()) {
     case EdmSampler::heun: {

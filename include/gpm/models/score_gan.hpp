@@ -63,28 +63,36 @@ template <Denoiser DataDenoiser = nn::EdmMlpDenoiser>
 using ScoreGan = InteractingParticleModel<Generator<nn::Mlp, torch::optim::Adam>,
                                           Perturbed<ScoreDifferenceFlow<DataDenoiser, nn::EdmMlpDenoiser>, ScheduleSigma>>;
 
+/// Assembles a Score GAN from its generator network, the frozen data denoiser and the untrained
+/// denoiser of generated samples; `o` is a ScoreGanOptions or an ImageScoreGanOptions.
+template <class GeneratorNet, Denoiser DataDenoiser, Denoiser GeneratedDenoiser, class Options>
+InteractingParticleModel<Generator<GeneratorNet, torch::optim::Adam>,
+                         Perturbed<ScoreDifferenceFlow<DataDenoiser, GeneratedDenoiser>, ScheduleSigma>>
+assemble_score_gan(GeneratorNet generator, DataDenoiser data, GeneratedDenoiser generated, const Options& o) {
+  generator->to(o.device());
+  const ScheduleSigma schedule(o.sigma_min(), o.sigma_max(), o.rho());
+  DenoiserTrainer<GeneratedDenoiser, torch::optim::Adam, ScheduleSigma> generated_trainer(
+      std::move(generated), schedule, o.denoiser_optimizer().to_torch(),
+      DenoiserTrainerOptions().edm_weighting(o.edm_weighting()).sigma_data(o.denoiser_preconditioning().sigma_data())
+          .seed(o.seed() + 2));
+  return {Generator<GeneratorNet, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})),
+                                                      o.generator_optimizer().to_torch(),
+                                                      GeneratorOptions().weight_average(o.weight_average())),
+          Perturbed(ScoreDifferenceFlow<DataDenoiser, GeneratedDenoiser>(
+                        std::move(data), std::move(generated_trainer),
+                        ScoreDifferenceFlowOptions().data_weight(o.data_weight()).generated_weight(o.generated_weight())),
+                    schedule, PerturbedOptions().seed(o.seed() + 3).device(o.device())),
+          InteractingParticleModelOptions().flow_steps_per_generator_step(o.score_steps()).seed(o.seed()).device(o.device())};
+}
+
 /// A Score GAN for data of `dim` coordinates, driven by the (frozen) data denoiser `data`, for
 /// example a trained EDM's `copy_sampling_denoiser(edm, dim, options)` or an exact GaussianMixtureDenoiser.
 template <Denoiser DataDenoiser>
 ScoreGan<DataDenoiser> make_score_gan(int64_t dim, DataDenoiser data, const ScoreGanOptions& o = {}) {
   const ScopedGlobalSeed seed(o.seed());
   nn::Mlp generator(nn::MlpOptions(o.generator()).in(o.latent_dim()).out(dim));
-  generator->to(o.device());
-  const ScheduleSigma schedule(o.sigma_min(), o.sigma_max(), o.rho());
-  DenoiserTrainer<nn::EdmMlpDenoiser, torch::optim::Adam, ScheduleSigma> generated(
-      make_edm_mlp_denoiser(dim, o.denoiser(), o.denoiser_preconditioning(), o.seed() + 1, o.device()), schedule,
-      o.denoiser_optimizer().to_torch(),
-      DenoiserTrainerOptions().edm_weighting(o.edm_weighting()).sigma_data(o.denoiser_preconditioning().sigma_data())
-          .seed(o.seed() + 2));
-  return ScoreGan<DataDenoiser>(
-      Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})),
-                                             o.generator_optimizer().to_torch(),
-                                             GeneratorOptions().weight_average(o.weight_average())),
-      Perturbed(ScoreDifferenceFlow<DataDenoiser, nn::EdmMlpDenoiser>(
-                    std::move(data), std::move(generated),
-                    ScoreDifferenceFlowOptions().data_weight(o.data_weight()).generated_weight(o.generated_weight())),
-                schedule, PerturbedOptions().seed(o.seed() + 3).device(o.device())),
-      InteractingParticleModelOptions().flow_steps_per_generator_step(o.score_steps()).seed(o.seed()).device(o.device()));
+  return assemble_score_gan(generator, std::move(data),
+                            make_edm_mlp_denoiser(dim, o.denoiser(), o.denoiser_preconditioning(), o.seed() + 1, o.device()), o);
 }
 
 }  // namespace gpm
