@@ -48,8 +48,8 @@ data::ImageFolder folder(const TempDir& dir, int64_t size, int64_t channels,
   return data::ImageFolder(data::ImageFolderOptions().dir(dir.path().string()).size(size).channels(channels), tensor_options);
 }
 
-/// A folder of colour images of several sizes and formats, a file that is not an image, and one
-/// that claims to be but is not.
+/// A folder of colour images of several sizes and formats, a file that is not an image, one that
+/// claims to be but is not, and a link to nothing.
 void write_colour_folder(const TempDir& dir) {
   // 40 wide, 30 high: the centred square is columns 5..34, all 200; the columns outside are 0.
   auto wide = torch::zeros({30, 40, 3}, torch::kUInt8);
@@ -60,6 +60,7 @@ void write_colour_folder(const TempDir& dir) {
   dir.write("notes.txt", "not an image, and not counted");
   std::filesystem::create_directories(dir.path() / "sub");
   write_jpeg(dir.file("sub/c.JPG"), plain(48, 64, {10, 120, 240}));
+  std::filesystem::create_symlink(dir.path() / "missing.png", dir.path() / "dangling.png");  // not a file: ignored
 }
 
 }  // namespace

@@ -67,11 +67,12 @@ inline torch::Tensor square_image(const io::DecodedImage& image, int64_t size) {
   pixels = pixels.narrow(1, (image.height - side) / 2, side).narrow(2, (image.width - side) / 2, side);
   if (side == size) return pixels.clone(at::MemoryFormat::Contiguous);  // a copy: `image` may not outlive the result
   namespace F = torch::nn::functional;
-  const auto resized = F::interpolate(pixels.to(torch::kFloat32).unsqueeze(0), F::InterpolateFuncOptions()
-                                                                                  .size(std::vector<int64_t>{size, size})
-                                                                                  .mode(torch::kBilinear)
-                                                                                  .align_corners(false)
-                                                                                  .antialias(true));
+  const auto options = F::InterpolateFuncOptions()
+                           .size(std::vector<int64_t>{size, size})
+                           .mode(torch::kBilinear)
+                           .align_corners(false)
+                           .antialias(true);
+  const auto resized = F::interpolate(pixels.to(torch::kFloat32).unsqueeze(0), options);
   return resized.squeeze(0).round().clamp(0, 255).to(torch::kUInt8);
 }
 
@@ -126,9 +127,11 @@ class ImageFolder {
     GPM_CHECK(fs::is_directory(dir, ec), "ImageFolder: '{}' is not a folder{}; give the folder that holds the images",
               dir.string(), fs::exists(dir, ec) ? "" : " (it does not exist)");
     std::vector<fs::path> files;
-    for (fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end;
-         !ec && it != end; it.increment(ec))
-      if (it->is_regular_file(ec) && detail::is_image_file_name(it->path())) files.push_back(it->path());
+    const auto walk = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
+    for (fs::recursive_directory_iterator it(dir, walk, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code entry_error;  // a broken link is not a file, not a reason to stop
+      if (it->is_regular_file(entry_error) && detail::is_image_file_name(it->path())) files.push_back(it->path());
+    }
     GPM_CHECK(!ec, "ImageFolder: cannot list '{}' ({})", dir.string(), ec.message());
     GPM_CHECK(!files.empty(), "ImageFolder: '{}' holds no .png, .jpg or .jpeg file; give the folder that holds the "
               "images", dir.string());
@@ -160,8 +163,8 @@ class ImageFolder {
       kept.push_back(squares[i].flatten());
     }
     skipped_ = static_cast<int64_t>(files.size() - kept.size());
-    GPM_CHECK(!kept.empty(), "ImageFolder: none of the {} image files in '{}' could be read (the first, {})", files.size(),
-              dir.string(), problems[*first_skipped]);
+    GPM_CHECK(!kept.empty(), "ImageFolder: none of the {} image files in '{}' could be read (the first, {})",
+              files.size(), dir.string(), problems[*first_skipped]);
     GPM_CHECK(!(first_gray && first_colour), "ImageFolder: '{}' mixes grayscale images (e.g. '{}') and colour images "
               "(e.g. '{}'); give channels=1 or channels=3 to convert them all", dir.string(),
               files[*first_gray].string(), files[*first_colour].string());

@@ -90,13 +90,16 @@ O read_spec_options(std::string_view text, O options, std::string_view where, st
       key = positional;
       value = item;
     } else {
-      GPM_CHECK(equals != std::string_view::npos, "{}: '{}' is not of the form name=value; valid names: {}{}", where,
-                item, spec_option_names<O>(),
-                positional.empty() ? "" : fmt::format(" (the {} comes first, and cannot contain ',' or '=')", positional));
+      GPM_CHECK(equals != std::string_view::npos, "{}: '{}' is not of the form name=value; valid names: {}{}",
+                where, item, spec_option_names<O>(),
+                positional.empty() ? ""
+                                   : fmt::format(" (the {} comes first, and cannot contain ',' or '=')", positional));
       key = detail::trim(item.substr(0, equals));
       value = detail::trim(item.substr(equals + 1));
-      GPM_CHECK(!first || positional.empty() || key.find('/') == std::string_view::npos, "{}: the {} '{}' contains '=', which a "
-                "spec cannot hold; rename it or give a link to it without '=' and ','", where, positional, item);
+      // A path with '=' in it would read as an unknown key: say what is wrong instead.
+      GPM_CHECK(!first || positional.empty() || key.find('/') == std::string_view::npos,
+                "{}: the {} '{}' contains '=', which a spec cannot hold; rename it or give a link to it without '=' "
+                "and ','", where, positional, item);
     }
     first = false;
     GPM_CHECK(given.insert(key).second, "{}: the parameter '{}' is given twice", where, key);
@@ -121,12 +124,14 @@ O read_spec_options(std::string_view text, O options, std::string_view where, st
 /// (nothing when that is empty too).
 /// Example: `data::write_spec_options(GaussianRingOptions().modes(8))`
 template <Options O>
-std::string write_spec_options(const O& options, std::string_view positional = {}, std::string_view empty_positional = {}) {
+std::string write_spec_options(const O& options, std::string_view positional = {},
+                               std::string_view empty_positional = {}) {
   std::vector<std::string> items;
   for_each_option<O>([&](const auto& field) {
     const auto value = detail::spec_value_text(field.get(options));
     if (field.name != positional) items.push_back(fmt::format("{}={}", field.name, value));
-    else if (!value.empty() || !empty_positional.empty()) items.insert(items.begin(), value.empty() ? std::string(empty_positional) : value);
+    else if (!value.empty()) items.insert(items.begin(), value);
+    else if (!empty_positional.empty()) items.insert(items.begin(), std::string(empty_positional));
   });
   return fmt::format("{}", fmt::join(items, ","));
 }
