@@ -348,16 +348,18 @@ inline int command_models(bool markdown) {
   for (const auto& m : models())
     fmt::print("\n## {}\n\n{}. Presets: {}.\n\n{}", m.name, m.summary, fmt::join(m.presets, ", "),
                gpm::io::option_table_markdown(m.fields("default")));
-  fmt::print("\n# Datasets\n\nA `--data` spec is the path of a CSV file (containing '/' or ending in .csv: one point per "
-             "row, an optional header line) or `name:key=value,...` with a dataset below and values of its options; "
-             "omitted options keep their defaults.\n\n{}", gpm::data::builtin_datasets_markdown());
+  fmt::print("\n# Datasets\n\nA `--data` spec is `name:key=value,...` with a dataset below and values of its options "
+             "(omitted options keep their defaults; `images` takes its folder first, `images:DIR,size=64`), or the path "
+             "of a CSV file (containing '/' or ending in .csv: one point per row, an optional header line). Image "
+             "datasets are described in [images](images.md#data).\n\n{}", gpm::data::builtin_datasets_markdown());
   return 0;
 }
 
 /// The built-in datasets with their options (`gpm datasets`).
 inline int command_datasets() {
-  fmt::print("{}\nA --data spec is one of these, name:key=value,... (omitted options keep their defaults), or the path of "
-             "a CSV file (containing '/' or ending in .csv).\n", gpm::data::builtin_datasets_text());
+  fmt::print("{}\nA --data spec is one of these, name:key=value,... (omitted options keep their defaults; images takes "
+             "its folder first, images:DIR,size=64), or the path of a CSV file (containing '/' or ending in .csv).\n",
+             gpm::data::builtin_datasets_text());
   return 0;
 }
 

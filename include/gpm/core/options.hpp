@@ -43,7 +43,8 @@ class Range {
   static Range between(double low, double high) { return Range(low, false, high, false); }
   /// [low, high): e.g. a decay in [0, 1).
   static Range from_below(double low, double high) { return Range(low, false, high, true); }
-  /// One of `names` (string and enum options).
+  /// One of `names`: string and enum options, and integer options that take a few values only
+  /// (compared by their decimal text: `Range::one_of({"1", "3"})`).
   static Range one_of(std::vector<std::string> names) {
     Range r;
     r.names_ = std::move(names);
@@ -67,6 +68,11 @@ class Range {
     } else if constexpr (std::is_arithmetic_v<T>) {
       const auto v = static_cast<double>(value);
       if (!std::isfinite(v)) return fmt::format("must be a finite number, got {}", value);
+      if (!names_.empty()) {
+        for (const auto& name : names_)
+          if (name == fmt::format("{}", value)) return {};
+        return fmt::format("must be one of {}, got {}", fmt::join(names_, ", "), value);
+      }
       const bool below = low_ && (low_open_ ? v <= *low_ : v < *low_);
       const bool beyond = high_ && (high_open_ ? v >= *high_ : v > *high_);
       if (below || beyond) return fmt::format("must be {}, got {}", in_words(), value);

@@ -5,6 +5,7 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -13,18 +14,21 @@
 #include <torch/types.h>
 
 #include "gpm/core/errors.hpp"
+#include "gpm/core/image_shape.hpp"
 #include "gpm/data/dataset.hpp"
 
 namespace gpm::data {
 
 /// Any dataset behind one type: a sampler n, gen ↦ [n, D], the dimension D, the spec it was made
-/// from, and, for Gaussian mixtures, their centres and std (for gpm::metrics::mode_coverage).
-/// Models gpm::data::Dataset. Example: `AnyDataset data(GaussianRing(), "ring");`
+/// from, for Gaussian mixtures their centres and std (for gpm::metrics::mode_coverage), and for
+/// image datasets the shape of their images. Models gpm::data::Dataset.
+/// Example: `AnyDataset data(GaussianRing(), "ring");`
 class AnyDataset {
  public:
   using Sampler = std::function<torch::Tensor(int64_t, at::Generator&)>;
 
-  /// Wraps `dataset`; a dataset with `centers()` and `std()` (a mixture) keeps them.
+  /// Wraps `dataset`; a dataset with `centers()` and `std()` (a mixture) keeps them, an image
+  /// dataset its `image_shape()`.
   template <Dataset D>
     requires(!std::same_as<std::remove_cvref_t<D>, AnyDataset>)
   explicit AnyDataset(D dataset, std::string description = {})
@@ -36,6 +40,7 @@ class AnyDataset {
       centers_ = dataset.centers();
       std_ = dataset.std();
     }
+    if constexpr (ImageDataset<D>) image_shape_ = dataset.image_shape();
     sampler_ = [d = std::move(dataset)](int64_t n, at::Generator& gen) { return d.sample(n, gen); };
   }
 
@@ -57,6 +62,14 @@ class AnyDataset {
               "first", description_);
     return std_;
   }
+  /// True for image datasets: the points are flat images of image_shape().
+  bool has_image_shape() const { return image_shape_.has_value(); }
+  /// The C × H × W of the images; throws unless has_image_shape().
+  const ImageShape& image_shape() const {
+    GPM_CHECK(has_image_shape(), "AnyDataset: '{}' is not an image dataset and has no image shape; check "
+              "has_image_shape() first", description_);
+    return *image_shape_;
+  }
 
  private:
   Sampler sampler_;
@@ -64,6 +77,7 @@ class AnyDataset {
   std::string description_;
   torch::Tensor centers_;
   double std_ = 0.0;
+  std::optional<ImageShape> image_shape_;
 };
 
 }  // namespace gpm::data

@@ -1,4 +1,4 @@
-// The Dataset concept: an infinite sampler of data points [n, D], plus the small checks every
+// The Dataset concept: an infinite sampler of data points [n, D] (ImageDataset: flat images), plus the small checks every
 // dataset shares (sample counts, tensor options, generator device).
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/errors.hpp"
+#include "gpm/core/image_shape.hpp"
 
 namespace gpm::data {
 
@@ -20,6 +21,14 @@ template <class D>
 concept Dataset = requires(const D& d, int64_t n, at::Generator& gen) {
   { d.sample(n, gen) } -> std::same_as<torch::Tensor>;
   { d.dim() } -> std::convertible_to<int64_t>;
+};
+
+/// A dataset of images: its points are flat images [n, C·H·W] and `d.image_shape()` is their
+/// C × H × W, for the networks and outputs that unflatten them.
+/// Example: `static_assert(gpm::data::ImageDataset<gpm::data::Mnist>);`
+template <class D>
+concept ImageDataset = Dataset<D> && requires(const D& d) {
+  { d.image_shape() } -> std::convertible_to<ImageShape>;
 };
 
 /// Tensor options of a dataset when none are given: float32 on the default (CPU) device.

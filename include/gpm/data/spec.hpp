@@ -28,10 +28,13 @@ inline SplitSpec split_spec(std::string_view spec) {
   const auto text = trim(spec);
   GPM_CHECK(!text.empty(), "dataset spec is empty; give one of: {}, or the path of a CSV file",
             describe_builtin_datasets());
-  if (text.find('/') != std::string_view::npos || text.ends_with(".csv")) return {text, {}, {}, true};
   const auto colon = text.find(':');
+  const auto name = trim(text.substr(0, colon));
   const auto parameters = colon == std::string_view::npos ? std::string_view{} : text.substr(colon + 1);
-  return {text, trim(text.substr(0, colon)), parameters, false};
+  // A built-in name before ':' wins over the path test, so that "images:faces/" names a dataset.
+  const bool names_dataset = colon != std::string_view::npos && find_builtin_dataset(name) != nullptr;
+  if (!names_dataset && (text.find('/') != std::string_view::npos || text.ends_with(".csv"))) return {text, {}, {}, true};
+  return {text, name, parameters, false};
 }
 
 /// The table entry a spec names; throws listing every name.
@@ -44,15 +47,18 @@ inline const DatasetEntry& spec_entry(const SplitSpec& spec) {
 
 }  // namespace detail
 
-/// Parses a dataset spec. A spec containing '/' or ending in ".csv" is the path of a CSV file
-/// (see PointCloud::from_csv). Otherwise it is `name` or `name:key=value,key=value`, the name of
-/// an entry of builtin_datasets() and values of its options, e.g.
+/// Parses a dataset spec: `name` or `name:key=value,key=value`, the name of an entry of
+/// builtin_datasets() and values of its options, e.g.
 ///   ring:modes=5,radius=3,std=0.5      (GaussianRing)
 ///   grid:per_side=5,spacing=2,std=0.1  (GaussianGrid)
 ///   moons:noise=0.1                    (TwoMoons)
 ///   checkerboard:cells=4,size=4        (Checkerboard)
 ///   swissroll:noise=0.1                (SwissRoll)
-/// where omitted options keep the defaults shown (builtin_datasets_text() lists them all). An
+///   mnist:split=train                  (Mnist)
+///   images:faces/,size=32,channels=3   (ImageFolder: the folder first, without dir=)
+/// where omitted options keep the defaults shown (builtin_datasets_text() lists them all). Any
+/// other spec containing '/' or ending in ".csv" is the path of a CSV file (see
+/// PointCloud::from_csv). An
 /// unknown name, an unknown option, a value of the wrong type or out of its range throws
 /// gpm::InvalidArgument listing what is valid.
 /// Example: `AnyDataset data = parse_dataset("grid:std=0.05", torch::TensorOptions().dtype(torch::kFloat64));`

@@ -72,19 +72,33 @@ std::string spec_option_names() {
 }
 
 /// `options` with the values of `text` ("key=value,key=value"; spaces around either side ignored;
-/// empty: no change) overridden. Throws gpm::InvalidArgument, with `where` first in the message, on
-/// an item that is not key=value, a key given twice, an unknown key (listing the valid ones), a
-/// value not of the option's type, or a value outside the option's range (naming the range).
+/// empty: no change) overridden. With a `positional` option, the first item may be its value alone
+/// ("faces/,size=64" for "dir=faces/,size=64"); such a value cannot contain ',' or '='. Throws
+/// gpm::InvalidArgument, with `where` first in the message, on an item that is not key=value, a key
+/// given twice, an unknown key (listing the valid ones), a value not of the option's type, or a
+/// value outside the option's range (naming the range).
 /// Example: `auto o = data::read_spec_options("modes=8,std=0.1", GaussianRingOptions(), "ring");`
 template <Options O>
-O read_spec_options(std::string_view text, O options, std::string_view where) {
+O read_spec_options(std::string_view text, O options, std::string_view where, std::string_view positional = {}) {
   if (detail::trim(text).empty()) return options;
   std::set<std::string_view> given;
+  bool first = true;
   for (const auto item : detail::split_cells(text)) {
     const auto equals = item.find('=');
-    GPM_CHECK(equals != std::string_view::npos, "{}: '{}' is not of the form name=value; valid names: {}", where,
-              item, spec_option_names<O>());
-    const auto key = detail::trim(item.substr(0, equals)), value = detail::trim(item.substr(equals + 1));
+    std::string_view key, value;
+    if (first && !positional.empty() && equals == std::string_view::npos) {
+      key = positional;
+      value = item;
+    } else {
+      GPM_CHECK(equals != std::string_view::npos, "{}: '{}' is not of the form name=value; valid names: {}{}", where,
+                item, spec_option_names<O>(),
+                positional.empty() ? "" : fmt::format(" (the {} comes first, and cannot contain ',' or '=')", positional));
+      key = detail::trim(item.substr(0, equals));
+      value = detail::trim(item.substr(equals + 1));
+      GPM_CHECK(!first || positional.empty() || key.find('/') == std::string_view::npos, "{}: the {} '{}' contains '=', which a "
+                "spec cannot hold; rename it or give a link to it without '=' and ','", where, positional, item);
+    }
+    first = false;
     GPM_CHECK(given.insert(key).second, "{}: the parameter '{}' is given twice", where, key);
     bool known = false;
     for_each_option<O>([&](const auto& field) {
@@ -102,13 +116,17 @@ O read_spec_options(std::string_view text, O options, std::string_view where) {
 }
 
 /// Every option of `options` as a spec writes it, "modes=5,radius=3,std=0.5", which
-/// read_spec_options reads back to the same values.
+/// read_spec_options reads back to the same values. A `positional` option comes first as its value
+/// alone ("faces/,size=64,channels=3"); when that value is empty, `empty_positional` stands for it
+/// (nothing when that is empty too).
 /// Example: `data::write_spec_options(GaussianRingOptions().modes(8))`
 template <Options O>
-std::string write_spec_options(const O& options) {
+std::string write_spec_options(const O& options, std::string_view positional = {}, std::string_view empty_positional = {}) {
   std::vector<std::string> items;
   for_each_option<O>([&](const auto& field) {
-    items.push_back(fmt::format("{}={}", field.name, detail::spec_value_text(field.get(options))));
+    const auto value = detail::spec_value_text(field.get(options));
+    if (field.name != positional) items.push_back(fmt::format("{}={}", field.name, value));
+    else if (!value.empty() || !empty_positional.empty()) items.insert(items.begin(), value.empty() ? std::string(empty_positional) : value);
   });
   return fmt::format("{}", fmt::join(items, ","));
 }
