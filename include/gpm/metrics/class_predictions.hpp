@@ -2,7 +2,6 @@
 // (a proxy for sample quality) and how the predicted classes are spread (mode coverage).
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -8,7 +8,6 @@
 
 #include <torch/arg.h>
 #include <torch/nn/functional/activation.h>
-#include <torch/nn/functional/dropout.h>
 #include <torch/nn/functional/pooling.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
@@ -36,7 +35,6 @@ struct LeNetOptions {
   GPM_OPTION(int64_t, conv2_channels, Range::at_least(1), "channels of the second 5×5 convolution") = 32;
   GPM_OPTION(int64_t, hidden, Range::at_least(1), "units of the first Linear layer") = 128;
   GPM_OPTION(int64_t, features, Range::at_least(1), "units of the penultimate layer, the metrics' features") = 84;
-  GPM_OPTION(double, dropout, Range::from_below(0, 1), "dropout probability on the inputs of the Linear layers while training") = 0.0;
   GPM_OPTIONS_END
 
   TORCH_ARG(ImageShape, image) = ImageShape{1, 32, 32};
@@ -76,8 +74,8 @@ class LeNetImpl : public torch::nn::Module {
     // ReLU after pooling: the same values (both are monotone), on a quarter of the elements.
     h = torch::relu(F::max_pool2d(conv1->forward(h), F::MaxPool2dFuncOptions(2)));
     h = torch::relu(F::max_pool2d(conv2->forward(h), F::MaxPool2dFuncOptions(2)));
-    h = torch::relu(fc1->forward(F::dropout(h.flatten(1), F::DropoutFuncOptions().p(options_.dropout()).training(is_training()))));
-    return torch::relu(fc2->forward(F::dropout(h, F::DropoutFuncOptions().p(options_.dropout()).training(is_training()))));
+    h = torch::relu(fc1->forward(h.flatten(1)));
+    return torch::relu(fc2->forward(h));
   }
 
   /// The class logits: x [N, C·H·W] → [N, classes].
