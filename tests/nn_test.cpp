@@ -438,3 +438,42 @@ TEST_CASE("default init leaves LibTorch's weights; the schemes' config names", "
   CHECK_FALSE(gpm::option_value<nn::Init>("xavier"));
   REQUIRE_THROWS_WITH(nn::init_normal(mlp, -1.0), Contains("stddev must be >= 0"));
 }
+
+TEMPLATE_TEST_CASE("LeNet reads flat images as C × H × W and returns its features and logits", "[nn][lenet]", float, double) {
+  const auto o = t::options<TestType>();
+  auto gen = t::generator(12);
+  nn::LeNet net(nn::LeNetOptions(gpm::ImageShape{1, 32, 32}, 10));
+  to_test_dtype<TestType>(*net);
+  const auto x = torch::rand({5, 1024}, gen, o) * 2 - 1;
+  const auto features = net->features(x), logits = net->forward(x);
+  REQUIRE(features.sizes() == torch::IntArrayRef({5, 84}));
+  REQUIRE(logits.sizes() == torch::IntArrayRef({5, 10}));
+  CHECK(features.min().template item<double>() >= 0.0);  // after ReLU
+  CHECK(t::max_abs(logits - net->fc3->forward(features)) == 0.0);
+  // The layers by hand on the [N, 1, 32, 32] view: 16 × 14 × 14 after the first pooling, 32 × 5 × 5 after the second.
+  namespace F = torch::nn::functional;
+  auto h = F::max_pool2d(torch::relu(F::conv2d(x.view({5, 1, 32, 32}), net->conv1->weight,
+                                               F::Conv2dFuncOptions().bias(net->conv1->bias))), F::MaxPool2dFuncOptions(2));
+  h = F::max_pool2d(torch::relu(F::conv2d(h, net->conv2->weight, F::Conv2dFuncOptions().bias(net->conv2->bias))),
+                    F::MaxPool2dFuncOptions(2));
+  REQUIRE(h.sizes() == torch::IntArrayRef({5, 32, 5, 5}));
+  const auto by_hand = torch::relu(net->fc2->forward(torch::relu(net->fc1->forward(h.flatten(1)))));
+  CHECK(t::max_abs(features - by_hand) < 100 * t::eps<TestType>());
+  // (1·25 + 1)·16 + (16·25 + 1)·32 + (800 + 1)·128 + (128 + 1)·84 + (84 + 1)·10 parameters.
+  CHECK(parameter_count(*net) == 416 + 12832 + 102528 + 10836 + 850);
+}
+
+TEST_CASE("LeNet takes other image shapes and options and refuses what it cannot read", "[nn][lenet][errors]") {
+  nn::LeNet rgb(nn::LeNetOptions(gpm::ImageShape{3, 28, 20}, 4).conv1_channels(6).conv2_channels(8).hidden(20).features(12));
+  CHECK(rgb->fc1->weight.sizes() == torch::IntArrayRef({20, 8 * 4 * 2}));  // 28 → 24 → 12 → 8 → 4; 20 → 16 → 8 → 4 → 2
+  CHECK(rgb->features(torch::zeros({2, 3 * 28 * 20})).sizes() == torch::IntArrayRef({2, 12}));
+  CHECK(rgb->forward(torch::zeros({2, 3 * 28 * 20})).sizes() == torch::IntArrayRef({2, 4}));
+  nn::LeNet net(nn::LeNetOptions(gpm::ImageShape{1, 32, 32}, 10));
+  REQUIRE_THROWS_WITH(net->forward(torch::zeros({2, 1000})), Contains("expected particles of 1×32×32 = 1024 values each"));
+  REQUIRE_THROWS_WITH(nn::LeNet(nn::LeNetOptions(gpm::ImageShape{1, 12, 32}, 10)),
+                      Contains("LeNet: the image is 1×12×32, expected at least 1 channel and 16×16 pixels"));
+  REQUIRE_THROWS_WITH(nn::LeNet(nn::LeNetOptions(gpm::ImageShape{1, 32, 32}, 1)), Contains("classes must be >= 2, got 1"));
+  const auto o = gpm::io::read_options(nlohmann::json{{"conv1_channels", 8}, {"features", 64}}, nn::LeNetOptions(), "lenet");
+  CHECK(o.conv1_channels() == 8);
+  CHECK(o.features() == 64);
+}

@@ -1,6 +1,6 @@
 // Neural-network building blocks: MLPs, scalar embeddings, time-conditioned MLPs, EDM
-// preconditioning, weight initialisation, and image networks: DCGAN, ResNet, the U-Net, with
-// spectral normalisation and FiLM time conditioning (namespace gpm::nn).
+// preconditioning, weight initialisation, image networks (DCGAN, ResNet, the U-Net, with spectral
+// normalisation and FiLM time conditioning) and the LeNet classifier of the image metrics (namespace gpm::nn).
 #pragma once
 
 #include "gpm/nn/activation.hpp"
@@ -11,6 +11,7 @@
 #include "gpm/nn/film.hpp"
 #include "gpm/nn/fourier_features.hpp"
 #include "gpm/nn/init.hpp"
+#include "gpm/nn/lenet.hpp"
 #include "gpm/nn/mlp.hpp"
 #include "gpm/nn/resnet.hpp"
 #include "gpm/nn/self_attention.hpp"
