@@ -6,8 +6,7 @@
 #include <numbers>
 #include <vector>
 
-#include "gpm/core/options.hpp"
-#include "gpm/generators/latent_interpolation.hpp"
+#include "gpm/gpm.hpp"
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;

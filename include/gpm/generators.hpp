@@ -1,6 +1,7 @@
-// Generator dynamics for interacting particle models, and NTK analysis tools.
+// Generator dynamics for interacting particle models, NTK analysis tools, and latent interpolations.
 #pragma once
 
 #include "gpm/generators/free_particles.hpp"
 #include "gpm/generators/generator.hpp"
+#include "gpm/generators/latent_interpolation.hpp"
 #include "gpm/generators/ntk.hpp"

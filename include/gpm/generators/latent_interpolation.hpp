@@ -38,8 +38,10 @@ inline constexpr std::array<Interpolation, 4> all_interpolations{
 namespace detail {
 
 // Tail probabilities are clamped to at least this before a quantile is taken, so that no quantile
-// is infinite; it is far below any probability a float32 or float64 latent can reach.
+// is infinite; a latent coordinate would have to be beyond about 37 standard deviations to reach it.
 inline constexpr double kTinyProbability = 1e-300;
+// √2: the scale between the standard normal distribution and erf.
+inline constexpr double kSqrt2 = std::numbers::sqrt2;
 // The χ² quantile is searched for in log x ∈ [−708, 708]: the range of positive float64 numbers.
 inline constexpr double kLogQuantileMin = -708.0;
 inline constexpr double kLogQuantileMax = 708.0;
@@ -115,9 +117,6 @@ inline torch::Tensor chi_squared_quantile_from_tails(const torch::Tensor& lower,
   return u.exp();
 }
 
-// √2 — the scale between the standard normal and erf.
-inline constexpr double kSqrt2 = std::numbers::sqrt2;
-
 // Each row of x [B, d] divided by its norm (rows of zeros stay zero).
 inline torch::Tensor unit_rows(const torch::Tensor& x) { return x / x.norm(2, -1, true).clamp_min(1e-12); }
 
@@ -150,7 +149,7 @@ inline torch::Tensor chi_squared_cdf(const torch::Tensor& x, double dof) {
 inline torch::Tensor chi_squared_quantile(const torch::Tensor& p, double dof) {
   detail::check_floating(p, "chi_squared_quantile", "p");
   detail::check_dimension(dof, "chi_squared_quantile");
-  GPM_CHECK(((p >= 0) & (p <= 1)).all().item<bool>(), "chi_squared_quantile: probabilities must lie in [0, 1]");
+  GPM_CHECK(((p >= 0) & (p <= 1)).all().item<bool>(), "chi_squared_quantile: probabilities must lie in [0, 1] (no NaN)");
   const auto p64 = p.to(torch::kFloat64);
   return detail::to_finite(detail::chi_squared_quantile_from_tails(p64, 1 - p64, dof), p.scalar_type());
 }
