@@ -22,8 +22,8 @@
 namespace gpm {
 
 /// The Discriminator Flow's options. The defaults are the reference's 2-D configuration with the
-/// changes measured in docs/results (Fourier features of x, R1 penalty, weight average);
-/// `reference()` is the reference's configuration itself.
+/// changes measured in docs/results (Fourier features of x, a gradient penalty at the particles,
+/// weight average); `reference()` is the reference's configuration itself.
 struct DiscriminatorFlowModelOptions {
   GPM_OPTIONS_BEGIN
   /// Input features at scale 3 in standardized coordinates are as fine as 1 in a 25-mode grid's own units.
@@ -38,8 +38,11 @@ struct DiscriminatorFlowModelOptions {
   GPM_OPTION(double, prior_mean, Range::any(), "the prior N(prior_mean, prior_std² I)") = 0.0;
   GPM_OPTION(double, prior_std, Range::above(0), "the prior N(prior_mean, prior_std² I)") = 1.0;
   GPM_OPTION(AdamOptions, optimizer, Range::any(), "the discriminator's Adam") = AdamOptions().beta1(0.5);
+  /// At the particles (fake), not the data: the flow moves them by η ∇ₓ f there, so the penalty bounds
+  /// the field where it acts; one at the data alone leaves it free to throw particles far off data.
   GPM_OPTION(GradientPenaltyOptions, penalty, Range::any(),
-             "gradient penalty on the discriminator (the reference: none)") = GradientPenaltyOptions::r1(0.1);
+             "gradient penalty on the discriminator (the reference: none)") =
+      GradientPenaltyOptions().weight(0.1).center(0.0).point(PenaltyPoint::fake);
   GPM_OPTION(double, weight_average, Range::from_below(0, 1),
              "decay of the discriminator's weight average used for sampling (0: the last iterate)") = 0.999;
   GPM_OPTIONS_END
