@@ -155,6 +155,33 @@ TEST_CASE("the UNet's dropout acts in training only", "[unet]") {
   CHECK(torch::equal(plain(x, s), trained));
 }
 
+TEST_CASE("the UNet's dropout masks follow its seed and its count of training passes, which checkpoints keep",
+          "[unet]") {
+  const auto x = flat_images(4, {2, 8, 8}, 5);
+  const auto s = noise_labels(4);
+  nn::UNet a(small_unet().dropout(0.5).seed(3));
+  a->to(t::device());
+  a->train();
+  const auto first = a(x, s);
+  // A module loaded from a's checkpoint (weights and pass count) continues a's stream of masks.
+  std::stringstream stream;
+  torch::save(a, stream);
+  const auto second = a(x, s);
+  nn::UNet b(small_unet().dropout(0.5).seed(3));
+  torch::load(b, stream);
+  b->to(t::device());
+  b->train();
+  CHECK(torch::equal(b(x, s), second));
+  CHECK(!torch::equal(first, second));
+  // Another seed draws other masks.
+  nn::UNet c(small_unet().dropout(0.5).seed(4));
+  c->to(t::device());
+  torch::NoGradGuard no_grad;
+  for (auto& p : c->named_parameters()) p.value().copy_(a->named_parameters()[p.key()]);
+  c->train();
+  CHECK(!torch::equal(c(x, s), first));
+}
+
 TEST_CASE("the UNet refuses architectures and inputs it cannot take, saying why", "[unet][errors]") {
   const auto build = [](const nn::UNetOptions& o) { return nn::UNet(o); };
   REQUIRE_THROWS_WITH(build(nn::UNetOptions(gpm::ImageShape{1, 30, 30})),

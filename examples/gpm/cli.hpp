@@ -1,5 +1,5 @@
-// gpm: the command-line runner. Trains the registry's models on 2-D data or point clouds, resumes
-// them, samples them, evaluates samples, and runs the demo that compares them all. `run_cli` is the
+// gpm: the command-line runner. Trains the registry's models on 2-D data, point clouds or images,
+// resumes them, samples them, evaluates samples, and runs the demo that compares them all. `run_cli` is the
 // whole program: the runner's main calls it, and a program that registers a model of its own
 // (register_model) before calling it gets every command for that model too.
 #pragma once
@@ -16,6 +16,8 @@
 #include <fmt/format.h>
 
 #include <gpm/core/cpu_runtime.hpp>
+#include <gpm/io/image_grid.hpp>
+#include <gpm/io/npy.hpp>
 #include <gpm/metrics.hpp>
 
 #include "plots.hpp"
@@ -59,13 +61,33 @@ inline fs::path prepare_output_directory(const fs::path& dir) {
   return dir;
 }
 
+/// The kind of data a run described by `info` (run.json, or its data denoiser's part) trains on.
+inline DataKind data_kind(const json& info) { return info.contains("image_shape") ? DataKind::images : DataKind::points; }
+
+/// The image shape recorded in a run description, if its data are images.
+inline std::optional<ImageShape> stored_image_shape(const json& info) {
+  if (!info.contains("image_shape")) return std::nullopt;
+  const auto s = info.at("image_shape").get<std::vector<int64_t>>();
+  GPM_CHECK(s.size() == 3, "run.json: 'image_shape' must be [channels, height, width], got {}", info.at("image_shape").dump());
+  return ImageShape{s[0], s[1], s[2]};
+}
+
+inline json image_shape_json(const ImageShape& shape) { return {shape.channels, shape.height, shape.width}; }
+
+/// "2-dimensional data" or "1×32×32 images", for messages.
+inline std::string data_shape_words(int64_t dim, const std::optional<ImageShape>& image) {
+  return image ? image->describe() + " images" : fmt::format("{}-dimensional data", dim);
+}
+
 /// The data denoiser network a run driven by one was built with (its weights come from the
 /// checkpoint): the sampling denoiser of an untrained model of the kind that made it.
-inline std::optional<gpm::nn::EdmMlpDenoiser> data_denoiser_network(const json& info) {
+inline std::optional<DataDenoiserNetwork> data_denoiser_network(const json& info) {
   if (!info.contains("data_denoiser")) return std::nullopt;
   const auto& d = info.at("data_denoiser");
   const auto& entry = model(d.value("model", "edm"));
-  return entry.build(upgrade_stored_config(entry, d.at("config")), {d.at("dim").get<int64_t>(), std::nullopt})
+  const auto kind = data_kind(d);
+  return entry.on(kind)
+      .build(upgrade_stored_config(entry, d.at("config"), kind), {d.at("dim").get<int64_t>(), stored_image_shape(d), std::nullopt})
       ->sampling_denoiser();
 }
 
@@ -89,8 +111,10 @@ inline StoredRun open_run(const fs::path& dir) {
   for (const char* key : {"model", "data", "dim", "config"})
     GPM_CHECK(r.info.contains(key), "'{}' lacks the field '{}'; it was not written by gpm train", (dir / "run.json").string(), key);
   const auto& entry = model(r.info.at("model").get<std::string>());
-  r.info["config"] = upgrade_stored_config(entry, r.info.at("config"));
-  r.run = in_coordinates(entry.build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), data_denoiser_network(r.info)}),
+  const auto kind = data_kind(r.info);
+  r.info["config"] = upgrade_stored_config(entry, r.info.at("config"), kind);
+  r.run = in_coordinates(entry.on(kind).build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), stored_image_shape(r.info),
+                                                                     data_denoiser_network(r.info)}),
                          stored_standardization(r.info, (dir / "run.json").string()));
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
   gpm::io::load(checkpoint, RunFiles{dir}.checkpoint());
@@ -99,7 +123,7 @@ inline StoredRun open_run(const fs::path& dir) {
 
 /// The denoiser that the run in `dir` samples with (an EDM's: its weight average if it keeps one),
 /// and the run's description, to drive a model that needs a data denoiser.
-inline std::pair<gpm::nn::EdmMlpDenoiser, json> load_data_denoiser(const fs::path& dir) {
+inline std::pair<DataDenoiserNetwork, json> load_data_denoiser(const fs::path& dir) {
   auto stored = open_run(dir);
   auto denoiser = model_run(*stored.run).sampling_denoiser();
   GPM_CHECK(denoiser.has_value(), "'{}' is a {} run; --data-denoiser needs the run directory of a model that samples "
@@ -125,7 +149,8 @@ inline TrainResult train_and_record(Run& run, const json& info, int64_t& step, a
                              bool progress) {
   const auto data = gpm::data::parse_dataset(info.at("data").get<std::string>());
   const auto settings = train_settings(info.at("config"));
-  const auto result = train(run, data, settings, step, data_generator, RunFiles{dir}, info.at("model").get<std::string>(), progress);
+  const auto result = train(run, data, settings, step, data_generator, RunFiles{dir}, info.at("model").get<std::string>(), progress,
+                            digit_judge(info.at("data").get<std::string>()));
   write_run_info(dir, info);
   return result;
 }
@@ -136,26 +161,42 @@ inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, co
                                               const std::string& data_denoiser_dir) {
   const auto data = gpm::data::parse_dataset(data_spec);
   json info = {{"model", entry.name}, {"data", data_spec}, {"dim", data.dim()}, {"config", config}};
-  std::optional<gpm::nn::EdmMlpDenoiser> denoiser;
+  std::optional<ImageShape> image;
+  if (data.has_image_shape()) {
+    image = data.image_shape();
+    info["image_shape"] = image_shape_json(*image);
+  }
+  std::optional<DataDenoiserNetwork> denoiser;
   std::optional<gpm::data::Standardization> denoiser_coordinates;
   if (entry.needs_data_denoiser) {
     GPM_CHECK(!data_denoiser_dir.empty(), "the model '{}' needs --data-denoiser RUN_DIR, the run directory of a trained "
               "EDM", entry.name);
     auto [network, edm] = load_data_denoiser(data_denoiser_dir);
-    GPM_CHECK(edm.at("dim").get<int64_t>() == data.dim(), "the EDM in '{}' was trained on {}-dimensional data, but '{}' "
-              "is {}-dimensional", data_denoiser_dir, edm.at("dim").get<int64_t>(), data_spec, data.dim());
+    const auto edm_image = stored_image_shape(edm);
+    GPM_CHECK(edm.at("dim").get<int64_t>() == data.dim() && edm_image == image, "the EDM in '{}' was trained on '{}', "
+              "{}, but '{}' is {}; train the EDM on the same data", data_denoiser_dir, edm.at("data").get<std::string>(),
+              data_shape_words(edm.at("dim").get<int64_t>(), edm_image), data_spec, data_shape_words(data.dim(), image));
     denoiser = std::move(network);
     info["data_denoiser"] = {{"model", edm.at("model")}, {"dim", edm.at("dim")}, {"config", edm.at("config")},
                              {"run", data_denoiser_dir}};
+    if (image) info["data_denoiser"]["image_shape"] = image_shape_json(*image);
     denoiser_coordinates = stored_standardization(edm, (fs::path(data_denoiser_dir) / "run.json").string());
   } else {
     GPM_CHECK(data_denoiser_dir.empty(), "--data-denoiser is for a model driven by a data denoiser (a Score GAN); "
               "'{}' is not one", entry.name);
   }
-  const auto standardization = training_coordinates(entry, config, data, denoiser_coordinates, data_denoiser_dir);
+  GPM_CHECK(!image || config.at("standardize").get<std::string>() != "always", "\"standardize\": \"always\" is for point "
+            "clouds; images train on their pixels in [-1, 1]: set it to \"never\"");
+  const auto standardization =
+      image ? std::nullopt : training_coordinates(entry, config, data, denoiser_coordinates, data_denoiser_dir);
   if (standardization) info["standardization"] = to_json(*standardization);
-  auto run = in_coordinates(entry.build(config, {data.dim(), std::move(denoiser)}), standardization);
+  auto run = in_coordinates(entry.on(data_kind(info)).build(config, {data.dim(), image, std::move(denoiser)}), standardization);
   return {std::move(info), std::move(run)};
+}
+
+/// The kind of data a --data spec gives.
+inline DataKind spec_kind(const std::string& spec) {
+  return gpm::data::parse_dataset(spec).has_image_shape() ? DataKind::images : DataKind::points;
 }
 
 inline int command_train(const TrainArgs& a) {
@@ -168,7 +209,7 @@ inline int command_train(const TrainArgs& a) {
     if (a.steps) config["steps"] = *a.steps;
     if (a.checkpoint_every) config["checkpoint_every"] = *a.checkpoint_every;
     const auto model_name = stored.info.at("model").get<std::string>();
-    stored.info["config"] = model(model_name).resolve("default", config);
+    stored.info["config"] = model(model_name).on(data_kind(stored.info)).resolve("default", config);
     const auto settings = train_settings(stored.info["config"]);
     if (stored.step >= settings.steps()) {
       fmt::print("'{}' is already at step {} of {}; pass --steps N with N > {} to train further\n", a.resume, stored.step,
@@ -186,7 +227,7 @@ inline int command_train(const TrainArgs& a) {
   if (a.steps) overrides["steps"] = *a.steps;
   if (a.seed) overrides["seed"] = *a.seed;
   if (a.checkpoint_every) overrides["checkpoint_every"] = *a.checkpoint_every;
-  auto [info, run] = new_run(entry, a.data, entry.resolve(a.preset, overrides), a.data_denoiser);
+  auto [info, run] = new_run(entry, a.data, entry.on(spec_kind(a.data)).resolve(a.preset, overrides), a.data_denoiser);
   if (info.contains("standardization"))
     fmt::print("{}\n", describe(stored_standardization(info, "run.json").value()));
   const auto dir = prepare_output_directory(a.out);
@@ -218,6 +259,22 @@ inline RefinementRequest parse_refinement(const std::string& spec) {
   return request;
 }
 
+/// Writes samples to `path` by its extension: .csv (one point per row, flat), .npy (points [N, dim];
+/// images [N, C, H, W] with pixel values in [0, 1]) or, for images, .png (a grid).
+inline void write_samples(const fs::path& path, const torch::Tensor& x, const std::optional<ImageShape>& image) {
+  const auto extension = path.extension().string();
+  if (extension == ".npy") {
+    gpm::io::write_npy(path, image ? ((image->unflatten(x, "gpm sample") + 1) / 2).clamp(0, 1) : x);
+  } else if (extension == ".png") {
+    GPM_CHECK(image.has_value(), "--out '{}': a PNG grid is for runs on images; write points to a .csv or .npy file",
+              path.string());
+    gpm::io::write_image_grid(path.string(), x, *image);
+  } else {
+    GPM_CHECK(extension == ".csv", "--out '{}': write samples to a .csv, .npy or (images) .png file", path.string());
+    gpm::data::write_csv(path.string(), x);
+  }
+}
+
 inline int command_sample(const std::string& dir, int64_t n, const std::string& out, std::optional<int64_t> steps,
                    std::optional<uint64_t> seed, const std::string& refine) {
   GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
@@ -226,7 +283,7 @@ inline int command_sample(const std::string& dir, int64_t n, const std::string& 
   stored.run->seed(seed.value_or(0));
   auto x = stored.run->sample(n, request ? std::nullopt : steps);
   if (request) x = stored.run->refine(x, *request, steps);
-  gpm::data::write_csv(out, x);
+  write_samples(out, x, stored_image_shape(stored.info));
   fmt::print("wrote {} samples to {}\n", n, out);
   return 0;
 }
@@ -239,10 +296,30 @@ inline int command_plot(const fs::path& dir, const std::string& out) {
   return 0;
 }
 
+/// The points of a .csv or .npy file as [N, dim]; images stored as [N, C, H, W] in [0, 1] (as
+/// `gpm sample` writes them) come back flat in [−1, 1].
+inline torch::Tensor read_samples(const std::string& path) {
+  if (fs::path(path).extension() != ".npy") return gpm::data::PointCloud::from_csv(path).points();
+  const auto x = gpm::io::read_npy(path);
+  GPM_CHECK(x.dim() == 2 || x.dim() == 4, "'{}' holds an array of {} dimensions; expected points [N, dim] or images "
+            "[N, C, H, W]", path, x.dim());
+  return x.dim() == 2 ? x : (x * 2 - 1).flatten(1);
+}
+
 inline int command_eval(const std::string& samples, const std::string& reference, const std::string& centers, std::optional<double> std) {
   GPM_CHECK(centers.empty() == !std.has_value(), "--centers and --std go together: the mode metrics need both");
-  const auto x = gpm::data::PointCloud::from_csv(samples).points();
-  const auto y = gpm::data::PointCloud::from_csv(reference).points();
+  const auto x = read_samples(samples);
+  if (is_mnist_spec(reference)) {
+    // Generated digits against MNIST's held-out digits: the image metrics (docs/images.md#metrics).
+    auto judge = mnist_judge();
+    GPM_CHECK(x.size(1) == judge.validation.size(1), "'{}' holds images of {} pixels, but MNIST's have {} (1×32×32)",
+              samples, x.size(1), judge.validation.size(1));
+    json m = {{"energy_distance", gpm::metrics::energy_distance(x, judge.validation)}};
+    m.update(gpm::metrics::image_metrics(judge.classifier, x, judge.validation).to_json());
+    fmt::print("{}\n", m.dump(2));
+    return 0;
+  }
+  const auto y = read_samples(reference);
   GPM_CHECK(x.size(1) == y.size(1), "'{}' has {} coordinates per point but '{}' has {}", samples, x.size(1), reference, y.size(1));
   json m = {{"energy_distance", gpm::metrics::energy_distance(x, y)},
             {"squared_mmd", gpm::metrics::squared_mmd(x, y)},
@@ -294,7 +371,7 @@ inline int command_demo(const fs::path& out, bool quick, bool quiet) {
     const auto run_dir = prepare_output_directory(dir / entry.name);
     fs::remove(RunFiles{run_dir}.log());
     fs::remove(RunFiles{run_dir}.checkpoint());
-    auto [info, run] = new_run(entry, spec, entry.resolve(preset, json::object()),
+    auto [info, run] = new_run(entry, spec, entry.points.resolve(preset, json::object()),
                                entry.needs_data_denoiser ? denoiser_run : std::string());
     auto data_generator = gpm::make_generator(train_settings(info.at("config")).seed() + 1000);
     int64_t step = 0;
@@ -337,7 +414,8 @@ inline int command_demo(const fs::path& out, bool quick, bool quiet) {
 inline int command_models(bool markdown) {
   if (!markdown) {
     for (const auto& m : models())
-      fmt::print("{:<11} {}\n{:<11} presets: {}\n", m.name, m.summary, "", fmt::join(m.presets, ", "));
+      fmt::print("{:<11} {}\n{:<11} presets: {}{}\n", m.name, m.summary, "", fmt::join(m.points.presets, ", "),
+                 m.images ? fmt::format("; on images: {}", fmt::join(m.images->presets, ", ")) : std::string());
     fmt::print("\n`gpm train --model M --help` lists a model's fields with their defaults and ranges.\n");
     return 0;
   }
@@ -345,9 +423,14 @@ inline int command_models(bool markdown) {
              "file in step with them. A run's config is one JSON object of these fields (nested options as nested "
              "objects, e.g. `{{\"penalty\": {{\"weight\": 1}}}}`); `--preset reference` starts from the reference's "
              "configuration instead of the defaults.\n");
-  for (const auto& m : models())
-    fmt::print("\n## {}\n\n{}. Presets: {}.\n\n{}", m.name, m.summary, fmt::join(m.presets, ", "),
-               gpm::io::option_table_markdown(m.fields("default")));
+  for (const auto& m : models()) {
+    fmt::print("\n## {}\n\n{}. Presets: {}.\n\n{}", m.name, m.summary, fmt::join(m.points.presets, ", "),
+               gpm::io::option_table_markdown(m.points.fields("default")));
+    if (m.images)
+      fmt::print("\n### {} on images\n\nWith image data (`--data mnist`, `--data images:DIR`). Presets: {} (the "
+                 "default is sized for a CPU; see [images](images.md)).\n\n{}", m.name, fmt::join(m.images->presets, ", "),
+                 gpm::io::option_table_markdown(m.images->fields("default")));
+  }
   fmt::print("\n# Datasets\n\nA `--data` spec is `name:key=value,...` with a dataset below and values of its options "
              "(omitted options keep their defaults; `images` takes its folder first, `images:DIR,size=64`), or the path "
              "of a CSV file (containing '/' or ending in .csv: one point per row, an optional header line). Image "
@@ -412,10 +495,11 @@ inline int run_cli(int argc, char** argv) {
   int64_t n = 0;
   std::optional<int64_t> sample_steps;
   std::optional<uint64_t> sample_seed;
-  auto* sample_cmd = app.add_subcommand("sample", "write generated points of a trained run to a CSV file");
+  auto* sample_cmd = app.add_subcommand("sample", "write samples of a trained run to a .csv or .npy file, or (images) a .png grid");
   sample_cmd->add_option("--run", run_dir, "run directory")->required();
   sample_cmd->add_option("-n", n, "number of points")->required();
-  sample_cmd->add_option("--out", sample_out, "output CSV file")->required();
+  sample_cmd->add_option("--out", sample_out, "output file: .csv, .npy (images: [N, C, H, W] in [0, 1]) or .png (images: a grid)")
+      ->required();
   sample_cmd->add_option("--steps", sample_steps, "stop a particle model after K of its N generation steps, or a --refine after K of its steps");
   sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)")->check(unsigned_integer());
   std::string refine;
@@ -425,8 +509,10 @@ inline int run_cli(int argc, char** argv) {
   std::string samples, reference, centers;
   std::optional<double> mode_std;
   auto* eval_cmd = app.add_subcommand("eval", "print metrics between two point sets as JSON");
-  eval_cmd->add_option("--samples", samples, "generated points (CSV)")->required();
-  eval_cmd->add_option("--reference", reference, "reference points (CSV)")->required();
+  eval_cmd->add_option("--samples", samples, "generated points or images (.csv or .npy, as gpm sample writes them)")
+      ->required();
+  eval_cmd->add_option("--reference", reference, "reference points (.csv or .npy), or mnist: generated digits against "
+                                                 "MNIST's held-out ones, with the image metrics")->required();
   eval_cmd->add_option("--centers", centers, "mixture centres (CSV), for mode coverage");
   eval_cmd->add_option("--std", mode_std, "mixture component std, for mode coverage");
 
@@ -472,7 +558,9 @@ inline int run_cli(int argc, char** argv) {
       fmt::print("{}", train_cmd->help());
       if (!train_args.model.empty())
         fmt::print("\nconfig fields of {} (preset \"{}\"), for --config FILE.json:\n{}", train_args.model, train_args.preset,
-                   gpm::io::option_table_text(model(train_args.model).fields(train_args.preset)));
+                   gpm::io::option_table_text(
+                       model(train_args.model).on(train_args.data.empty() ? DataKind::points : spec_kind(train_args.data))
+                           .fields(train_args.preset)));
       return 0;
     }
     if (*train_cmd) return command_train(train_args);

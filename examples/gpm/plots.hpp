@@ -1,11 +1,14 @@
-// The runner's figures of a run: generation (or training) snapshots with velocities, a final
-// generated-versus-data scatter, the discriminator's field, and training curves from log.jsonl.
+// The runner's figures of a run: on 2-D data, generation (or training) snapshots with velocities, a
+// final generated-versus-data scatter and the discriminator's field; on images, a sample grid, the
+// generation strip and a generator's latent interpolations; training curves from log.jsonl for both.
 #pragma once
 
 #include <algorithm>
 #include <fstream>
 #include <map>
 
+#include <gpm/generators/latent_interpolation.hpp>
+#include <gpm/io/image_grid.hpp>
 #include <gpm/plot/figures.hpp>
 
 #include "run.hpp"
@@ -13,7 +16,7 @@
 
 namespace gpm::runner {
 
-/// Training curves: every numeric field of log.jsonl, and the evaluations' energy distance.
+/// Training curves: every numeric field of log.jsonl, and the evaluations' metrics.
 inline std::map<std::string, std::vector<std::pair<double, double>>> read_log(const fs::path& path) {
   std::map<std::string, std::vector<std::pair<double, double>>> series;
   std::ifstream in(path);
@@ -22,8 +25,9 @@ inline std::map<std::string, std::vector<std::pair<double, double>>> read_log(co
     if (!entry.is_object() || !entry.contains("step")) continue;
     const double step = entry.at("step").get<double>();
     if (entry.contains("eval")) {
-      if (entry["eval"].contains("energy_distance"))
-        series["eval: energy distance"].emplace_back(step, entry["eval"]["energy_distance"].get<double>());
+      for (const auto& [key, value] : entry["eval"].items())
+        if (key != "modes" && key != "seconds" && value.is_number())
+          series["eval: " + key].emplace_back(step, value.get<double>());
       continue;
     }
     for (const auto& [key, value] : entry.items())
@@ -42,6 +46,46 @@ inline std::vector<size_t> evenly_spaced(size_t size, size_t count) {
   return picks;
 }
 
+/// The generation strip of a particle model on images: `particles` rows, each one particle's state at
+/// `columns` evenly spaced generation steps from the prior to the last (the source paper's Figure 1).
+inline bool image_generation_strip(const fs::path& path, Run& run, const ImageShape& shape, int64_t particles = 8,
+                                   size_t columns = 10) {
+  const auto tr = run.trajectory(particles);
+  if (!tr) return false;
+  const auto picks = evenly_spaced(tr->states.size(), columns);
+  std::vector<torch::Tensor> rows;
+  for (int64_t p = 0; p < particles; ++p)
+    for (size_t k : picks) rows.push_back(tr->states[k].slice(0, p, p + 1));
+  io::write_image_grid(path.string(), torch::cat(rows), shape,
+                       io::ImageGridOptions().columns(static_cast<int64_t>(picks.size())));
+  return true;
+}
+
+/// A generator's decoded latent paths: for each interpolation kind, `pairs` rows of `columns` images
+/// from the same latent pairs, so that the kinds compare row against row. False for a particle model.
+inline bool image_interpolation_grid(const fs::path& path, Run& run, const ImageShape& shape, int64_t pairs = 2,
+                                     int64_t columns = 10) {
+  if (run.latent_dim() == 0) return false;
+  const auto ends = run.latents(2 * pairs, 0);
+  std::vector<torch::Tensor> rows;
+  for (const auto kind : all_interpolations) {
+    const auto path_latents = interpolate_latents(ends.slice(0, 0, pairs), ends.slice(0, pairs), columns, kind);
+    rows.push_back(run.generate(path_latents.flatten(0, 1)));
+  }
+  io::write_image_grid(path.string(), torch::cat(rows), shape, io::ImageGridOptions().columns(columns));
+  return true;
+}
+
+/// Writes the figures of a run on images into `out` and returns their paths.
+inline std::vector<fs::path> plot_image_run(Run& run, const ImageShape& shape, const fs::path& out) {
+  std::vector<fs::path> written;
+  io::write_image_grid((out / "samples.png").string(), sample_aside(run, 64, 0), shape);
+  written.push_back(out / "samples.png");
+  if (image_generation_strip(out / "generation.png", run, shape)) written.push_back(out / "generation.png");
+  if (image_interpolation_grid(out / "interpolations.png", run, shape)) written.push_back(out / "interpolations.png");
+  return written;
+}
+
 /// Writes the run's figures into `out` and returns their paths.
 inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json& info, const data::AnyDataset& data,
                                       const fs::path& out) {
@@ -49,9 +93,11 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
   std::vector<fs::path> written;
   const auto model = info.at("model").get<std::string>();
   auto gen = make_generator(777);
-  const auto reference = data.sample(2000, gen);
+  const auto reference = data.sample(data.has_image_shape() ? 64 : 2000, gen);
 
-  if (data.dim() == 2) {
+  if (data.has_image_shape()) {
+    for (auto& f : plot_image_run(run, data.image_shape(), out)) written.push_back(std::move(f));
+  } else if (data.dim() == 2) {
     plot::scatter_comparison(out / "final.png", sample_aside(run, 2000, 0), reference, model + ": generated vs data");
     written.push_back(out / "final.png");
 

@@ -1,6 +1,7 @@
 // The runner's models: one entry each, with its config (defaults and named presets, from the
-// library's options), how to build it, and what it needs. Every command dispatches through this
-// table; adding a model is adding its header and one entry to `models()`.
+// library's options), how to build it, and what it needs, on point clouds and, for a model that has
+// an image form, on images. Every command dispatches through this table; adding a model is adding
+// its header and one entry to `models()`.
 #pragma once
 
 #include <algorithm>
@@ -19,6 +20,10 @@
 #include <gpm/models/discriminator_flow_model.hpp>
 #include <gpm/models/edm.hpp>
 #include <gpm/models/gan.hpp>
+#include <gpm/models/image_discriminator_flow.hpp>
+#include <gpm/models/image_edm.hpp>
+#include <gpm/models/image_gan.hpp>
+#include <gpm/models/image_score_gan.hpp>
 #include <gpm/models/score_gan.hpp>
 
 #include "run.hpp"
@@ -26,12 +31,27 @@
 
 namespace gpm::runner {
 
-/// What building a model may take besides its config: the data denoiser of a trained EDM, for a
-/// model that needs one.
+/// What building a model may take besides its config: the data's dimension, their image shape for
+/// images, and the data denoiser of a trained EDM, for a model that needs one.
 struct BuildInputs {
   int64_t dim = 0;
-  std::optional<nn::EdmMlpDenoiser> data_denoiser;
+  std::optional<ImageShape> image;
+  std::optional<DataDenoiserNetwork> data_denoiser;
+
+  /// The data denoiser as the network `Net` (an MLP's for points, a U-Net's for images).
+  template <class Net>
+  Net data_denoiser_as(const std::string& model) const {
+    GPM_CHECK(data_denoiser.has_value(), "a {} needs a data denoiser: pass --data-denoiser RUN_DIR, the run directory of "
+              "a trained EDM", model);
+    const auto* net = std::get_if<Net>(&*data_denoiser);
+    GPM_CHECK(net != nullptr, "the EDM given to the {} was trained on {}; train the EDM on the same data", model,
+              image ? "point clouds, not images" : "images, not point clouds");
+    return *net;
+  }
 };
+
+/// What a run trains on: point clouds (2-D data, CSV files) or images (flat [N, C·H·W]).
+enum class DataKind { points, images };
 
 /// How a stored run's config becomes today's. Paths are dotted ("network.mlp.width"); a path listed
 /// here must never be a field of today's config, since every stored config passes through this.
@@ -60,15 +80,10 @@ struct StoredConfigUpgrade {
   }
 };
 
-/// One model of the runner, type-erased at this boundary.
-struct ModelEntry {
-  std::string name;
-  std::string summary;
+/// A model's form for one kind of data, type-erased at this boundary.
+struct ModelVariant {
   /// Presets by name; "default" is the library's defaults, the one a run gets without --preset.
   std::vector<std::string> presets;
-  /// Whether the model is driven by a trained EDM's denoiser (`--data-denoiser RUN`), and trains in
-  /// that EDM's coordinates.
-  bool needs_data_denoiser = false;
   /// The full config of `preset` overridden by `overrides`, every field written (run.json's form).
   std::function<json(const std::string& preset, const json& overrides)> resolve;
   /// The field table of `preset`, for --help and the docs.
@@ -78,14 +93,38 @@ struct ModelEntry {
   StoredConfigUpgrade upgrade = {};
 };
 
-/// An entry for a model whose config is `Config` (a RunConfig): `presets` must hold "default", and
+/// One model of the runner: its form on point clouds, and on images when it has one.
+struct ModelEntry {
+  std::string name;
+  std::string summary;
+  /// Whether the model is driven by a trained EDM's denoiser (`--data-denoiser RUN`), and trains in
+  /// that EDM's coordinates.
+  bool needs_data_denoiser = false;
+  ModelVariant points;
+  std::optional<ModelVariant> images = std::nullopt;
+
+  /// The model's form for `kind` of data; an error for images when it has no image form.
+  const ModelVariant& on(DataKind kind) const {
+    if (kind == DataKind::points) return points;
+    GPM_CHECK(images.has_value(), "the model '{}' does not train on images; train it on point clouds (a CSV file or a "
+              "built-in 2-D dataset)", name);
+    return *images;
+  }
+  /// This entry with `variant` as its image form.
+  ModelEntry with_images(ModelVariant variant) && {
+    images = std::move(variant);
+    return std::move(*this);
+  }
+};
+
+/// A model form whose config is `Config` (a RunConfig): `presets` must hold "default", and
 /// `build(config, inputs)` makes the model.
 template <class Config, class Build>
-ModelEntry model_entry(std::string name, std::string summary, std::map<std::string, Config> presets, Build build,
-                       StoredConfigUpgrade upgrade = {}, bool needs_data_denoiser = false) {
+ModelVariant model_variant(const std::string& name, std::map<std::string, Config> presets, Build build,
+                           StoredConfigUpgrade upgrade = {}) {
   GPM_CHECK(presets.contains("default"), "model '{}': the presets must include \"default\"", name);
-  ModelEntry entry{name, std::move(summary), {}, needs_data_denoiser, {}, {}, {}, std::move(upgrade)};
-  for (const auto& [preset, config] : presets) entry.presets.push_back(preset);
+  ModelVariant variant{{}, {}, {}, {}, std::move(upgrade)};
+  for (const auto& [preset, config] : presets) variant.presets.push_back(preset);
   const auto find = [name, presets](const std::string& preset) {
     const auto it = presets.find(preset);
     if (it == presets.end()) {
@@ -95,14 +134,46 @@ ModelEntry model_entry(std::string name, std::string summary, std::map<std::stri
     }
     return it->second;
   };
-  entry.resolve = [name, find](const std::string& preset, const json& overrides) {
+  variant.resolve = [name, find](const std::string& preset, const json& overrides) {
     return write_config(read_config(overrides, find(preset), name));
   };
-  entry.fields = [find](const std::string& preset) { return option_rows(find(preset)); };
-  entry.build = [name, find, build](const json& resolved, BuildInputs inputs) -> std::unique_ptr<Run> {
+  variant.fields = [find](const std::string& preset) { return option_rows(find(preset)); };
+  variant.build = [name, find, build](const json& resolved, BuildInputs inputs) -> std::unique_ptr<Run> {
     return build(read_config(resolved, find("default"), name), std::move(inputs));
   };
-  return entry;
+  return variant;
+}
+
+/// An entry for a model on point clouds whose config is `Config` (see model_variant); give it an
+/// image form with `.with_images(model_variant<ImageConfig>(...))`.
+template <class Config, class Build>
+ModelEntry model_entry(std::string name, std::string summary, std::map<std::string, Config> presets, Build build,
+                       StoredConfigUpgrade upgrade = {}, bool needs_data_denoiser = false) {
+  auto points = model_variant<Config>(name, std::move(presets), std::move(build), std::move(upgrade));
+  return ModelEntry{std::move(name), std::move(summary), needs_data_denoiser, std::move(points)};
+}
+
+/// Training settings of the image presets: images are never standardized (their pixels already lie
+/// in [−1, 1]), and evaluations draw fewer samples than on points, each costing a network pass per
+/// generation step.
+inline TrainSettings image_train_settings(int64_t steps, int64_t batch_size) {
+  return TrainSettings().steps(steps).batch_size(batch_size).standardize("never").eval_samples(500);
+}
+
+/// The GAN on images: DCGAN generator and discriminator. The default is sized for a CPU
+/// (docs/images.md gives its measurements); "reference" is the reference's MNIST run.
+inline ModelVariant image_gan_variant() {
+  using Config = RunConfig<ImageGanOptions>;
+  const auto cpu = ImageGanOptions()
+                       .latent_dim(64)
+                       .generator(ImageGanOptions().generator().width(16))
+                       .discriminator(ImageGanOptions().discriminator().width(16));
+  return model_variant<Config>(
+      "gan", {{"default", {image_train_settings(6000, 64), cpu, {}}},
+              {"reference", {image_train_settings(10000, 128), ImageGanOptions::reference(), {}}}},
+      [](const Config& c, BuildInputs in) {
+        return std::make_unique<GeneratorRun<ImageGan<>>>(make_image_gan(*in.image, ImageGanOptions(c.model).seed(c.train.seed())));
+      });
 }
 
 inline ModelEntry gan_entry() {
@@ -126,7 +197,23 @@ inline ModelEntry gan_entry() {
                  {"input_feature_scale", {"discriminator.input_feature_scale"}},
                  {"lr", {"generator_optimizer.lr", "discriminator_optimizer.lr"}},
                  {"beta1", {"generator_optimizer.beta1", "discriminator_optimizer.beta1"}},
-                 {"beta2", {"generator_optimizer.beta2", "discriminator_optimizer.beta2"}}}});
+                 {"beta2", {"generator_optimizer.beta2", "discriminator_optimizer.beta2"}}}})
+      .with_images(image_gan_variant());
+}
+
+/// EDM on images: the U-Net denoiser. The default is sized for a CPU (docs/images.md);
+/// "reference" is the reference's MNIST run.
+inline ModelVariant image_edm_variant() {
+  using Config = RunConfig<ImageEdmOptions, EdmSamplerOptions>;
+  const auto cpu = ImageEdmOptions().network(nn::UNetOptions().model_channels(8).embedding_size(64));
+  return model_variant<Config>(
+      "edm", {{"default", {image_train_settings(4000, 64), cpu, {}}},
+              {"reference", {image_train_settings(500000, 128), ImageEdmOptions::reference(), {}}}},
+      [](const Config& c, BuildInputs in) {
+        const auto options = ImageEdmOptions(c.model).seed(c.train.seed());
+        return std::make_unique<EdmRun<nn::EdmUNetDenoiser, ImageShape, ImageEdmOptions>>(
+            make_image_edm(*in.image, options), c.sampler, *in.image, options);
+      });
 }
 
 inline ModelEntry edm_entry() {
@@ -139,7 +226,8 @@ inline ModelEntry edm_entry() {
                   EdmOptions().network(EdmOptions().network().mlp(EdmOptions().network().mlp().width(128).depth(3))), {}}}},
       [](const Config& c, BuildInputs in) {
         const auto options = EdmOptions(c.model).seed(c.train.seed());
-        return std::make_unique<EdmRun>(make_edm(in.dim, options), c.sampler, in.dim, options);
+        return std::make_unique<EdmRun<nn::EdmMlpDenoiser, int64_t, EdmOptions>>(make_edm(in.dim, options), c.sampler,
+                                                                                in.dim, options);
       },
       {.moved = {{"width", {"network.mlp.width"}},
                  {"depth", {"network.mlp.depth"}},
@@ -153,7 +241,25 @@ inline ModelEntry edm_entry() {
                  {"lr", {"optimizer.lr"}},
                  {"beta1", {"optimizer.beta1"}},
                  {"beta2", {"optimizer.beta2"}}},
-       .predating = {{"network.mlp.input_features", 0}}});
+       .predating = {{"network.mlp.input_features", 0}}})
+      .with_images(image_edm_variant());
+}
+
+/// The Discriminator Flow on images: a DCGAN critic modulated by FiLM of the time. The default is
+/// sized for a CPU (docs/images.md); "reference" is the reference's MNIST run.
+inline ModelVariant image_discriminator_flow_variant() {
+  using Config = RunConfig<ImageDiscriminatorFlowOptions>;
+  auto critic = ImageDiscriminatorFlowOptions().discriminator();
+  const auto cpu = ImageDiscriminatorFlowOptions()
+                       .discriminator(critic.network(critic.network().width(16)).embedding_size(32))
+                       .generation_steps(16);
+  return model_variant<Config>(
+      "discr-flow", {{"default", {image_train_settings(3000, 64), cpu, {}}},
+                     {"reference", {image_train_settings(200000, 128), ImageDiscriminatorFlowOptions::reference(), {}}}},
+      [](const Config& c, BuildInputs in) {
+        return std::make_unique<ParticleRun<ImageDiscriminatorFlow<>>>(
+            make_image_discriminator_flow(*in.image, ImageDiscriminatorFlowOptions(c.model).seed(c.train.seed())));
+      });
 }
 
 inline ModelEntry discriminator_flow_entry() {
@@ -181,7 +287,27 @@ inline ModelEntry discriminator_flow_entry() {
                  {"lr", {"optimizer.lr"}},
                  {"beta1", {"optimizer.beta1"}},
                  {"beta2", {"optimizer.beta2"}}},
-       .predating = {{"discriminator.mlp.input_features", 0}}});
+       .predating = {{"discriminator.mlp.input_features", 0}}})
+      .with_images(image_discriminator_flow_variant());
+}
+
+/// The Score GAN on images: a DCGAN generator, the U-Net of an image EDM for the data score and
+/// another for its samples' score. The default is sized for a CPU (docs/images.md); "reference" is
+/// the reference's MNIST run.
+inline ModelVariant image_score_gan_variant() {
+  using Config = RunConfig<ImageScoreGanOptions>;
+  const auto cpu = ImageScoreGanOptions()
+                       .latent_dim(64)
+                       .generator(ImageScoreGanOptions().generator().width(16))
+                       .denoiser(nn::UNetOptions().model_channels(8).embedding_size(64));
+  return model_variant<Config>(
+      "score-gan", {{"default", {image_train_settings(2500, 64), cpu, {}}},
+                    {"reference", {image_train_settings(100000, 256), ImageScoreGanOptions::reference(), {}}}},
+      [](const Config& c, BuildInputs in) {
+        return std::make_unique<GeneratorRun<ImageScoreGan<>>>(
+            make_image_score_gan(*in.image, in.data_denoiser_as<nn::EdmUNetDenoiser>("Score GAN"),
+                                 ImageScoreGanOptions(c.model).seed(c.train.seed())));
+      });
 }
 
 inline ModelEntry score_gan_entry() {
@@ -199,10 +325,8 @@ inline ModelEntry score_gan_entry() {
                       .denoiser(ScoreGanOptions().denoiser().embedding_size(16).mlp(nn::MlpOptions().width(64).depth(2))),
                   {}}}},
       [](const Config& c, BuildInputs in) {
-        GPM_CHECK(in.data_denoiser.has_value(), "a Score GAN needs a data denoiser: pass --data-denoiser RUN_DIR, the "
-                  "run directory of a trained EDM");
-        return std::make_unique<GeneratorRun<ScoreGan<>>>(
-            make_score_gan(in.dim, *in.data_denoiser, ScoreGanOptions(c.model).seed(c.train.seed())));
+        return std::make_unique<GeneratorRun<ScoreGan<>>>(make_score_gan(
+            in.dim, in.data_denoiser_as<nn::EdmMlpDenoiser>("Score GAN"), ScoreGanOptions(c.model).seed(c.train.seed())));
       },
       {.moved = {{"width", {"generator.width"}},
                  {"depth", {"generator.depth"}},
@@ -225,7 +349,8 @@ inline ModelEntry score_gan_entry() {
                  {"denoiser.sampling_steps", {}},
                  {"denoiser.rho", {}},
                  {"denoiser.weight_average", {}}}},
-      /*needs_data_denoiser=*/true);
+      /*needs_data_denoiser=*/true)
+      .with_images(image_score_gan_variant());
 }
 
 namespace detail {
@@ -265,10 +390,11 @@ inline const ModelEntry& model(const std::string& name) {
 /// fields), refinement fields (now a sampling option, `gpm sample --refine`) are dropped, and fields
 /// the runner gained after the run was stored take the value it was trained with (the model's
 /// `predating`; without standardize, the data's own coordinates; without lr_decay, a constant rate).
-inline json upgrade_stored_config(const ModelEntry& entry, json stored) {
-  if (!stored.is_object()) return stored;
+inline json upgrade_stored_config(const ModelEntry& entry, json stored, DataKind kind) {
+  if (!stored.is_object() || kind == DataKind::images) return stored;  // image runs are all of today's form
+  const auto& variant = entry.points;
   std::set<std::string> today;  // the top-level fields of today's config
-  for (const auto& row : entry.fields("default")) today.insert(row.name.substr(0, row.name.find('.')));
+  for (const auto& row : variant.fields("default")) today.insert(row.name.substr(0, row.name.find('.')));
   // Moves the fields whose names start with `prefix` (but are not today's) into the object `object`,
   // under `name(key)`.
   const auto nest = [&](const std::string& prefix, const std::string& object, auto name) {
@@ -285,7 +411,7 @@ inline json upgrade_stored_config(const ModelEntry& entry, json stored) {
   nest("denoiser_", "denoiser", without(9));
   nest("s_", "churn", without(0));
   for (const char* key : {"refine_steps", "refine_time", "refine_sigma"}) stored.erase(key);
-  entry.upgrade.apply(stored);
+  variant.upgrade.apply(stored);
   if (!stored.contains("standardize")) stored["standardize"] = "never";
   if (!stored.contains("lr_decay")) stored["lr_decay"] = 0.0;
   return stored;

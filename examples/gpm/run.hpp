@@ -1,5 +1,6 @@
 // A model as the runner sees it (Run), and the three adapters that make any library model one: a
-// generator (GAN, Score GAN), a particle model (Discriminator Flow) and EDM with its samplers.
+// generator (GAN, Score GAN), a particle model (Discriminator Flow) and EDM with its samplers, on
+// point clouds or on flat images alike.
 // What differs between models is asked of the model through its type, never by its name.
 #pragma once
 
@@ -9,16 +10,19 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <gpm/core/capabilities.hpp>
 #include <gpm/data.hpp>
+#include <gpm/generators/generator.hpp>
 #include <gpm/integrators.hpp>
 #include <gpm/io/checkpoint.hpp>
 #include <gpm/io/config.hpp>
 #include <gpm/models/edm.hpp>
+#include <gpm/models/image_edm.hpp>
 #include <gpm/models/particle_model.hpp>
 #include <gpm/models/refinement.hpp>
 
@@ -32,6 +36,10 @@ struct RefinementRequest {
   std::string kind;
   json options = json::object();
 };
+
+/// The trained denoiser of an EDM run, to drive a model that needs one: an MLP's on point clouds, a
+/// U-Net's on images.
+using DataDenoiserNetwork = std::variant<nn::EdmMlpDenoiser, nn::EdmUNetDenoiser>;
 
 /// A model as the runner sees it.
 class Run {
@@ -71,7 +79,17 @@ class Run {
   virtual void save_field(const fs::path& /*path*/) {}
   virtual void load_field(const fs::path& /*path*/) {}
   /// A copy of the denoiser this model samples with (an EDM's), to drive another model; none otherwise.
-  virtual std::optional<nn::EdmMlpDenoiser> sampling_denoiser() { return std::nullopt; }
+  virtual std::optional<DataDenoiserNetwork> sampling_denoiser() { return std::nullopt; }
+  /// A generator's latent dimension; 0 for a particle model, which has no latent.
+  virtual int64_t latent_dim() { return 0; }
+  /// The generator's outputs for latents z [N, latent_dim()] (eval mode, its sampling weights).
+  virtual torch::Tensor generate(const torch::Tensor& /*z*/) {
+    throw InvalidArgument("this model has no generator: it samples along its own flow, from no latent");
+  }
+  /// n latents drawn from the generator's prior with a stream seeded by `seed`.
+  virtual torch::Tensor latents(int64_t /*n*/, uint64_t /*seed*/) {
+    throw InvalidArgument("this model has no generator: it samples along its own flow, from no latent");
+  }
 };
 
 /// The parts every model shares; subclasses say how they sample.
@@ -138,6 +156,19 @@ class GeneratorRun final : public ModelRun<Model> {
                                       fmt::join(refinements(), ", ")));
   }
   int64_t generation_steps() const override { return 0; }
+  int64_t latent_dim() override { return this->model_.dynamics().latent().options().shape().front(); }
+  torch::Tensor generate(const torch::Tensor& z) override {
+    torch::NoGradGuard no_grad;
+    auto& dynamics = this->model_.dynamics();
+    const auto weights = averaged_weights_of(dynamics);
+    const EvalMode eval(*dynamics.net());
+    return dynamics.net()->forward(z.to(dynamics.net()->parameters().front().options()));
+  }
+  torch::Tensor latents(int64_t n, uint64_t seed) override {
+    auto& dynamics = this->model_.dynamics();
+    auto gen = make_generator(seed, dynamics.net()->parameters().front().device());
+    return dynamics.latent().sample(n, dynamics.net()->parameters().front().options(), gen);
+  }
   bool field_follows_training() const override { return this->has_discriminator; }
   void save_field(const fs::path& path) override {
     if constexpr (ModelRun<Model>::has_discriminator) io::save(*this->model_.flow().net(), path);
@@ -160,21 +191,29 @@ class ParticleRun final : public ModelRun<Model> {
   std::optional<Trajectory> trajectory(int64_t n) override { return this->model_.trajectory(n); }
 };
 
-/// EDM, sampled with the configured stepper; generation time is the noise level.
-class EdmRun final : public ModelRun<Edm<>> {
+/// EDM, sampled with the configured stepper; generation time is the noise level. `Net` is its
+/// denoiser network, `Shape` and `Options` what the model was made with (a dimension and
+/// EdmOptions, or an ImageShape and ImageEdmOptions), which a copy of its denoiser needs.
+template <class Net, class Shape, class Options>
+class EdmRun final : public ModelRun<EdmWith<Net, Heun>> {
  public:
-  EdmRun(Edm<> model, EdmSamplerOptions sampler, int64_t dim, EdmOptions options)
-      : ModelRun<Edm<>>(std::move(model)), sampler_(std::move(sampler)), dim_(dim), options_(std::move(options)) {}
-  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return sample_edm(model_, n, sampler_, steps); }
-  int64_t generation_steps() const override { return model_.steps(); }
-  std::optional<Trajectory> trajectory(int64_t n) override { return model_.trajectory(n); }
+  EdmRun(EdmWith<Net, Heun> model, EdmSamplerOptions sampler, Shape shape, Options options)
+      : ModelRun<EdmWith<Net, Heun>>(std::move(model)), sampler_(std::move(sampler)), shape_(shape),
+        options_(std::move(options)) {}
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
+    return sample_edm(this->model_, n, sampler_, steps);
+  }
+  int64_t generation_steps() const override { return this->model_.steps(); }
+  std::optional<Trajectory> trajectory(int64_t n) override { return this->model_.trajectory(n); }
   std::string time_name() const override { return "sigma"; }
-  std::optional<nn::EdmMlpDenoiser> sampling_denoiser() override { return copy_sampling_denoiser(model_, dim_, options_); }
+  std::optional<DataDenoiserNetwork> sampling_denoiser() override {
+    return DataDenoiserNetwork(copy_sampling_denoiser(this->model_, shape_, options_));
+  }
 
  private:
   EdmSamplerOptions sampler_;
-  int64_t dim_;
-  EdmOptions options_;
+  Shape shape_;
+  Options options_;
 };
 
 }  // namespace gpm::runner

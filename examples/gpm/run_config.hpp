@@ -26,6 +26,7 @@ struct TrainSettings {
   GPM_OPTION(int64_t, log_every, Range::at_least(1), "steps between two lines of log.jsonl") = 100;
   GPM_OPTION(int64_t, eval_every, Range::at_least(0),
              "steps between two evaluations on a fixed batch (0: five evaluations per run)") = 0;
+  GPM_OPTION(int64_t, eval_samples, Range::at_least(2), "samples drawn at each evaluation") = 1000;
   GPM_OPTION(int64_t, checkpoint_every, Range::at_least(0), "steps between two checkpoints (0: only at the end)") = 0;
   GPM_OPTION(std::string, standardize, Range::one_of({"auto", "always", "never"}),
              "train on standardized coordinates: auto (data far from the defaults' scale), always or never") = "auto";

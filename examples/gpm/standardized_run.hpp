@@ -120,7 +120,10 @@ class StandardizedRun final : public Run {
     return inner_->generator_loss(z_.to_standard(x), t);
   }
   std::string time_name() const override { return inner_->time_name(); }
-  std::optional<nn::EdmMlpDenoiser> sampling_denoiser() override { return inner_->sampling_denoiser(); }
+  std::optional<DataDenoiserNetwork> sampling_denoiser() override { return inner_->sampling_denoiser(); }
+  int64_t latent_dim() override { return inner_->latent_dim(); }
+  torch::Tensor generate(const torch::Tensor& z) override { return z_.from_standard(inner_->generate(z)); }
+  torch::Tensor latents(int64_t n, uint64_t seed) override { return inner_->latents(n, seed); }
   bool field_follows_training() const override { return inner_->field_follows_training(); }
   void save_field(const fs::path& path) override { inner_->save_field(path); }
   void load_field(const fs::path& path) override { inner_->load_field(path); }

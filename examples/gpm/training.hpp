@@ -12,8 +12,10 @@
 
 #include <fmt/format.h>
 
+#include <gpm/io/image_grid.hpp>
 #include <gpm/metrics.hpp>
 
+#include "digit_judge.hpp"
 #include "run.hpp"
 #include "run_config.hpp"
 
@@ -49,9 +51,15 @@ class Progress {
   Clock::time_point last_{};
 };
 
-/// Metrics of samples against a reference batch: energy distance, and mode coverage for mixtures.
-inline json sample_metrics(const torch::Tensor& samples, const torch::Tensor& reference, const data::AnyDataset& data) {
+/// Metrics of samples against a reference batch: energy distance, mode coverage for mixtures, and
+/// the image metrics for digits when a judge is given.
+inline json sample_metrics(const torch::Tensor& samples, const torch::Tensor& reference, const data::AnyDataset& data,
+                           const std::optional<DigitJudge>& digits = std::nullopt) {
   json m = {{"energy_distance", metrics::energy_distance(samples, reference)}};
+  if (digits) {
+    auto classifier = digits->classifier;
+    m.update(metrics::image_metrics(classifier, samples, digits->validation).to_json());
+  }
   if (data.has_modes()) {
     const auto coverage = metrics::mode_coverage(samples, data.centers(), data.std());
     m["modes_covered"] = coverage.modes_covered;
@@ -118,21 +126,28 @@ struct TrainResult {
   int64_t steps = 0;  // steps taken in this call
 };
 
+/// The first (up to) 64 flat images of `x` as a PNG grid.
+inline void write_image_snapshot(const fs::path& path, const torch::Tensor& x, const ImageShape& shape) {
+  io::write_image_grid(path.string(), x.slice(0, 0, std::min<int64_t>(64, x.size(0))), shape);
+}
+
 /// Trains `run` from step `step` up to settings.steps(), drawing batches from `data` with
-/// `data_generator`, logging to and checkpointing in `files`.
+/// `data_generator`, logging to and checkpointing in `files`; evaluations judge digits with `digits`.
 inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSettings& settings, int64_t& step,
-                         at::Generator& data_generator, const RunFiles& files, const std::string& label, bool progress) {
+                         at::Generator& data_generator, const RunFiles& files, const std::string& label, bool progress,
+                         const std::optional<DigitJudge>& digits = std::nullopt) {
   std::ofstream log(files.log(), std::ios::app);
   GPM_CHECK(static_cast<bool>(log), "cannot write '{}'; check that the run directory is writable", files.log().string());
   auto eval_gen = make_generator(settings.seed() + 2000);
-  const auto reference = data.sample(1000, eval_gen);
+  const auto reference = data.sample(settings.eval_samples(), eval_gen);
   int64_t last_checkpoint = step;
+  const auto start = Clock::now();
   const auto write_checkpoint = [&] {
     io::save(Checkpoint{run, data_generator, step}, files.checkpoint());
     last_checkpoint = step;
   };
-  // Evaluations also keep a snapshot of 2-D samples and their velocities: a generator's figures show
-  // its particles along training time.
+  // Evaluations also keep a snapshot of 2-D samples and their velocities, or a grid of images: a
+  // generator's figures show its particles along training time.
   const auto evaluate = [&] {
     // Sampling and velocities may draw from the model's random streams (Score GAN's noising): the
     // whole state is set aside and restored, so evaluating never changes how training continues.
@@ -148,9 +163,15 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       archive.load_from(in);
       run.load(archive);
     };
-    const auto samples = sample_aside(run, 1000, 4242);
-    log << json{{"step", step}, {"eval", sample_metrics(samples, reference, data)}}.dump() << "\n" << std::flush;
-    if (data.dim() == 2) {
+    const auto eval_start = Clock::now();
+    const auto samples = sample_aside(run, settings.eval_samples(), 4242);
+    auto metrics = sample_metrics(samples, reference, data, digits);
+    metrics["seconds"] = seconds_since(eval_start);
+    log << json{{"step", step}, {"time", seconds_since(start)}, {"eval", metrics}}.dump() << "\n" << std::flush;
+    if (data.has_image_shape()) {
+      fs::create_directories(files.snapshots());
+      write_image_snapshot(files.snapshots() / (snapshot_name(step) + ".png"), samples, data.image_shape());
+    } else if (data.dim() == 2) {
       fs::create_directories(files.snapshots());
       const auto name = snapshot_name(step);
       data::write_csv((files.snapshots() / (name + ".csv")).string(), torch::cat({samples, run.velocity(samples, 0.0)}, 1),
@@ -161,7 +182,6 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   };
   const int64_t eval_every = settings.eval_every() > 0 ? settings.eval_every() : std::max<int64_t>(1, settings.steps() / 5);
   Progress bar(label, step, settings.steps(), progress);
-  const auto start = Clock::now();
   const int64_t first = step;
   while (step < settings.steps()) {
     const double lr_scale = learning_rate_factor(step, settings.steps(), settings.lr_decay());

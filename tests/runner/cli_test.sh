@@ -3,29 +3,9 @@
 # give a clear message and the right exit code (0 success, 2 usage or input error, 1 runtime
 # failure) without losing anything. Usage: cli_test.sh PATH_TO_GPM WORK_DIR
 set -uo pipefail
-gpm="$1"
-work="$2"
 docs="$(cd "$(dirname "$0")/../../docs" && pwd)"
 stored="$(cd "$(dirname "$0")/stored_runs" && pwd)"
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-failures=0
-passes=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { passes=$((passes + 1)); }
-
-# expect CODE "substring of stderr" command...: the command exits with CODE and prints the substring.
-expect() {
-  local code="$1" text="$2"
-  shift 2
-  "$@" >out.txt 2>err.txt
-  local got=$?
-  if [ "$got" != "$code" ]; then fail "'$*' exited $got, expected $code; stderr: $(cat err.txt)"; return; fi
-  if ! grep -qF -- "$text" err.txt out.txt; then fail "'$*' did not print '$text'; stderr: $(cat err.txt)"; return; fi
-  pass
-}
-
-G() { "$gpm" --threads 1 "$@"; }
+source "$(dirname "$0")/harness.sh" "$1" "$2"
 
 # --- bit-exact resume: N steps + resume + N steps == 2N steps, for every model -------------------
 # Every model keeps a weight average (the default), and learning rates are large enough for the
@@ -298,5 +278,4 @@ expect 1 "training step 2 produced a non-finite" G train --model edm --data ring
 expect 0 "wrote 5 samples" G sample --run blowup -n 5 --out x.csv
 grep -q '"model": "edm"' blowup/run.json && pass || fail "run.json should still describe the run"
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -2,14 +2,7 @@
 # A model registered with one entry (toy_model.cpp) gets every runner command: train, sample,
 # resume (bit-exact), eval and --help. Usage: toy_model_test.sh PATH_TO_TOY_RUNNER WORK_DIR
 set -uo pipefail
-gpm="$1"
-work="$2"
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-failures=0
-passes=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { passes=$((passes + 1)); }
-G() { "$gpm" --threads 1 "$@"; }
+source "$(dirname "$0")/harness.sh" "$1" "$2"
 
 G models | grep -q "toy-mmd" && pass || fail "gpm models should list the registered model"
 G train --model toy-mmd --help | grep -q "the generator's Adam learning rate" && pass || fail "--help should list its fields"
@@ -24,5 +17,4 @@ echo '{"lr": -1}' >bad.json
 G train --model toy-mmd --data ring --out c --config bad.json 2>err.txt
 [ $? = 2 ] && grep -q "field 'lr' must be > 0, got -1" err.txt && pass || fail "a bad field of the toy model: $(cat err.txt)"
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <numbers>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/image_shape.hpp"
 #include "gpm/core/options.hpp"
+#include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/edm_preconditioning.hpp"
 #include "gpm/nn/embeddings.hpp"
@@ -124,11 +126,14 @@ class UNetBlockImpl : public torch::nn::Module {
     }
   }
 
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& emb) {
+  /// `dropout` draws the dropout masks in training mode (none: no dropout).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& emb, at::Generator* dropout = nullptr) {
     namespace F = torch::nn::functional;
     auto h = conv0->forward(resample(F::silu(norm0->forward(x)), resample_));
     h = F::silu(norm1->forward(h + affine->forward(emb).unsqueeze(2).unsqueeze(3)));
-    h = conv1->forward(torch::dropout(h, dropout_, is_training()));
+    if (dropout != nullptr && dropout_ > 0 && is_training())
+      h = h * torch::empty_like(h).bernoulli_(1 - dropout_, *dropout) / (1 - dropout_);
+    h = conv1->forward(h);
     h = (h + (skip ? skip->forward(resample(x, resample_)) : x)) * unet_skip_scale;
     return qkv ? attend(h) : h;
   }
@@ -249,6 +254,7 @@ class UNetImpl : public torch::nn::Module {
     output_conv = detail::unet_conv(channels, image.channels, 3);
     add(dec, name(image.height, "aux_conv"), output_conv.ptr());
     register_module("dec", dec);
+    dropout_passes_ = register_buffer("dropout_passes", torch::zeros({}, torch::kLong));
   }
   explicit UNetImpl(ImageShape image) : UNetImpl(UNetOptions(image)) {}
 
@@ -272,11 +278,20 @@ class UNetImpl : public torch::nn::Module {
     auto emb = torch::cat({e.narrow(1, half, half), e.narrow(1, 0, half)}, 1);
     emb = F::silu(map_layer1->forward(F::silu(map_layer0->forward(emb))));
 
+    // Dropout masks come from a stream seeded by the seed and the number of training passes so far (a
+    // buffer, so checkpoints keep it): a resumed run draws the masks an uninterrupted one would.
+    std::optional<at::Generator> dropout;
+    if (is_training() && options_.dropout() > 0) {
+      const auto pass = static_cast<uint64_t>(dropout_passes_.item<int64_t>());
+      dropout = make_generator(options_.seed() * 0x9E3779B97F4A7C15ull + pass + 1, x.device());
+      dropout_passes_ += 1;
+    }
+    at::Generator* masks = dropout ? &*dropout : nullptr;
     std::vector<torch::Tensor> skips;
     h = input_conv->forward(h);
     skips.push_back(h);
     for (auto& block : encoder_) {
-      h = block->forward(h, emb);
+      h = block->forward(h, emb, masks);
       skips.push_back(h);
     }
     for (auto& [block, takes_skip] : decoder_) {
@@ -284,7 +299,7 @@ class UNetImpl : public torch::nn::Module {
         h = torch::cat({h, skips.back()}, 1);
         skips.pop_back();
       }
-      h = block->forward(h, emb);
+      h = block->forward(h, emb, masks);
     }
     h = output_conv->forward(F::silu(output_norm->forward(h)));
     return h.reshape({x.size(0), options_.image().numel()});
@@ -339,6 +354,7 @@ class UNetImpl : public torch::nn::Module {
   torch::nn::GroupNorm output_norm{nullptr};
   std::vector<detail::UNetBlock> encoder_;
   std::vector<DecoderStep> decoder_;
+  torch::Tensor dropout_passes_;
 };
 TORCH_MODULE(UNet);
 
