@@ -24,12 +24,7 @@ G train --model edm --data ring --out edm_base --steps 20 --config edm.json --qu
 check_resume() {
   local model="$1" config="$2"
   shift 2
-  G train --model "$model" --data ring --out "${model}_a" --steps 15 --config "$config" --quiet "$@" >/dev/null &&
-    G train --resume "${model}_a" --steps 30 --quiet >/dev/null &&
-    G train --model "$model" --data ring --out "${model}_b" --steps 30 --config "$config" --quiet "$@" >/dev/null &&
-    G sample --run "${model}_a" -n 200 --out "${model}_a.csv" --seed 3 >/dev/null &&
-    G sample --run "${model}_b" -n 200 --out "${model}_b.csv" --seed 3 >/dev/null ||
-    { fail "$model: a training or sampling command failed"; return; }
+  train_twice "$model" ring 15 200 csv "$config" "$@" || return
   # Same samples, and one more step from each (which uses every network and optimiser state) agrees too.
   G train --resume "${model}_a" --steps 31 --quiet >/dev/null && G train --resume "${model}_b" --steps 31 --quiet >/dev/null &&
     G sample --run "${model}_a" -n 200 --out "${model}_a31.csv" --seed 3 >/dev/null &&

@@ -20,12 +20,7 @@ G train --model edm --data mnist --out edm_base --steps 3 --config edm.json --qu
 check_model() {
   local model="$1" config="$2"
   shift 2
-  G train --model "$model" --data mnist --out "${model}_a" --steps 3 --config "$config" --quiet "$@" >/dev/null &&
-    G train --resume "${model}_a" --steps 6 --quiet >/dev/null &&
-    G train --model "$model" --data mnist --out "${model}_b" --steps 6 --config "$config" --quiet "$@" >/dev/null &&
-    G sample --run "${model}_a" -n 12 --out "${model}_a.npy" --seed 3 >/dev/null &&
-    G sample --run "${model}_b" -n 12 --out "${model}_b.npy" --seed 3 >/dev/null ||
-    { fail "$model: a training or sampling command failed on MNIST"; return; }
+  train_twice "$model" mnist 3 12 npy "$config" "$@" || return
   cmp -s "${model}_a.npy" "${model}_b.npy" && pass || fail "$model: 3 + resume + 3 steps differs from 6 steps on MNIST"
   # The .npy file is float32 [12, 1, 32, 32] with pixel values in [0, 1].
   head -c 128 "${model}_a.npy" | grep -qF "'shape': (12, 1, 32, 32)" && pass || fail "$model: .npy shape"
