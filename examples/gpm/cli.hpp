@@ -204,6 +204,8 @@ inline int command_train(const TrainArgs& a) {
     GPM_CHECK(a.model.empty() && a.data.empty() && a.config.empty() && !a.seed && a.preset == "default",
               "--resume continues a run with its own model, data, config and seed; only --steps and "
               "--checkpoint-every may be given with it");
+    GPM_CHECK(fs::is_directory(a.resume), "'{}' is not a run directory (it does not exist)", a.resume);
+    const RunLock lock(a.resume, "wait for it to finish");  // read and written by this process alone from here
     auto stored = open_run(a.resume);  // refuses a bad checkpoint before anything is written
     json config = stored.info.at("config");
     if (a.steps) config["steps"] = *a.steps;
@@ -231,6 +233,7 @@ inline int command_train(const TrainArgs& a) {
   if (info.contains("standardization"))
     fmt::print("{}\n", describe(stored_standardization(info, "run.json").value()));
   const auto dir = prepare_output_directory(a.out);
+  const RunLock lock(dir, "wait for it to finish, or choose another --out");
   GPM_CHECK(!fs::exists(RunFiles{dir}.checkpoint()), "'{}' already holds a run; continue it with --resume {} or choose "
             "another --out", dir.string(), dir.string());
   auto data_generator = gpm::make_generator(train_settings(info.at("config")).seed() + 1000);
@@ -369,6 +372,7 @@ inline int command_demo(const fs::path& out, bool quick, bool quiet) {
   fmt::print("training every model on {} (preset \"{}\"); runs go to {}\n", spec, preset, dir.string());
   for (const auto& entry : models()) {
     const auto run_dir = prepare_output_directory(dir / entry.name);
+    const RunLock lock(run_dir, "wait for it to finish, or choose another --out");
     fs::remove(RunFiles{run_dir}.log());
     fs::remove(RunFiles{run_dir}.checkpoint());
     auto [info, run] = new_run(entry, spec, entry.points.resolve(preset, json::object()),

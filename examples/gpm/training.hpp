@@ -18,6 +18,7 @@
 #include "digit_judge.hpp"
 #include "run.hpp"
 #include "run_config.hpp"
+#include "run_directory.hpp"
 
 namespace gpm::runner {
 
@@ -102,14 +103,6 @@ struct Checkpoint {
     io::read_generator(archive, "data_generator", data_generator);
     io::read_nested(archive, "model", run);
   }
-};
-
-/// Where a run writes: its directory, checkpoint and log.
-struct RunFiles {
-  fs::path dir;
-  fs::path checkpoint() const { return dir / "checkpoint.pt"; }
-  fs::path log() const { return dir / "log.jsonl"; }
-  fs::path snapshots() const { return dir / "snapshots"; }
 };
 
 /// The file name (without extension) of the snapshot at `step`, and the step of a snapshot file.

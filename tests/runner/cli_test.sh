@@ -273,4 +273,26 @@ expect 1 "training step 2 produced a non-finite" G train --model edm --data ring
 expect 0 "wrote 5 samples" G sample --run blowup -n 5 --out x.csv
 grep -q '"model": "edm"' blowup/run.json && pass || fail "run.json should still describe the run"
 
+# --- run directories: one writer at a time --------------------------------------------------------
+# A run directory belongs to the process that trains into it, a resume included: another training or
+# resume into it is refused, naming the holder's PID, and the run stays as its holder wrote it.
+# (gpm runs directly in the background, so that $! is its PID.)
+wait_for_lock() { for _ in $(seq 300); do grep -qx "$2" "$1/.gpm-lock" 2>/dev/null && return; sleep 0.1; done; }
+"$gpm" --threads 1 train --model gan --data ring --out busy --steps 1000000 --config gan.json --quiet >/dev/null 2>&1 &
+holder=$!
+wait_for_lock busy $holder
+expect 2 "PID $holder is writing it" G train --model gan --data moons --out busy --steps 10 --config gan.json --quiet
+expect 2 "PID $holder is writing it" G train --resume busy --steps 10
+kill $holder && wait $holder 2>/dev/null
+grep -q '"data": "ring"' busy/run.json && ! grep -q moons busy/run.json && pass ||
+  fail "a refused second training should leave the first one's run.json alone"
+cp -r gan_a resuming
+"$gpm" --threads 1 train --resume resuming --steps 1000000 --quiet >/dev/null 2>&1 &
+holder=$!
+wait_for_lock resuming $holder
+expect 2 "PID $holder is writing it" G train --resume resuming --steps 40
+kill $holder && wait $holder 2>/dev/null
+# The lock goes with its process, however it ended: the killed resume's run resumes.
+expect 0 "trained 1 more steps to step 32" G train --resume resuming --steps 32 --quiet
+
 finish
