@@ -49,11 +49,18 @@ inline json read_json_file(const fs::path& path) {
   }
 }
 
-inline fs::path prepare_output_directory(const fs::path& dir) {
+/// `dir`, created if it does not exist.
+inline fs::path create_output_directory(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   GPM_CHECK(!ec && fs::is_directory(dir), "cannot create the output directory '{}': {}", dir.string(),
             ec ? ec.message() : "a file of that name exists");
+  return dir;
+}
+
+/// `dir`, created if it does not exist, once a file could be written in it.
+inline fs::path prepare_output_directory(const fs::path& dir) {
+  create_output_directory(dir);
   const auto probe = dir / ".write-test";
   std::ofstream(probe) << "";
   GPM_CHECK(fs::exists(probe), "the output directory '{}' is not writable", dir.string());
@@ -205,6 +212,8 @@ inline int command_train(const TrainArgs& a) {
               "--resume continues a run with its own model, data, config and seed; only --steps and "
               "--checkpoint-every may be given with it");
     GPM_CHECK(fs::is_directory(a.resume), "'{}' is not a run directory (it does not exist)", a.resume);
+    GPM_CHECK(fs::exists(RunFiles{a.resume}.info()), "'{}' is not a run directory (it has no run.json); --resume "
+              "continues a run that gpm train wrote", a.resume);
     const RunLock lock(a.resume, "wait for it to finish");  // read and written by this process alone from here
     auto stored = open_run(a.resume);  // refuses a bad checkpoint before anything is written
     json config = stored.info.at("config");
@@ -232,10 +241,11 @@ inline int command_train(const TrainArgs& a) {
   auto [info, run] = new_run(entry, a.data, entry.on(spec_kind(a.data)).resolve(a.preset, overrides), a.data_denoiser);
   if (info.contains("standardization"))
     fmt::print("{}\n", describe(stored_standardization(info, "run.json").value()));
-  const auto dir = prepare_output_directory(a.out);
+  check_outside_run_files(a.out, "--out");
+  const auto dir = create_output_directory(a.out);
+  check_new_run_directory(dir);  // before a lock file goes into a directory that is refused
   const RunLock lock(dir, "wait for it to finish, or choose another --out");
-  GPM_CHECK(!fs::exists(RunFiles{dir}.checkpoint()), "'{}' already holds a run; continue it with --resume {} or choose "
-            "another --out", dir.string(), dir.string());
+  check_empty_for_run(dir);  // what another process wrote between the look and the lock
   auto data_generator = gpm::make_generator(train_settings(info.at("config")).seed() + 1000);
   int64_t step = 0;
   write_run_info(dir, info);
@@ -281,6 +291,7 @@ inline void write_samples(const fs::path& path, const torch::Tensor& x, const st
 inline int command_sample(const std::string& dir, int64_t n, const std::string& out, std::optional<int64_t> steps,
                    std::optional<uint64_t> seed, const std::string& refine) {
   GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
+  check_outside_run_files(out, "--out");
   const auto request = refine.empty() ? std::optional<RefinementRequest>() : parse_refinement(refine);
   auto stored = open_run(dir);
   stored.run->seed(seed.value_or(0));
@@ -292,6 +303,7 @@ inline int command_sample(const std::string& dir, int64_t n, const std::string& 
 }
 
 inline int command_plot(const fs::path& dir, const std::string& out) {
+  if (!out.empty()) check_outside_run_files(out, "--out");
   auto stored = open_run(dir);
   const auto data = gpm::data::parse_dataset(stored.info.at("data").get<std::string>());
   const auto figures = plot_run(dir, *stored.run, stored.info, data, out.empty() ? dir / "figures" : fs::path(out));
@@ -340,6 +352,8 @@ inline int command_eval(const std::string& samples, const std::string& reference
 
 inline int command_data(const std::string& spec, int64_t n, const std::string& out, uint64_t seed, const std::string& centers) {
   GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
+  check_outside_run_files(out, "--out");
+  if (!centers.empty()) check_outside_run_files(centers, "--centers");
   const auto data = gpm::data::parse_dataset(spec);
   auto gen = gpm::make_generator(seed);
   gpm::data::write_csv(out, data.sample(n, gen));
@@ -354,6 +368,7 @@ inline int command_data(const std::string& spec, int64_t n, const std::string& o
 }
 
 inline int command_demo(const fs::path& out, bool quick, bool quiet) {
+  check_outside_run_files(out, "--out");
   const auto dir = prepare_output_directory(out);
   const std::string spec = "ring:modes=5,radius=3,std=0.5";
   const auto data = gpm::data::parse_dataset(spec);

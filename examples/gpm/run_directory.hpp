@@ -1,18 +1,23 @@
-// A run directory and who may write in it: its files, and the lock that gives one process at a
-// time the right to train into it. A second training or resume into a directory in use is refused,
-// naming the process that holds it, instead of mixing two runs in one directory.
+// A run directory and who may write in it: its files; the lock that gives one process at a time the
+// right to train into it (a second training or resume into a directory in use is refused, naming the
+// process that holds it, instead of mixing two runs in one directory); the rule that a new run starts
+// in a new or empty directory, so that training never overwrites or deletes a file; and the check
+// that keeps every other output out of a run's own files.
 #pragma once
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -47,6 +52,12 @@ inline std::string lock_holder(int fd) {
   return digits.empty() ? std::string("another process") : "PID " + digits;
 }
 
+/// "'DIR' is in use: PID 1234 is writing it (…); `fix`".
+inline std::string in_use_message(const fs::path& dir, const std::string& holder, std::string_view fix) {
+  return fmt::format("'{}' is in use: {} is writing it (it holds '{}'); {}", dir.string(), holder,
+                     RunFiles{dir}.lock().string(), fix);
+}
+
 }  // namespace detail
 
 /// The exclusive right to write a run directory, held from construction to destruction: an advisory
@@ -66,9 +77,7 @@ class RunLock {
       const bool busy = errno == EWOULDBLOCK;
       const std::string problem = busy ? detail::lock_holder(fd_) : detail::errno_message();
       ::close(fd_);
-      if (busy)
-        throw InvalidArgument(fmt::format("'{}' is in use: {} is writing it (it holds '{}'); {}", dir.string(), problem,
-                                          path.string(), fix));
+      if (busy) throw InvalidArgument(detail::in_use_message(dir, problem, fix));
       throw RuntimeError(fmt::format("cannot lock '{}' ({}); the run directory must be on a file system with locks",
                                      path.string(), problem));
     }
@@ -83,8 +92,73 @@ class RunLock {
   RunLock& operator=(const RunLock&) = delete;
   ~RunLock() { ::close(fd_); }
 
+  /// The holder of the lock of the run directory `dir`, if a process holds it now ("PID 1234").
+  /// Looks without creating anything.
+  static std::optional<std::string> holder(const fs::path& dir) {
+    const int fd = ::open(RunFiles{dir}.lock().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::optional<std::string> who;
+    if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) who = detail::lock_holder(fd);
+    ::close(fd);  // releases the shared lock, if it was taken
+    return who;
+  }
+
  private:
   int fd_ = -1;
 };
+
+/// Refuses `dir`, a new run's directory, unless it holds nothing but the lock file (see
+/// check_new_run_directory).
+inline void check_empty_for_run(const fs::path& dir) {
+  const RunFiles files{dir};
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename() != files.lock().filename()) names.push_back(entry.path().filename().string());
+  if (names.empty()) return;
+  GPM_CHECK(!fs::exists(files.checkpoint()), "'{}' already holds a run; continue it with --resume {} or choose another "
+            "--out", dir.string(), dir.string());
+  GPM_CHECK(!fs::exists(files.info()), "'{}' holds a run that has no checkpoint (it stopped before its first one); "
+            "train starts a run only in a new or empty directory: remove it or choose another --out", dir.string());
+  std::sort(names.begin(), names.end());
+  const auto shown = std::vector<std::string>(names.begin(), names.begin() + std::min<size_t>(names.size(), 3));
+  throw InvalidArgument(fmt::format("'{}' is not empty (it holds {}{}); train starts a run only in a new or empty "
+                                    "directory, so that it never overwrites a file: choose another --out, or empty it",
+                                    dir.string(), fmt::join(shown, ", "), names.size() > shown.size() ? ", …" : ""));
+}
+
+/// Refuses `dir` as the directory of a new run unless it is empty (but for an idle lock file): a
+/// directory in use, a finished run (which --resume continues), the remains of a run stopped before its
+/// first checkpoint, or anyone's files. Training never overwrites or deletes anything, so a mistyped
+/// --out costs nothing; emptying a directory is for its owner to do. Looks without writing.
+inline void check_new_run_directory(const fs::path& dir) {
+  if (const auto who = RunLock::holder(dir))
+    throw InvalidArgument(detail::in_use_message(dir, *who, "wait for it to finish, or choose another --out"));
+  check_empty_for_run(dir);
+}
+
+/// Whether `dir` is a run directory: one that gpm train has written or is writing.
+inline bool is_run_directory(const fs::path& dir) {
+  const RunFiles files{dir};
+  return fs::exists(files.info()) || fs::exists(files.checkpoint()) || fs::exists(files.lock());
+}
+
+/// Refuses `out`, what `option` writes (a file, or a folder of figures), when it is one of a run's own
+/// files (run.json, checkpoint.pt, log.jsonl, the lock, the temporary files of their atomic writes) or
+/// lies in its snapshots/, also through a link: writing there would damage the run. Other paths in a
+/// run directory, such as samples beside the run or figures/, are fine.
+/// Example: `check_outside_run_files("runs/gan/run.json", "--out")` throws.
+inline void check_outside_run_files(const fs::path& out, std::string_view option) {
+  static const std::set<std::string> own = {"run.json", "run.json.tmp", "checkpoint.pt", "checkpoint.pt.tmp", "log.jsonl",
+                                            "log.jsonl.tmp", "snapshots", ".gpm-lock"};
+  std::error_code ec;
+  auto path = fs::weakly_canonical(fs::absolute(out), ec);
+  if (ec) path = fs::absolute(out).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();  // "dir/" names dir
+  for (auto p = path; p.has_relative_path(); p = p.parent_path()) {
+    GPM_CHECK(!own.contains(p.filename().string()) || !is_run_directory(p.parent_path()),
+              "{} '{}' is one of the own files of the run in '{}' (run.json, checkpoint.pt, log.jsonl, snapshots/); "
+              "writing it would damage the run: choose another path", option, out.string(), p.parent_path().string());
+  }
+}
 
 }  // namespace gpm::runner

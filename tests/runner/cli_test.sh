@@ -295,4 +295,32 @@ kill $holder && wait $holder 2>/dev/null
 # The lock goes with its process, however it ended: the killed resume's run resumes.
 expect 0 "trained 1 more steps to step 32" G train --resume resuming --steps 32 --quiet
 
+# --- nothing overwritten: train starts in a new or empty directory; no output replaces a run's files --
+mkdir -p notes && echo '{}' >notes/run.json
+expect 2 "holds a run that has no checkpoint" G train --model gan --data ring --out notes --steps 1 --config gan.json
+[ "$(cat notes/run.json)" = '{}' ] && [ "$(ls -A notes)" = run.json ] && pass ||
+  fail "a refused --out should be left as it was"
+mkdir -p mine && echo keep >mine/notes.txt
+expect 2 "is not empty (it holds notes.txt)" G train --model gan --data ring --out mine --steps 1 --config gan.json
+[ "$(ls -A mine)" = notes.txt ] && pass || fail "train should leave a directory of other files alone"
+# The run killed before its first checkpoint (busy, above) is not trained over by another.
+expect 2 "holds a run that has no checkpoint" G train --model gan --data moons --out busy --steps 1 --config gan.json
+grep -q '"data": "ring"' busy/run.json && pass || fail "a retraining should not overwrite a stopped run's run.json"
+mkdir -p empty_out && expect 0 "run saved to empty_out" G train --model gan --data ring --out empty_out --steps 1 \
+  --config gan.json --quiet
+expect 2 "is not a run directory (it has no run.json)" G train --resume mine --steps 1
+[ "$(ls -A mine)" = notes.txt ] && pass || fail "a refused --resume should write nothing in the directory"
+# Samples, data, centres and figures go anywhere but into a run's own files (also through a link).
+cp -r gan_b guarded && snapshot="guarded/snapshots/$(ls gan_b/snapshots | head -1)" && tar -cf guarded.tar guarded
+expect 2 "one of the own files of the run" G sample --run guarded -n 5 --out guarded/run.json
+expect 2 "one of the own files of the run" G sample --run guarded -n 5 --out "$snapshot"
+expect 2 "one of the own files of the run" G data --data ring -n 5 --out guarded/log.jsonl
+expect 2 "one of the own files of the run" G data --data ring -n 5 --out x.csv --centers guarded/checkpoint.pt
+ln -sf guarded/run.json run_link.csv
+expect 2 "one of the own files of the run" G data --data ring -n 5 --out run_link.csv
+expect 2 "one of the own files of the run" G plot --run guarded --out guarded/snapshots
+expect 2 "one of the own files of the run" G train --model gan --data ring --out guarded/snapshots/run --steps 1
+cmp -s guarded.tar <(tar -cf - guarded) && pass || fail "a refused output changed the run directory"
+expect 0 "wrote 5 samples" G sample --run guarded -n 5 --out guarded/samples.csv
+
 finish
