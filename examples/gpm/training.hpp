@@ -1,14 +1,19 @@
-// The runner's training loop: progress line, log.jsonl, periodic evaluation, atomic checkpoints
-// with everything needed to resume bit-exactly, and a clean stop on a non-finite loss.
+// The runner's training loop: progress line, log.jsonl (every write checked; a resume drops what was
+// logged past its checkpoint), periodic evaluation, atomic checkpoints with everything needed to
+// resume bit-exactly, and a clean stop on a non-finite loss or a failed write.
 #pragma once
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -124,11 +129,37 @@ inline void write_image_snapshot(const fs::path& path, const torch::Tensor& x, c
   io::write_image_grid(path.string(), x.slice(0, 0, std::min<int64_t>(64, x.size(0))), shape);
 }
 
+/// Drops the lines of the log at `path` past `step`, a resumed checkpoint's: what a training stopped
+/// after its last checkpoint logged beyond it, which the resumed training logs again; and a last line
+/// cut short. Rewritten atomically, and only when a line goes.
+inline void drop_log_lines_after(const fs::path& path, int64_t step) {
+  if (!fs::exists(path)) return;
+  const std::string text = io::read_file(path);
+  std::string kept;
+  bool dropped = false;
+  for (size_t begin = 0; begin < text.size();) {
+    const auto end = text.find('\n', begin);
+    if (end == std::string::npos) {  // no line ends the file: its last write was cut short
+      dropped = true;
+      break;
+    }
+    const auto line = std::string_view(text).substr(begin, end + 1 - begin);
+    const json entry = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+    const bool later = entry.is_object() && entry.contains("step") && entry.at("step").is_number() &&
+                       entry.at("step").get<double>() > static_cast<double>(step);
+    if (later) dropped = true;
+    else kept += line;
+    begin = end + 1;
+  }
+  if (dropped) io::write_file_atomically(path, kept);
+}
+
 /// Trains `run` from step `step` up to settings.steps(), drawing batches from `data` with
 /// `data_generator`, logging to and checkpointing in `files`; evaluations judge digits with `digits`.
 inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSettings& settings, int64_t& step,
                          at::Generator& data_generator, const RunFiles& files, const std::string& label, bool progress,
                          const std::optional<DigitJudge>& digits = std::nullopt) {
+  drop_log_lines_after(files.log(), step);
   std::ofstream log(files.log(), std::ios::app);
   GPM_CHECK(static_cast<bool>(log), "cannot write '{}'; check that the run directory is writable", files.log().string());
   auto eval_gen = make_generator(settings.seed() + 2000);
@@ -138,6 +169,15 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   const auto write_checkpoint = [&] {
     io::save(Checkpoint{run, data_generator, step}, files.checkpoint());
     last_checkpoint = step;
+  };
+  // A log line that cannot be written (a full disk) stops training: a run must not go on without its record.
+  const auto write_log = [&](const json& entry) {
+    log << entry.dump() << "\n" << std::flush;
+    if (!log)
+      throw RuntimeError(fmt::format("writing '{}' failed at step {} ({}); stopping. The last checkpoint is '{}' (step {}); "
+                                     "make room and continue with gpm train --resume {}", files.log().string(), step,
+                                     std::generic_category().message(errno), files.checkpoint().string(), last_checkpoint,
+                                     files.dir.string()));
   };
   // Evaluations also keep a snapshot of 2-D samples and their velocities, or a grid of images: a
   // generator's figures show its particles along training time.
@@ -160,7 +200,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     const auto samples = sample_aside(run, settings.eval_samples(), 4242);
     auto metrics = sample_metrics(samples, reference, data, digits);
     metrics["seconds"] = seconds_since(eval_start);
-    log << json{{"step", step}, {"time", seconds_since(start)}, {"eval", metrics}}.dump() << "\n" << std::flush;
+    write_log({{"step", step}, {"time", seconds_since(start)}, {"eval", metrics}});
     if (data.has_image_shape()) {
       fs::create_directories(files.snapshots());
       write_image_snapshot(files.snapshots() / (snapshot_name(step) + ".png"), samples, data.image_shape());
@@ -197,7 +237,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       json entry = {{"step", step}, {"time", seconds_since(start)}};
       for (const auto& [name, value] : stats) entry[name] = value.item<double>();
       if (settings.lr_decay() > 0) entry["lr_scale"] = lr_scale;
-      log << entry.dump() << "\n" << std::flush;
+      write_log(entry);
       bar.update(step, stats);
     }
     if (step % eval_every == 0) evaluate();

@@ -323,4 +323,27 @@ expect 2 "one of the own files of the run" G train --model gan --data ring --out
 cmp -s guarded.tar <(tar -cf - guarded) && pass || fail "a refused output changed the run directory"
 expect 0 "wrote 5 samples" G sample --run guarded -n 5 --out guarded/samples.csv
 
+# --- the log: every write checked, and a resume does not repeat what was logged past its checkpoint ----
+# A write that fails stops training with exit 1 naming the log: here writes beyond a file-size limit
+# fail as on a full disk (SIGXFSZ ignored, so that the write returns its error), early in the log of
+# every step and before the first evaluation.
+sed 's/"log_every": 1/"log_every": 1, "eval_every": 1000/' constant.json >every_step.json
+(trap '' XFSZ && ulimit -f 4 && G train --model gan --data ring --out full_log --steps 200 --config every_step.json --quiet \
+  >out.txt 2>err.txt)
+code=$?
+[ $code = 1 ] && grep -q "full_log/log.jsonl' failed at step" err.txt && pass ||
+  fail "a log write that fails should stop training with exit 1 naming the log; got exit $code: $(cat err.txt)"
+# A training stopped at step 30 with its last checkpoint at step 20 (made here from a run of 30 steps'
+# log and one of 20 steps' checkpoint) resumes from step 20 and logs steps 21 to 30 once.
+G train --model gan --data ring --out stopped --steps 20 --checkpoint-every 10 --config constant.json --quiet >/dev/null &&
+  G train --model gan --data ring --out went_on --steps 30 --config constant.json --quiet >/dev/null &&
+  cp went_on/log.jsonl stopped/log.jsonl && printf '{"step":31,"ti' >>stopped/log.jsonl &&
+  G train --resume stopped --steps 40 --quiet >/dev/null || fail "the stopped run should resume"
+steps=$(grep '"discriminator_loss"' stopped/log.jsonl | grep -o '"step":[0-9]*' | tr '\n' ' ')
+[ "$steps" = "$(seq -f '"step":%g' 1 40 | tr '\n' ' ')" ] && pass ||
+  fail "the resumed log should hold steps 1 to 40 once each, got: $steps"
+# Evaluations every 6 steps of 30 up to step 20, then every 8 of 40.
+[ "$(grep '"eval"' stopped/log.jsonl | grep -o '"step":[0-9]*' | tr '\n' ' ')" = '"step":6 "step":12 "step":18 "step":24 "step":32 "step":40 ' ] &&
+  pass || fail "the resumed log should keep the evaluations up to step 20 and add its own"
+
 finish
