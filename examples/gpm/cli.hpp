@@ -162,12 +162,40 @@ inline TrainResult train_and_record(Run& run, const json& info, int64_t& step, a
   return result;
 }
 
+/// `spec` with the file or folder it reads as an absolute path, so that run.json serves from any
+/// working directory: a CSV file's path, or the value of the option a dataset takes first (images'
+/// folder, also as dir=). Names and other options stay as given, and so does a folder whose absolute
+/// path a spec cannot hold (with ',' or '=' in it).
+/// Example: `anchored_data_spec("images:faces,size=64")` is "images:/home/me/faces,size=64".
+inline std::string anchored_data_spec(const std::string& spec) {
+  namespace detail = gpm::data::detail;
+  const auto split = detail::split_spec(spec);
+  const auto absolute = [](std::string_view path) { return fs::absolute(fs::path(path)).lexically_normal().string(); };
+  if (split.is_file) return absolute(split.text);
+  const auto* entry = gpm::data::find_builtin_dataset(split.name);
+  if (entry == nullptr || entry->positional.empty() || detail::trim(split.parameters).empty()) return std::string(split.text);
+  std::vector<std::string> items;
+  for (const auto item : detail::split_cells(split.parameters)) {
+    const auto equals = item.find('=');
+    const bool positional = equals == std::string_view::npos ? items.empty()
+                                                              : detail::trim(item.substr(0, equals)) == entry->positional;
+    if (!positional) {
+      items.emplace_back(item);
+      continue;
+    }
+    const auto path = absolute(equals == std::string_view::npos ? item : detail::trim(item.substr(equals + 1)));
+    if (path.find_first_of(",=") != std::string::npos) return std::string(split.text);
+    items.push_back(equals == std::string_view::npos ? path : entry->positional + "=" + path);
+  }
+  return fmt::format("{}:{}", split.name, fmt::join(items, ","));
+}
+
 /// A new run's description and model: the resolved config, the data, the coordinates it trains
 /// in, and the data denoiser of a model that needs one (read from `data_denoiser_dir`).
 inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, const std::string& data_spec, const json& config,
                                               const std::string& data_denoiser_dir) {
   const auto data = gpm::data::parse_dataset(data_spec);
-  json info = {{"model", entry.name}, {"data", data_spec}, {"dim", data.dim()}, {"config", config}};
+  json info = {{"model", entry.name}, {"data", anchored_data_spec(data_spec)}, {"dim", data.dim()}, {"config", config}};
   std::optional<ImageShape> image;
   if (data.has_image_shape()) {
     image = data.image_shape();
@@ -185,7 +213,7 @@ inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, co
               data_shape_words(edm.at("dim").get<int64_t>(), edm_image), data_spec, data_shape_words(data.dim(), image));
     denoiser = std::move(network);
     info["data_denoiser"] = {{"model", edm.at("model")}, {"dim", edm.at("dim")}, {"config", edm.at("config")},
-                             {"run", data_denoiser_dir}};
+                             {"run", fs::absolute(data_denoiser_dir).lexically_normal().string()}};
     if (image) info["data_denoiser"]["image_shape"] = image_shape_json(*image);
     denoiser_coordinates = stored_standardization(edm, (fs::path(data_denoiser_dir) / "run.json").string());
   } else {
@@ -208,6 +236,8 @@ inline DataKind spec_kind(const std::string& spec) {
 
 inline int command_train(const TrainArgs& a) {
   if (!a.resume.empty()) {
+    GPM_CHECK(a.out.empty(), "--resume {} continues the run in '{}', in place; --out is for a new run (to continue a "
+              "copy, copy the directory and resume the copy)", a.resume, a.resume);
     GPM_CHECK(a.model.empty() && a.data.empty() && a.config.empty() && !a.seed && a.preset == "default",
               "--resume continues a run with its own model, data, config and seed; only --steps and "
               "--checkpoint-every may be given with it");

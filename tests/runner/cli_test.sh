@@ -346,4 +346,17 @@ steps=$(grep '"discriminator_loss"' stopped/log.jsonl | grep -o '"step":[0-9]*' 
 [ "$(grep '"eval"' stopped/log.jsonl | grep -o '"step":[0-9]*' | tr '\n' ' ')" = '"step":6 "step":12 "step":18 "step":24 "step":32 "step":40 ' ] &&
   pass || fail "the resumed log should keep the evaluations up to step 20 and add its own"
 
+# --- a run serves from any working directory, and --resume continues it where it is ------------------
+cp -r gan_a resume_here && tar -cf resume_here.tar resume_here
+expect 2 "continues the run in 'resume_here', in place" G train --resume resume_here --out resume_there --steps 40
+[ ! -e resume_there ] && cmp -s resume_here.tar <(tar -cf - resume_here) && pass ||
+  fail "--resume with --out should be refused before anything is written"
+# run.json holds the data file's absolute path: a run trained here resumes, samples and plots from elsewhere.
+mkdir -p away
+G train --model edm --data small.csv --out csv_run --steps 10 --config edm.json --quiet >/dev/null &&
+  (cd away && G train --resume ../csv_run --steps 20 --quiet >/dev/null && G sample --run ../csv_run -n 5 --out s.csv >/dev/null &&
+    G plot --run ../csv_run --out figures >/dev/null) && pass ||
+  fail "a run on a CSV file should resume, sample and plot from another working directory"
+grep -qF "\"data\": \"$PWD/small.csv\"" csv_run/run.json && pass || fail "run.json should hold the data file's absolute path"
+
 finish

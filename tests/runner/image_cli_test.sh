@@ -59,6 +59,11 @@ expect 0 "wrote 4 samples" G sample --run faces_gan -n 4 --out faces.npy
 head -c 128 faces.npy | grep -qF "'shape': (4, 3, 32, 32)" && pass || fail "colour samples: .npy shape"
 ! grep '"eval"' faces_gan/log.jsonl | grep -q fd_lenet && pass || fail "digit metrics are for MNIST runs only"
 expect 0 "samples.png" G plot --run faces_gan
+# run.json holds the folder's absolute path: the run resumes from another working directory.
+grep -qF "\"data\": \"images:$PWD/faces,size=32,channels=3\"" faces_gan/run.json && pass ||
+  fail "run.json should hold the image folder's absolute path"
+(cd faces/a && G train --resume ../../faces_gan --steps 3 --quiet >/dev/null) && pass ||
+  fail "a run on an image folder should resume from another working directory"
 
 # --- bad input --------------------------------------------------------------------------------------
 expect 2 "has no preset 'quick'" G train --model gan --data mnist --out q --preset quick
