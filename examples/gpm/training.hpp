@@ -173,11 +173,14 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   // A log line that cannot be written (a full disk) stops training: a run must not go on without its record.
   const auto write_log = [&](const json& entry) {
     log << entry.dump() << "\n" << std::flush;
-    if (!log)
-      throw RuntimeError(fmt::format("writing '{}' failed at step {} ({}); stopping. The last checkpoint is '{}' (step {}); "
-                                     "make room and continue with gpm train --resume {}", files.log().string(), step,
-                                     std::generic_category().message(errno), files.checkpoint().string(), last_checkpoint,
-                                     files.dir.string()));
+    if (log) return;
+    const auto problem = std::generic_category().message(errno);
+    const auto next = fs::exists(files.checkpoint())
+                          ? fmt::format("The last checkpoint is '{}' (step {}); make room and continue with gpm train "
+                                        "--resume {}", files.checkpoint().string(), last_checkpoint, files.dir.string())
+                          : fmt::format("No checkpoint was written yet; make room, remove '{}' and train again",
+                                        files.dir.string());
+    throw RuntimeError(fmt::format("writing '{}' failed at step {} ({}); stopping. {}", files.log().string(), step, problem, next));
   };
   // Evaluations also keep a snapshot of 2-D samples and their velocities, or a grid of images: a
   // generator's figures show its particles along training time.
