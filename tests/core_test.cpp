@@ -154,6 +154,24 @@ TEST_CASE("a weight average warms up, then decays at its rate; swapping twice re
   CHECK(average.updates() == 204);
 }
 
+TEST_CASE("the weights a model samples with are in eval mode, each module's own mode restored after", "[core][average]") {
+  torch::nn::Sequential net(torch::nn::Linear(2, 2), torch::nn::Dropout(0.5));
+  gpm::WeightAverage average(*net, 0.9);
+  net[1]->eval();  // a submodule in its own mode keeps it
+  for (auto* with_average : {&average, static_cast<gpm::WeightAverage*>(nullptr)}) {
+    {
+      gpm::AveragedWeights use(with_average, *net);
+      CHECK_FALSE(net->is_training());
+      CHECK_FALSE(net[0]->is_training());
+    }
+    CHECK(net->is_training());
+    CHECK(net[0]->is_training());
+    CHECK_FALSE(net[1]->is_training());
+  }
+  gpm::AveragedWeights none;  // a component without an average: nothing changes
+  CHECK(net->is_training());
+}
+
 TEST_CASE("a weight average saves and loads, and refuses another architecture", "[core][average][errors]") {
   torch::nn::Linear net(2, 3);
   gpm::WeightAverage average(*net, 0.5);

@@ -92,6 +92,17 @@ TEST_CASE("image EDM: the U-Net denoiser trains and Heun samples flat images", "
   REQUIRE(torch::allclose(copy->forward(x, sigma), edm.flow().net()->forward(x, sigma)));
 }
 
+TEST_CASE("image EDM: sampling runs the U-Net in eval mode, so its dropout leaves samples alone", "[models][images]") {
+  auto edm = make_image_edm(kImage, ImageEdmOptions().network(nn::UNetOptions(small_unet()).dropout(0.5)).sampling_steps(3));
+  require_finite(edm.train_step(image_batch(8, 0)));
+  REQUIRE(edm.flow().net()->is_training());
+  auto gen = make_generator(5);
+  const auto x0 = torch::randn({2, kImage.numel()}, gen) * 80;
+  // In training mode each pass draws new dropout masks: the same start would give other samples.
+  REQUIRE(torch::equal(edm.sample_from(x0), edm.sample_from(x0)));
+  REQUIRE(edm.flow().net()->is_training());
+}
+
 TEST_CASE("image Discriminator Flow: the FiLM-conditioned critic trains and its flow samples", "[models][images]") {
   auto discriminator = ImageDiscriminatorFlowOptions().discriminator();
   discriminator.network(nn::DcganDiscriminatorOptions(discriminator.network()).width(8)).embedding_size(16);

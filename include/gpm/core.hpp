@@ -9,6 +9,7 @@
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/cpu_runtime.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/eval_mode.hpp"
 #include "gpm/core/forwards_capabilities.hpp"
 #include "gpm/core/image_shape.hpp"
 #include "gpm/core/kernels.hpp"

@@ -27,8 +27,9 @@ concept Checkpointable = requires(const T& c, T& m, torch::serialize::OutputArch
   m.load(in);
 };
 
-/// Which keeps an average of its weights: `c.averaged_weights()` swaps it in for the scope of the
-/// result (a no-op when built without an average). Hosts sample with it; training uses the live weights.
+/// Which keeps an average of its weights: `c.averaged_weights()` swaps it in, and puts the network in
+/// eval mode, for the scope of the result (eval mode only when built without an average). Hosts
+/// sample with it; training uses the live weights in training mode.
 /// Example: `{ const auto use = flow.averaged_weights(); x = flow.velocity(x0, t); }`
 template <class T>
 concept HasAveragedWeights = requires(T& c) {
@@ -76,8 +77,8 @@ concept ExposesDiscriminator = requires(F& f, const torch::Tensor& x, const torc
   { f.net() } -> Module;
 };
 
-/// The averaged weights of a component that keeps an average, swapped in for the scope of the
-/// result; none (a no-op) for one that does not. What hosts use when they sample.
+/// The averaged weights of a component that keeps an average, swapped in (with its network in eval
+/// mode) for the scope of the result; none (a no-op) for one that does not. What hosts use when they sample.
 /// Example: `{ const auto use = averaged_weights_of(flow); x = integrate(euler, flow, x0, times, gen); }`
 template <class C>
 AveragedWeights averaged_weights_of(C& component) {

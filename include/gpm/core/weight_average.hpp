@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,7 @@
 
 #include "gpm/core/archive.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/core/eval_mode.hpp"
 #include "gpm/core/tensor_ops.hpp"
 
 namespace gpm {
@@ -146,16 +148,21 @@ inline void copy_weights(const torch::nn::Module& from, torch::nn::Module& to) {
   copy(source_buffers, target_buffers);
 }
 
-/// While alive, `module` holds the averaged weights (none: a no-op); the live weights come back at
-/// the end of the scope. Example: `{ AveragedWeights use(average, net); sample(); }`
+/// While alive, `module` is as a model samples with it: in eval mode (dropout off, batch norm on its
+/// running statistics) and holding the averaged weights, if `average` is not null; the live weights
+/// and each module's own mode come back at the end of the scope. Default-constructed: a no-op.
+/// Example: `{ AveragedWeights use(average, net); sample(); }`
 class [[nodiscard]] AveragedWeights {
  public:
   AveragedWeights() = default;
-  AveragedWeights(WeightAverage* average, torch::nn::Module& module) : average_(average), module_(&module) {
+  AveragedWeights(WeightAverage* average, torch::nn::Module& module)
+      : eval_(std::make_unique<EvalMode>(module)), average_(average), module_(&module) {
     if (average_ != nullptr) average_->swap(*module_);
   }
   AveragedWeights(AveragedWeights&& other) noexcept
-      : average_(std::exchange(other.average_, nullptr)), module_(std::exchange(other.module_, nullptr)) {}
+      : eval_(std::move(other.eval_)),
+        average_(std::exchange(other.average_, nullptr)),
+        module_(std::exchange(other.module_, nullptr)) {}
   AveragedWeights& operator=(AveragedWeights&&) = delete;
   AveragedWeights(const AveragedWeights&) = delete;
   AveragedWeights& operator=(const AveragedWeights&) = delete;
@@ -164,6 +171,7 @@ class [[nodiscard]] AveragedWeights {
   }
 
  private:
+  std::unique_ptr<EvalMode> eval_;  // destroyed after the weights are back: modes restore last
   WeightAverage* average_ = nullptr;
   torch::nn::Module* module_ = nullptr;
 };

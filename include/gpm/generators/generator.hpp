@@ -13,35 +13,13 @@
 #include <torch/types.h>
 
 #include "gpm/core/concepts.hpp"
+#include "gpm/core/eval_mode.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/optimised_network.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/tensor_ops.hpp"
 
 namespace gpm {
-
-/// While alive, `module` and its submodules are in eval mode; each gets its own mode back at the end
-/// of the scope. Example: `{ EvalMode eval(*net); y = net->forward(z); }`
-class [[nodiscard]] EvalMode {
- public:
-  explicit EvalMode(torch::nn::Module& module) : root_(&module), submodules_(module.modules(/*include_self=*/false)) {
-    was_training_.push_back(root_->is_training());
-    for (const auto& m : submodules_) was_training_.push_back(m->is_training());
-    root_->eval();
-  }
-  EvalMode(const EvalMode&) = delete;
-  EvalMode& operator=(const EvalMode&) = delete;
-  ~EvalMode() {
-    // train() recurses into children; submodules come parent first, so each ends with its own mode.
-    root_->train(was_training_.front());
-    for (size_t i = 0; i < submodules_.size(); ++i) submodules_[i]->train(was_training_[i + 1]);
-  }
-
- private:
-  torch::nn::Module* root_;
-  std::vector<std::shared_ptr<torch::nn::Module>> submodules_;
-  std::vector<bool> was_training_;
-};
 
 struct GeneratorOptions {
   /// Multiplies the generator loss (the reference's gen_loss_scale).
