@@ -182,7 +182,8 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
                                         files.dir.string());
     throw RuntimeError(fmt::format("writing '{}' failed at step {} ({}); stopping. {}", files.log().string(), step, problem, next));
   };
-  // Evaluations also keep a snapshot of 2-D samples and their velocities, or a grid of images: a
+  // Evaluations also keep a snapshot of 2-D samples and their velocities (a particle model's at the
+  // time of its last step, where its field is defined: Run::last_step_time), or a grid of images: a
   // generator's figures show its particles along training time.
   const auto evaluate = [&] {
     // Sampling and velocities may draw from the model's random streams (Score GAN's noising): the
@@ -210,7 +211,8 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     } else if (data.dim() == 2) {
       fs::create_directories(files.snapshots());
       const auto name = snapshot_name(step);
-      data::write_csv((files.snapshots() / (name + ".csv")).string(), torch::cat({samples, run.velocity(samples, 0.0)}, 1),
+      const auto velocities = run.velocity(samples, run.last_step_time());
+      data::write_csv((files.snapshots() / (name + ".csv")).string(), torch::cat({samples, velocities}, 1),
                       {"x", "y", "vx", "vy"});
       if (run.field_follows_training()) run.save_field(files.snapshots() / (name + ".field.pt"));
     }

@@ -43,6 +43,13 @@ check_resume gan gan.json
 check_resume edm edm.json
 check_resume discr-flow df.json
 check_resume score-gan sgan.json --data-denoiser edm_base
+# Every snapshot holds finite velocities: a particle model's are its field's at the time of its last
+# step (EDM's smallest noise level; its probability flow is undefined at the final σ = 0).
+for model in gan edm discr-flow score-gan; do
+  files=(${model}_b/snapshots/*.csv)
+  [ -f "${files[0]}" ] && head -1 "${files[0]}" | grep -qx 'x,y,vx,vy' && ! grep -qi nan "${files[@]}" && pass ||
+    fail "$model: the snapshots should hold x, y, vx, vy, all finite"
+done
 
 # Runs stored by earlier versions (tests/runner/stored_runs: flat fields, networks and optimisers
 # not yet nested) load, sample exactly as they did when stored, and resume. The EDM and the
