@@ -1,6 +1,7 @@
 // The runner's training loop: progress line, log.jsonl (every write checked; a resume drops what was
 // logged past its checkpoint), periodic evaluation, atomic checkpoints with everything needed to
-// resume bit-exactly, and a clean stop on a non-finite loss or a failed write.
+// resume bit-exactly, and a clean stop on a failed write or on non-finite numbers: a loss, a
+// parameter, an evaluation's samples or metrics.
 #pragma once
 
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <gpm/metrics.hpp>
 
 #include "digit_judge.hpp"
+#include "finiteness.hpp"
 #include "run.hpp"
 #include "run_config.hpp"
 #include "run_directory.hpp"
@@ -154,11 +156,32 @@ inline void drop_log_lines_after(const fs::path& path, int64_t step) {
   if (dropped) io::write_file_atomically(path, kept);
 }
 
+/// The serialized form of `object` (a Run, a Checkpoint).
+template <class T>
+std::string archive_bytes(const T& object) {
+  torch::serialize::OutputArchive archive;
+  object.save(archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  return bytes.str();
+}
+
+/// The dotted name of the first tensor of the serialized state `bytes` that holds a NaN or an
+/// infinite value, if any.
+inline std::optional<std::string> first_non_finite_state(const std::string& bytes) {
+  torch::serialize::InputArchive archive;
+  std::istringstream in(bytes);
+  archive.load_from(in);
+  return first_non_finite_tensor(archive);
+}
+
 /// Trains `run` from step `step` up to settings.steps(), drawing batches from `data` with
 /// `data_generator`, logging to and checkpointing in `files`; evaluations judge digits with `digits`.
+/// A loss, parameter, sample or metric that becomes non-finite stops it with a RuntimeError that
+/// ends with `advice` (divergence_advice of its config).
 inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSettings& settings, int64_t& step,
-                         at::Generator& data_generator, const RunFiles& files, const std::string& label, bool progress,
-                         const std::optional<DigitJudge>& digits = std::nullopt) {
+                         at::Generator& data_generator, const RunFiles& files, const std::string& label,
+                         const std::string& advice, bool progress, const std::optional<DigitJudge>& digits = std::nullopt) {
   drop_log_lines_after(files.log(), step);
   std::ofstream log(files.log(), std::ios::app);
   GPM_CHECK(static_cast<bool>(log), "cannot write '{}'; check that the run directory is writable", files.log().string());
@@ -166,8 +189,24 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   const auto reference = data.sample(settings.eval_samples(), eval_gen);
   int64_t last_checkpoint = step;
   const auto start = Clock::now();
+  // A stop names the checkpoint that the run can be resumed from, if one was written.
+  const auto stop = [&](const std::string& problem, const std::string& fix) {
+    const auto resumable = fs::exists(files.checkpoint())
+                               ? fmt::format("The last checkpoint is '{}' (step {})", files.checkpoint().string(),
+                                             last_checkpoint)
+                               : std::string("No checkpoint was written yet");
+    return RuntimeError(fmt::format("{}; stopping. {}; {}", problem, resumable, fix));
+  };
+  // A state with non-finite numbers is never kept: its samples would be NaN, and a resume would go on from it.
+  const auto check_finite_state = [&](const std::string& bytes) {
+    if (const auto tensor = first_non_finite_state(bytes))
+      throw stop(fmt::format("after training step {} the model's state holds non-finite values (in '{}')", step, *tensor),
+                 advice);
+  };
   const auto write_checkpoint = [&] {
-    io::save(Checkpoint{run, data_generator, step}, files.checkpoint());
+    const auto bytes = archive_bytes(Checkpoint{run, data_generator, step});
+    check_finite_state(bytes);
+    io::write_file_atomically(files.checkpoint(), bytes);
     last_checkpoint = step;
   };
   // A log line that cannot be written (a full disk) stops training: a run must not go on without its record.
@@ -188,21 +227,21 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   const auto evaluate = [&] {
     // Sampling and velocities may draw from the model's random streams (Score GAN's noising): the
     // whole state is set aside and restored, so evaluating never changes how training continues.
-    std::ostringstream saved;
-    {
-      torch::serialize::OutputArchive archive;
-      run.save(archive);
-      archive.save_to(saved);
-    }
+    const auto saved = archive_bytes(run);
+    check_finite_state(saved);
     const auto restore = [&] {
       torch::serialize::InputArchive archive;
-      std::istringstream in(saved.str());
+      std::istringstream in(saved);
       archive.load_from(in);
       run.load(archive);
     };
     const auto eval_start = Clock::now();
     const auto samples = sample_aside(run, settings.eval_samples(), 4242);
+    const auto evaluation = fmt::format("the evaluation at step {}", step);
+    if (const auto bad = non_finite_samples(samples)) throw stop(fmt::format("{} drew {}", evaluation, *bad), advice);
     auto metrics = sample_metrics(samples, reference, data, digits);
+    if (const auto metric = first_non_finite_metric(metrics))
+      throw stop(fmt::format("{} gave a non-finite {}", evaluation, *metric), advice);
     metrics["seconds"] = seconds_since(eval_start);
     write_log({{"step", step}, {"time", seconds_since(start)}, {"eval", metrics}});
     if (data.has_image_shape()) {
@@ -212,6 +251,8 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       fs::create_directories(files.snapshots());
       const auto name = snapshot_name(step);
       const auto velocities = run.velocity(samples, run.last_step_time());
+      if (const auto bad = non_finite_samples(velocities))
+        throw stop(fmt::format("{} gave velocities with {}", evaluation, *bad), advice);
       data::write_csv((files.snapshots() / (name + ".csv")).string(), torch::cat({samples, velocities}, 1),
                       {"x", "y", "vx", "vy"});
       if (run.field_follows_training()) run.save_field(files.snapshots() / (name + ".field.pt"));
@@ -233,9 +274,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       for (const auto& [name, value] : stats) {
         const double v = value.item<double>();
         if (!std::isfinite(v))
-          throw RuntimeError(fmt::format("training step {} produced a non-finite {} ({}); stopping. The last good "
-                                         "checkpoint is '{}' (step {}); lower the learning rate or check the data",
-                                         step, name, v, files.checkpoint().string(), last_checkpoint));
+          throw stop(fmt::format("training step {} produced a non-finite {} ({})", step, name, v), advice + ", or check the data");
       }
     }
     if (step % settings.log_every() == 0 || step == settings.steps()) {

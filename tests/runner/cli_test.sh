@@ -277,8 +277,38 @@ expect 2 "is not a run directory" G sample --run nowhere -n 5 --out x.csv
 sed 's/"optimizer.lr": 0.01/"optimizer.lr": 1000/' edm.json >diverge.json
 expect 1 "training step 2 produced a non-finite" G train --model edm --data ring --out blowup --steps 50 --checkpoint-every 1 \
   --config diverge.json
-expect 0 "wrote 5 samples" G sample --run blowup -n 5 --out x.csv
+grep -qF "lower the learning rate (optimizer.lr = 1000)" err.txt && pass || fail "the stop should name the learning rate: $(cat err.txt)"
+# The checkpoint of step 1 loads, but that step's update had already thrown the weights so far that
+# they sample NaN: sampling refuses to write them.
+expect 1 "sampling 'blowup' produced non-finite values in" G sample --run blowup -n 5 --out x.csv
 grep -q '"model": "edm"' blowup/run.json && pass || fail "run.json should still describe the run"
+
+# --- results that are not numbers are failures, never a success with NaN rows or a null metric ------
+# Noise levels whose squares overflow float32 (σ_max = 1e35) turn some samples into NaN: the first
+# evaluation stops the training (exit 1, naming the cause), and log.jsonl holds no null.
+sed 's/}$/, "preconditioning.sigma_max": 1e35}/' edm.json >wide_sigma.json
+expect 1 "the evaluation at step 1 drew non-finite values in" G train --model edm --data ring --out wide --steps 3 \
+  --config wide_sigma.json
+grep -qF "noise levels are beyond float32's range (preconditioning.sigma_max = 1e+35" err.txt && pass ||
+  fail "the stop should name the noise levels as the cause: $(cat err.txt)"
+grep -q null wide/log.jsonl && fail "log.jsonl should hold no null metric" || pass
+# With an evaluation of 2 samples, which happen to be finite, it trains: sampling more refuses to write
+# NaN rows, and plot has nothing to draw.
+sed 's/}$/, "eval_samples": 2}/' wide_sigma.json >wide_lucky.json
+G train --model edm --data ring --out wide_lucky --steps 1 --config wide_lucky.json --quiet >/dev/null ||
+  fail "an evaluation of 2 finite samples should pass"
+expect 1 "produced non-finite values in" G sample --run wide_lucky -n 1000 --out wide.csv
+[ ! -e wide.csv ] && grep -qF "nothing was written to 'wide.csv'" err.txt && pass || fail "sampling NaN should write nothing"
+expect 1 "there is nothing to draw" G plot --run wide_lucky --out wide_figures
+# Samples that are finite but far wider than the data (σ_max = 1e30) are drawn as they are.
+sed 's/1e35/1e30/' wide_sigma.json >wider_sigma.json
+G train --model edm --data ring --out wider --steps 1 --config wider_sigma.json --quiet >/dev/null ||
+  fail "an EDM with finite samples far wider than the data should train"
+expect 0 "generation.png" G plot --run wider --out wider_figures
+# gpm eval refuses NaN in a .npy file as it does in a CSV file.
+G sample --run edm_b -n 2 --out nan.npy >/dev/null && printf '\x00\x00\xc0\x7f' | dd of=nan.npy bs=1 seek=$(($(stat -c %s nan.npy) - 4)) \
+  conv=notrunc status=none
+expect 2 "holds 1 NaN or infinite values" G eval --samples nan.npy --reference ref_a.csv
 
 # --- run directories: one writer at a time --------------------------------------------------------
 # A run directory belongs to the process that trains into it, a resume included: another training or
