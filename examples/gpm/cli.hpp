@@ -124,7 +124,8 @@ inline StoredRun open_run(const fs::path& dir) {
                                                                      data_denoiser_network(r.info)}),
                          stored_standardization(r.info, (dir / "run.json").string()));
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
-  gpm::io::load(checkpoint, RunFiles{dir}.checkpoint());
+  const RunFiles files{dir};
+  gpm::io::load_bytes(checkpoint, read_checkpoint(files), files.checkpoint());  // verified before anything is loaded
   return r;
 }
 
@@ -435,6 +436,7 @@ inline int command_demo(const fs::path& out, bool quick, bool quiet) {
     const RunLock lock(run_dir, "wait for it to finish, or choose another --out");
     fs::remove(RunFiles{run_dir}.log());
     fs::remove(RunFiles{run_dir}.checkpoint());
+    fs::remove(RunFiles{run_dir}.manifest());
     auto [info, run] = new_run(entry, spec, entry.points.resolve(preset, json::object()),
                                entry.needs_data_denoiser ? denoiser_run : std::string());
     auto data_generator = gpm::make_generator(train_settings(info.at("config")).seed() + 1000);

@@ -1,6 +1,6 @@
 // The runner's training loop: progress line, log.jsonl (every write checked; a resume drops what was
-// logged past its checkpoint), periodic evaluation, atomic checkpoints with everything needed to
-// resume bit-exactly, and a clean stop on a failed write or on non-finite numbers: a loss, a
+// logged past its checkpoint), periodic evaluation, verified checkpoints with everything needed to
+// resume bit-exactly (checkpoint_files.hpp), and a clean stop on a failed write or on non-finite numbers: a loss, a
 // parameter, an evaluation's samples or metrics.
 #pragma once
 
@@ -21,6 +21,7 @@
 #include <gpm/io/image_grid.hpp>
 #include <gpm/metrics.hpp>
 
+#include "checkpoint_files.hpp"
 #include "digit_judge.hpp"
 #include "finiteness.hpp"
 #include "run.hpp"
@@ -86,31 +87,6 @@ inline torch::Tensor sample_aside(Run& run, int64_t n, uint64_t seed) {
   run.generator().set_state(state);
   return x;
 }
-
-/// Everything a resumed run needs: the model's state, the data stream and the step counter.
-struct Checkpoint {
-  Run& run;
-  at::Generator& data_generator;
-  int64_t& step;
-
-  static constexpr int64_t kFormat = 1;
-
-  void save(torch::serialize::OutputArchive& archive) const {
-    io::write_counter(archive, "gpm_checkpoint_format", kFormat);
-    io::write_counter(archive, "step", step);
-    io::write_generator(archive, "data_generator", data_generator);
-    io::write_nested(archive, "model", run);
-  }
-  void load(torch::serialize::InputArchive& archive) {
-    torch::Tensor format;
-    GPM_CHECK(archive.try_read("gpm_checkpoint_format", format), "not a gpm checkpoint (no format marker)");
-    GPM_CHECK(format.item<int64_t>() == kFormat, "checkpoint format {} is not the supported format {}",
-              format.item<int64_t>(), kFormat);
-    step = io::read_counter(archive, "step");
-    io::read_generator(archive, "data_generator", data_generator);
-    io::read_nested(archive, "model", run);
-  }
-};
 
 /// The file name (without extension) of the snapshot at `step`, and the step of a snapshot file.
 inline std::string snapshot_name(int64_t step) { return fmt::format("step_{:09d}", step); }
@@ -203,23 +179,27 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       throw stop(fmt::format("after training step {} the model's state holds non-finite values (in '{}')", step, *tensor),
                  advice);
   };
+  // A write that fails (a full disk) stops training: a run must not go on without its record.
+  const auto after_failed_write = [&] {
+    return fs::exists(files.checkpoint())
+               ? fmt::format("make room and continue with gpm train --resume {}", files.dir.string())
+               : fmt::format("make room, remove '{}' and train again", files.dir.string());
+  };
   const auto write_checkpoint = [&] {
     const auto bytes = archive_bytes(Checkpoint{run, data_generator, step});
     check_finite_state(bytes);
-    io::write_file_atomically(files.checkpoint(), bytes);
+    try {
+      save_checkpoint(files, bytes, step);
+    } catch (const RuntimeError& e) {
+      throw stop(fmt::format("{} at step {}", e.what(), step), after_failed_write());
+    }
     last_checkpoint = step;
   };
-  // A log line that cannot be written (a full disk) stops training: a run must not go on without its record.
   const auto write_log = [&](const json& entry) {
     log << entry.dump() << "\n" << std::flush;
     if (log) return;
     const auto problem = std::generic_category().message(errno);
-    const auto next = fs::exists(files.checkpoint())
-                          ? fmt::format("The last checkpoint is '{}' (step {}); make room and continue with gpm train "
-                                        "--resume {}", files.checkpoint().string(), last_checkpoint, files.dir.string())
-                          : fmt::format("No checkpoint was written yet; make room, remove '{}' and train again",
-                                        files.dir.string());
-    throw RuntimeError(fmt::format("writing '{}' failed at step {} ({}); stopping. {}", files.log().string(), step, problem, next));
+    throw stop(fmt::format("writing '{}' failed at step {} ({})", files.log().string(), step, problem), after_failed_write());
   };
   // Evaluations also keep a snapshot of 2-D samples and their velocities (a particle model's at the
   // time of its last step, where its field is defined: Run::last_step_time), or a grid of images: a
