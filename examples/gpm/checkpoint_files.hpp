@@ -7,6 +7,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -97,6 +99,13 @@ namespace detail {
 
 inline fs::path temporary(const fs::path& path) { return path.string() + ".tmp"; }
 
+/// Which file `path` names now (its inode and modification time): a rename over it changes them.
+inline std::pair<ino_t, int64_t> file_identity(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {0, 0};
+  return {st.st_ino, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
 /// Writes `contents` to `path` (created or emptied) and syncs it to the disk; a failure is a
 /// RuntimeError naming the file and the system's reason.
 inline void write_synced(const fs::path& path, std::string_view contents) {
@@ -165,22 +174,28 @@ inline void save_checkpoint(const RunFiles& files, const std::string& bytes, int
 /// The contents of files.checkpoint(), checked against its manifest: a checkpoint whose size or
 /// SHA-256 differs from the manifest's is an InvalidArgument naming the file, before anything is
 /// loaded. A checkpoint without a manifest (a run stored before manifests) comes back unverified.
+/// Reading takes no lock: a mismatch read while a training replaced the pair is read again.
 inline std::string read_checkpoint(const RunFiles& files) {
-  std::string bytes = io::read_file(files.checkpoint());
-  if (!fs::exists(files.manifest())) return bytes;
-  const auto digest = sha256_hex(bytes);
-  const auto problem = CheckpointManifest::read(files.manifest()).mismatch(bytes.size(), digest);
-  if (!problem) return bytes;
-  // A training stopped between its two renames left the new checkpoint beside the temporary manifest.
-  const auto pending = detail::temporary(files.manifest());
-  try {
-    if (fs::exists(pending) && !CheckpointManifest::read(pending).mismatch(bytes.size(), digest)) return bytes;
-  } catch (const InvalidArgument&) {  // a manifest cut short as it was written: not the checkpoint's
+  for (int attempt = 1;; ++attempt) {
+    const auto before = std::pair(detail::file_identity(files.checkpoint()), detail::file_identity(files.manifest()));
+    std::string bytes = io::read_file(files.checkpoint());
+    if (!fs::exists(files.manifest())) return bytes;
+    const auto digest = sha256_hex(bytes);
+    const auto problem = CheckpointManifest::read(files.manifest()).mismatch(bytes.size(), digest);
+    if (!problem) return bytes;
+    // A training stopped between its two renames left the new checkpoint beside the temporary manifest.
+    const auto pending = detail::temporary(files.manifest());
+    try {
+      if (fs::exists(pending) && !CheckpointManifest::read(pending).mismatch(bytes.size(), digest)) return bytes;
+    } catch (const InvalidArgument&) {  // a manifest cut short as it was written: not the checkpoint's
+    }
+    const auto after = std::pair(detail::file_identity(files.checkpoint()), detail::file_identity(files.manifest()));
+    if (after != before && attempt < 3) continue;
+    throw InvalidArgument(fmt::format("'{}' does not match its manifest '{}': {}. The file changed after it was written, "
+                                      "on disk or in a copy, and nothing was loaded from it; restore the run directory "
+                                      "from a backup, or train the run again", files.checkpoint().string(),
+                                      files.manifest().string(), *problem));
   }
-  throw InvalidArgument(fmt::format("'{}' does not match its manifest '{}': {}. The file changed after it was written, "
-                                    "on disk or in a copy, and nothing was loaded from it; restore the run directory from "
-                                    "a backup, or train the run again", files.checkpoint().string(),
-                                    files.manifest().string(), *problem));
 }
 
 }  // namespace gpm::runner

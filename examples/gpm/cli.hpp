@@ -455,9 +455,10 @@ inline int command_demo(const fs::path& out, bool quick, bool quiet) {
         throw gpm::RuntimeError(fmt::format("the metrics of {} are not all finite numbers: {}; {}", what, *metric, advice));
       return m;
     };
+    auto metrics = measured(samples, "sampling " + entry.name);  // before samples that are not numbers are written
     gpm::data::write_csv((run_dir / "samples.csv").string(), samples);
     if (denoiser_run.empty() && model_run(*run).sampling_denoiser()) denoiser_run = run_dir.string();
-    rows.push_back(Row{entry.name, trained, sample_seconds, measured(samples, "sampling " + entry.name)});
+    rows.push_back(Row{entry.name, trained, sample_seconds, std::move(metrics)});
     // Refinements are reported beside the model's own samples, named after what refines them.
     for (const auto& kind : run->refinements()) {
       const auto refine_start = Clock::now();
