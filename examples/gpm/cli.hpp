@@ -124,7 +124,8 @@ inline StoredRun open_run(const fs::path& dir) {
                                                                      data_denoiser_network(r.info)}),
                          stored_standardization(r.info, (dir / "run.json").string()));
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
-  gpm::io::load(checkpoint, RunFiles{dir}.checkpoint());
+  const RunFiles files{dir};
+  gpm::io::load_bytes(checkpoint, read_checkpoint(files), files.checkpoint());  // verified before anything is loaded
   return r;
 }
 
@@ -156,8 +157,8 @@ inline TrainResult train_and_record(Run& run, const json& info, int64_t& step, a
                              bool progress) {
   const auto data = gpm::data::parse_dataset(info.at("data").get<std::string>());
   const auto settings = train_settings(info.at("config"));
-  const auto result = train(run, data, settings, step, data_generator, RunFiles{dir}, info.at("model").get<std::string>(), progress,
-                            digit_judge(info.at("data").get<std::string>()));
+  const auto result = train(run, data, settings, step, data_generator, RunFiles{dir}, info.at("model").get<std::string>(),
+                            divergence_advice(info.at("config")), progress, digit_judge(info.at("data").get<std::string>()));
   write_run_info(dir, info);
   return result;
 }
@@ -327,6 +328,10 @@ inline int command_sample(const std::string& dir, int64_t n, const std::string& 
   stored.run->seed(seed.value_or(0));
   auto x = stored.run->sample(n, request ? std::nullopt : steps);
   if (request) x = stored.run->refine(x, *request, steps);
+  if (const auto bad = non_finite_samples(x))
+    throw gpm::RuntimeError(fmt::format("sampling '{}' produced {}; nothing was written to '{}'. The model's samples are "
+                                        "not numbers: {} and train again", dir, *bad, out,
+                                        divergence_advice(stored.info.at("config"))));
   write_samples(out, x, stored_image_shape(stored.info));
   fmt::print("wrote {} samples to {}\n", n, out);
   return 0;
@@ -348,7 +353,18 @@ inline torch::Tensor read_samples(const std::string& path) {
   const auto x = gpm::io::read_npy(path);
   GPM_CHECK(x.dim() == 2 || x.dim() == 4, "'{}' holds an array of {} dimensions; expected points [N, dim] or images "
             "[N, C, H, W]", path, x.dim());
+  const auto bad = x.numel() - torch::isfinite(x).sum().item<int64_t>();
+  GPM_CHECK(bad == 0, "'{}' holds {} NaN or infinite values; metrics need finite points", path, bad);
   return x.dim() == 2 ? x : (x * 2 - 1).flatten(1);
+}
+
+/// Prints `metrics` of the points in `samples` as JSON. A metric that is not a finite number is a
+/// failure, never a `null` in the output.
+inline void print_metrics(const json& metrics, const std::string& samples) {
+  if (const auto metric = first_non_finite_metric(metrics))
+    throw gpm::RuntimeError(fmt::format("the metrics of '{}' are not all finite numbers: {}; the points are too large or "
+                                        "too far apart for float arithmetic: rescale them", samples, *metric));
+  fmt::print("{}\n", metrics.dump(2));
 }
 
 inline int command_eval(const std::string& samples, const std::string& reference, const std::string& centers, std::optional<double> std) {
@@ -361,7 +377,7 @@ inline int command_eval(const std::string& samples, const std::string& reference
               samples, x.size(1), judge.validation.size(1));
     json m = {{"energy_distance", gpm::metrics::energy_distance(x, judge.validation)}};
     m.update(gpm::metrics::image_metrics(judge.classifier, x, judge.validation).to_json());
-    fmt::print("{}\n", m.dump(2));
+    print_metrics(m, samples);
     return 0;
   }
   const auto y = read_samples(reference);
@@ -376,7 +392,7 @@ inline int command_eval(const std::string& samples, const std::string& reference
     m["modes"] = c.size(0);
     m["high_quality_fraction"] = coverage.high_quality_fraction;
   }
-  fmt::print("{}\n", m.dump(2));
+  print_metrics(m, samples);
   return 0;
 }
 
@@ -420,6 +436,7 @@ inline int command_demo(const fs::path& out, bool quick, bool quiet) {
     const RunLock lock(run_dir, "wait for it to finish, or choose another --out");
     fs::remove(RunFiles{run_dir}.log());
     fs::remove(RunFiles{run_dir}.checkpoint());
+    fs::remove(RunFiles{run_dir}.manifest());
     auto [info, run] = new_run(entry, spec, entry.points.resolve(preset, json::object()),
                                entry.needs_data_denoiser ? denoiser_run : std::string());
     auto data_generator = gpm::make_generator(train_settings(info.at("config")).seed() + 1000);
@@ -429,15 +446,25 @@ inline int command_demo(const fs::path& out, bool quick, bool quiet) {
     const auto start = Clock::now();
     const auto samples = sample_aside(*run, 2000, 7);
     const double sample_seconds = seconds_since(start);
+    const auto measured = [&](const torch::Tensor& x, const std::string& what) {
+      const auto advice = divergence_advice(info.at("config"));
+      if (const auto bad = non_finite_samples(x))
+        throw gpm::RuntimeError(fmt::format("{} produced {}; {}", what, *bad, advice));
+      auto m = sample_metrics(x, reference, data);
+      if (const auto metric = first_non_finite_metric(m))
+        throw gpm::RuntimeError(fmt::format("the metrics of {} are not all finite numbers: {}; {}", what, *metric, advice));
+      return m;
+    };
+    auto metrics = measured(samples, "sampling " + entry.name);  // before samples that are not numbers are written
     gpm::data::write_csv((run_dir / "samples.csv").string(), samples);
     if (denoiser_run.empty() && model_run(*run).sampling_denoiser()) denoiser_run = run_dir.string();
-    rows.push_back(Row{entry.name, trained, sample_seconds, sample_metrics(samples, reference, data)});
+    rows.push_back(Row{entry.name, trained, sample_seconds, std::move(metrics)});
     // Refinements are reported beside the model's own samples, named after what refines them.
     for (const auto& kind : run->refinements()) {
       const auto refine_start = Clock::now();
       const auto x = run->refine(samples, RefinementRequest{kind}, std::nullopt);
       refined.push_back(Row{fmt::format("{} + {}", entry.name, kind == "denoiser" ? "EDM denoiser" : "own flow"), std::nullopt,
-                            sample_seconds + seconds_since(refine_start), sample_metrics(x, reference, data)});
+                            sample_seconds + seconds_since(refine_start), measured(x, "refining " + entry.name)});
     }
     for (const auto& f : plot_run(run_dir, *run, info, data, run_dir / "figures")) figures.push_back(f);
     if (quiet) fmt::print("  {} done in {:.1f} s\n", entry.name, trained.seconds);

@@ -76,10 +76,19 @@ inline bool image_interpolation_grid(const fs::path& path, Run& run, const Image
   return true;
 }
 
+/// n samples of `run` to draw (seed 0, as sample_aside); samples that are not numbers are a
+/// RuntimeError ending with `advice`, since a figure of them would show nothing of the model.
+inline torch::Tensor samples_to_draw(Run& run, int64_t n, const std::string& advice) {
+  auto x = sample_aside(run, n, 0);
+  if (const auto bad = non_finite_samples(x))
+    throw RuntimeError(fmt::format("the model's samples hold {}; there is nothing to draw. To train it again: {}", *bad, advice));
+  return x;
+}
+
 /// Writes the figures of a run on images into `out` and returns their paths.
-inline std::vector<fs::path> plot_image_run(Run& run, const ImageShape& shape, const fs::path& out) {
+inline std::vector<fs::path> plot_image_run(Run& run, const ImageShape& shape, const fs::path& out, const std::string& advice) {
   std::vector<fs::path> written;
-  io::write_image_grid((out / "samples.png").string(), sample_aside(run, 64, 0), shape);
+  io::write_image_grid((out / "samples.png").string(), samples_to_draw(run, 64, advice), shape);
   written.push_back(out / "samples.png");
   if (image_generation_strip(out / "generation.png", run, shape)) written.push_back(out / "generation.png");
   if (image_interpolation_grid(out / "interpolations.png", run, shape)) written.push_back(out / "interpolations.png");
@@ -92,13 +101,14 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
   fs::create_directories(out);
   std::vector<fs::path> written;
   const auto model = info.at("model").get<std::string>();
+  const auto advice = divergence_advice(info.at("config"));
   auto gen = make_generator(777);
   const auto reference = data.sample(data.has_image_shape() ? 64 : 2000, gen);
 
   if (data.has_image_shape()) {
-    for (auto& f : plot_image_run(run, data.image_shape(), out)) written.push_back(std::move(f));
+    for (auto& f : plot_image_run(run, data.image_shape(), out, advice)) written.push_back(std::move(f));
   } else if (data.dim() == 2) {
-    plot::scatter_comparison(out / "final.png", sample_aside(run, 2000, 0), reference, model + ": generated vs data");
+    plot::scatter_comparison(out / "final.png", samples_to_draw(run, 2000, advice), reference, model + ": generated vs data");
     written.push_back(out / "final.png");
 
     std::vector<torch::Tensor> states, velocities;
@@ -112,6 +122,7 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
       std::vector<size_t> visible;
       for (size_t i = 0; i < tr->states.size(); ++i)
         if (tr->states[i].std().item<double>() < 1.5 * data_spread) visible.push_back(i);
+      if (visible.empty()) visible.push_back(tr->states.size() - 1);  // samples far wider than the data: the last state
       std::vector<double> times;
       for (size_t k : evenly_spaced(visible.size(), 6)) {
         const size_t i = visible[k];
@@ -160,7 +171,7 @@ inline std::vector<fs::path> plot_run(const fs::path& dir, Run& run, const json&
       written.push_back(out / "generation.png");
     }
     if (run.field_follows_training()) {
-      const auto x = sample_aside(run, 1000, 0);
+      const auto x = samples_to_draw(run, 1000, advice);
       plot::generation_strip(out / "field.png", {x}, {run.velocity(x, 0.0)}, {"shading: c(f(x))"}, reference,
                              [&run](const torch::Tensor& points, size_t) { return run.generator_loss(points, 0.0); },
                              model + ": final field");

@@ -67,6 +67,11 @@ class Run {
   virtual void scale_learning_rate(double factor) = 0;
   /// The velocity the flow gives particles x at time t (for figures).
   virtual torch::Tensor velocity(const torch::Tensor& x, double t) = 0;
+  /// The time at which snapshots take the velocity of final samples: a particle model's last step,
+  /// t_{N−1}, the last grid time its field is trained for and defined at (EDM's smallest noise level
+  /// σ_min: its probability flow (x − D(x, σ)) / σ is undefined at the final σ = 0); 0 for a
+  /// generator, whose field has no generation time.
+  virtual double last_step_time() const { return 0.0; }
   /// A particle model's generation trajectory of n particles; none for a generator.
   virtual std::optional<Trajectory> trajectory(int64_t /*n*/) { return std::nullopt; }
   /// The name of generation time in figures: "t", or "sigma" for a noise level.
@@ -91,6 +96,13 @@ class Run {
     throw InvalidArgument("this model has no generator: it samples along its own flow, from no latent");
   }
 };
+
+/// t_{N−1}, the time of a particle model's last generation step.
+template <class Model>
+double last_step_time_of(const Model& model) {
+  const auto times = model.grid().times();
+  return times[times.size() - 2];
+}
 
 /// The parts every model shares; subclasses say how they sample.
 template <class Model>
@@ -187,6 +199,7 @@ class ParticleRun final : public ModelRun<Model> {
   using ModelRun<Model>::ModelRun;
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return this->model_.sample(n, steps); }
   int64_t generation_steps() const override { return this->model_.steps(); }
+  double last_step_time() const override { return last_step_time_of(this->model_); }
   std::optional<Trajectory> trajectory(int64_t n) override { return this->model_.trajectory(n); }
 };
 
@@ -203,6 +216,7 @@ class EdmRun final : public ModelRun<EdmWith<Net, Heun>> {
     return sample_edm(this->model_, n, sampler_, steps);
   }
   int64_t generation_steps() const override { return this->model_.steps(); }
+  double last_step_time() const override { return last_step_time_of(this->model_); }
   std::optional<Trajectory> trajectory(int64_t n) override { return this->model_.trajectory(n); }
   std::string time_name() const override { return "sigma"; }
   std::optional<DataDenoiserNetwork> sampling_denoiser() override {

@@ -27,12 +27,13 @@ namespace gpm::runner {
 
 namespace fs = std::filesystem;
 
-/// Where a run writes: its description, checkpoint, log, snapshots and lock.
-/// Example: `io::save(checkpoint, RunFiles{dir}.checkpoint());`
+/// Where a run writes: its description, checkpoint and the checkpoint's manifest, log, snapshots and lock.
+/// Example: `if (fs::exists(RunFiles{dir}.checkpoint())) …`
 struct RunFiles {
   fs::path dir;
   fs::path info() const { return dir / "run.json"; }
   fs::path checkpoint() const { return dir / "checkpoint.pt"; }
+  fs::path manifest() const { return dir / "checkpoint.json"; }
   fs::path log() const { return dir / "log.jsonl"; }
   fs::path snapshots() const { return dir / "snapshots"; }
   fs::path lock() const { return dir / ".gpm-lock"; }
@@ -143,21 +144,22 @@ inline bool is_run_directory(const fs::path& dir) {
 }
 
 /// Refuses `out`, what `option` writes (a file, or a folder of figures), when it is one of a run's own
-/// files (run.json, checkpoint.pt, log.jsonl, the lock, the temporary files of their atomic writes) or
-/// lies in its snapshots/, also through a link: writing there would damage the run. Other paths in a
-/// run directory, such as samples beside the run or figures/, are fine.
+/// files (run.json, checkpoint.pt and its manifest checkpoint.json, log.jsonl, the lock, the temporary
+/// files of their atomic writes) or lies in its snapshots/, also through a link: writing there would
+/// damage the run. Other paths in a run directory, such as samples beside the run or figures/, are fine.
 /// Example: `check_outside_run_files("runs/gan/run.json", "--out")` throws.
 inline void check_outside_run_files(const fs::path& out, std::string_view option) {
-  static const std::set<std::string> own = {"run.json", "run.json.tmp", "checkpoint.pt", "checkpoint.pt.tmp", "log.jsonl",
-                                            "log.jsonl.tmp", "snapshots", ".gpm-lock"};
+  static const std::set<std::string> own = {"run.json",        "run.json.tmp",        "checkpoint.pt", "checkpoint.pt.tmp",
+                                            "checkpoint.json", "checkpoint.json.tmp", "log.jsonl",     "log.jsonl.tmp",
+                                            "snapshots",       ".gpm-lock"};
   std::error_code ec;
   auto path = fs::weakly_canonical(fs::absolute(out), ec);
   if (ec) path = fs::absolute(out).lexically_normal();
   if (path.filename().empty()) path = path.parent_path();  // "dir/" names dir
   for (auto p = path; p.has_relative_path(); p = p.parent_path()) {
     GPM_CHECK(!own.contains(p.filename().string()) || !is_run_directory(p.parent_path()),
-              "{} '{}' is one of the own files of the run in '{}' (run.json, checkpoint.pt, log.jsonl, snapshots/); "
-              "writing it would damage the run: choose another path", option, out.string(), p.parent_path().string());
+              "{} '{}' is one of the own files of the run in '{}' (run.json, checkpoint.pt, checkpoint.json, log.jsonl, "
+              "snapshots/); writing it would damage the run: choose another path", option, out.string(), p.parent_path().string());
   }
 }
 

@@ -104,6 +104,7 @@ class StandardizedRun final : public Run {
   void save(torch::serialize::OutputArchive& archive) const override { inner_->save(archive); }
   void load(torch::serialize::InputArchive& archive) override { inner_->load(archive); }
   int64_t generation_steps() const override { return inner_->generation_steps(); }
+  double last_step_time() const override { return inner_->last_step_time(); }
   void scale_learning_rate(double factor) override { inner_->scale_learning_rate(factor); }
   torch::Tensor velocity(const torch::Tensor& x, double t) override {
     return z_.velocity_from_standard(inner_->velocity(z_.to_standard(x), t));

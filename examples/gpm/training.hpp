@@ -1,6 +1,7 @@
 // The runner's training loop: progress line, log.jsonl (every write checked; a resume drops what was
-// logged past its checkpoint), periodic evaluation, atomic checkpoints with everything needed to
-// resume bit-exactly, and a clean stop on a non-finite loss or a failed write.
+// logged past its checkpoint), periodic evaluation, verified checkpoints with everything needed to
+// resume bit-exactly (checkpoint_files.hpp), and a clean stop on a failed write or on non-finite numbers: a loss, a
+// parameter, an evaluation's samples or metrics.
 #pragma once
 
 #include <unistd.h>
@@ -20,7 +21,9 @@
 #include <gpm/io/image_grid.hpp>
 #include <gpm/metrics.hpp>
 
+#include "checkpoint_files.hpp"
 #include "digit_judge.hpp"
+#include "finiteness.hpp"
 #include "run.hpp"
 #include "run_config.hpp"
 #include "run_directory.hpp"
@@ -85,31 +88,6 @@ inline torch::Tensor sample_aside(Run& run, int64_t n, uint64_t seed) {
   return x;
 }
 
-/// Everything a resumed run needs: the model's state, the data stream and the step counter.
-struct Checkpoint {
-  Run& run;
-  at::Generator& data_generator;
-  int64_t& step;
-
-  static constexpr int64_t kFormat = 1;
-
-  void save(torch::serialize::OutputArchive& archive) const {
-    io::write_counter(archive, "gpm_checkpoint_format", kFormat);
-    io::write_counter(archive, "step", step);
-    io::write_generator(archive, "data_generator", data_generator);
-    io::write_nested(archive, "model", run);
-  }
-  void load(torch::serialize::InputArchive& archive) {
-    torch::Tensor format;
-    GPM_CHECK(archive.try_read("gpm_checkpoint_format", format), "not a gpm checkpoint (no format marker)");
-    GPM_CHECK(format.item<int64_t>() == kFormat, "checkpoint format {} is not the supported format {}",
-              format.item<int64_t>(), kFormat);
-    step = io::read_counter(archive, "step");
-    io::read_generator(archive, "data_generator", data_generator);
-    io::read_nested(archive, "model", run);
-  }
-};
-
 /// The file name (without extension) of the snapshot at `step`, and the step of a snapshot file.
 inline std::string snapshot_name(int64_t step) { return fmt::format("step_{:09d}", step); }
 inline int64_t snapshot_step(const fs::path& file) {
@@ -154,11 +132,32 @@ inline void drop_log_lines_after(const fs::path& path, int64_t step) {
   if (dropped) io::write_file_atomically(path, kept);
 }
 
+/// The serialized form of `object` (a Run, a Checkpoint).
+template <class T>
+std::string archive_bytes(const T& object) {
+  torch::serialize::OutputArchive archive;
+  object.save(archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  return bytes.str();
+}
+
+/// The dotted name of the first tensor of the serialized state `bytes` that holds a NaN or an
+/// infinite value, if any.
+inline std::optional<std::string> first_non_finite_state(const std::string& bytes) {
+  torch::serialize::InputArchive archive;
+  std::istringstream in(bytes);
+  archive.load_from(in);
+  return first_non_finite_tensor(archive);
+}
+
 /// Trains `run` from step `step` up to settings.steps(), drawing batches from `data` with
 /// `data_generator`, logging to and checkpointing in `files`; evaluations judge digits with `digits`.
+/// A loss, parameter, sample or metric that becomes non-finite stops it with a RuntimeError that
+/// ends with `advice` (divergence_advice of its config).
 inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSettings& settings, int64_t& step,
-                         at::Generator& data_generator, const RunFiles& files, const std::string& label, bool progress,
-                         const std::optional<DigitJudge>& digits = std::nullopt) {
+                         at::Generator& data_generator, const RunFiles& files, const std::string& label,
+                         const std::string& advice, bool progress, const std::optional<DigitJudge>& digits = std::nullopt) {
   drop_log_lines_after(files.log(), step);
   std::ofstream log(files.log(), std::ios::app);
   GPM_CHECK(static_cast<bool>(log), "cannot write '{}'; check that the run directory is writable", files.log().string());
@@ -166,42 +165,63 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   const auto reference = data.sample(settings.eval_samples(), eval_gen);
   int64_t last_checkpoint = step;
   const auto start = Clock::now();
+  // A stop names the checkpoint that the run can be resumed from, if one was written.
+  const auto stop = [&](const std::string& problem, const std::string& fix) {
+    const auto resumable = fs::exists(files.checkpoint())
+                               ? fmt::format("The last checkpoint is '{}' (step {})", files.checkpoint().string(),
+                                             last_checkpoint)
+                               : std::string("No checkpoint was written yet");
+    return RuntimeError(fmt::format("{}; stopping. {}; {}", problem, resumable, fix));
+  };
+  // A state with non-finite numbers is never kept: its samples would be NaN, and a resume would go on from it.
+  const auto check_finite_state = [&](const std::string& bytes) {
+    if (const auto tensor = first_non_finite_state(bytes))
+      throw stop(fmt::format("after training step {} the model's state holds non-finite values (in '{}')", step, *tensor),
+                 advice);
+  };
+  // A write that fails (a full disk) stops training: a run must not go on without its record.
+  const auto after_failed_write = [&] {
+    return fs::exists(files.checkpoint())
+               ? fmt::format("make room and continue with gpm train --resume {}", files.dir.string())
+               : fmt::format("make room, remove '{}' and train again", files.dir.string());
+  };
   const auto write_checkpoint = [&] {
-    io::save(Checkpoint{run, data_generator, step}, files.checkpoint());
+    const auto bytes = archive_bytes(Checkpoint{run, data_generator, step});
+    check_finite_state(bytes);
+    try {
+      save_checkpoint(files, bytes, step);
+    } catch (const RuntimeError& e) {
+      throw stop(fmt::format("{} at step {}", e.what(), step), after_failed_write());
+    }
     last_checkpoint = step;
   };
-  // A log line that cannot be written (a full disk) stops training: a run must not go on without its record.
   const auto write_log = [&](const json& entry) {
     log << entry.dump() << "\n" << std::flush;
     if (log) return;
     const auto problem = std::generic_category().message(errno);
-    const auto next = fs::exists(files.checkpoint())
-                          ? fmt::format("The last checkpoint is '{}' (step {}); make room and continue with gpm train "
-                                        "--resume {}", files.checkpoint().string(), last_checkpoint, files.dir.string())
-                          : fmt::format("No checkpoint was written yet; make room, remove '{}' and train again",
-                                        files.dir.string());
-    throw RuntimeError(fmt::format("writing '{}' failed at step {} ({}); stopping. {}", files.log().string(), step, problem, next));
+    throw stop(fmt::format("writing '{}' failed at step {} ({})", files.log().string(), step, problem), after_failed_write());
   };
-  // Evaluations also keep a snapshot of 2-D samples and their velocities, or a grid of images: a
+  // Evaluations also keep a snapshot of 2-D samples and their velocities (a particle model's at the
+  // time of its last step, where its field is defined: Run::last_step_time), or a grid of images: a
   // generator's figures show its particles along training time.
   const auto evaluate = [&] {
     // Sampling and velocities may draw from the model's random streams (Score GAN's noising): the
     // whole state is set aside and restored, so evaluating never changes how training continues.
-    std::ostringstream saved;
-    {
-      torch::serialize::OutputArchive archive;
-      run.save(archive);
-      archive.save_to(saved);
-    }
+    const auto saved = archive_bytes(run);
+    check_finite_state(saved);
     const auto restore = [&] {
       torch::serialize::InputArchive archive;
-      std::istringstream in(saved.str());
+      std::istringstream in(saved);
       archive.load_from(in);
       run.load(archive);
     };
     const auto eval_start = Clock::now();
     const auto samples = sample_aside(run, settings.eval_samples(), 4242);
+    const auto evaluation = fmt::format("the evaluation at step {}", step);
+    if (const auto bad = non_finite_samples(samples)) throw stop(fmt::format("{} drew {}", evaluation, *bad), advice);
     auto metrics = sample_metrics(samples, reference, data, digits);
+    if (const auto metric = first_non_finite_metric(metrics))
+      throw stop(fmt::format("{} gave a non-finite {}", evaluation, *metric), advice);
     metrics["seconds"] = seconds_since(eval_start);
     write_log({{"step", step}, {"time", seconds_since(start)}, {"eval", metrics}});
     if (data.has_image_shape()) {
@@ -210,7 +230,10 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     } else if (data.dim() == 2) {
       fs::create_directories(files.snapshots());
       const auto name = snapshot_name(step);
-      data::write_csv((files.snapshots() / (name + ".csv")).string(), torch::cat({samples, run.velocity(samples, 0.0)}, 1),
+      const auto velocities = run.velocity(samples, run.last_step_time());
+      if (const auto bad = non_finite_samples(velocities))
+        throw stop(fmt::format("{} gave velocities with {}", evaluation, *bad), advice);
+      data::write_csv((files.snapshots() / (name + ".csv")).string(), torch::cat({samples, velocities}, 1),
                       {"x", "y", "vx", "vy"});
       if (run.field_follows_training()) run.save_field(files.snapshots() / (name + ".field.pt"));
     }
@@ -231,9 +254,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       for (const auto& [name, value] : stats) {
         const double v = value.item<double>();
         if (!std::isfinite(v))
-          throw RuntimeError(fmt::format("training step {} produced a non-finite {} ({}); stopping. The last good "
-                                         "checkpoint is '{}' (step {}); lower the learning rate or check the data",
-                                         step, name, v, files.checkpoint().string(), last_checkpoint));
+          throw stop(fmt::format("training step {} produced a non-finite {} ({})", step, name, v), advice + ", or check the data");
       }
     }
     if (step % settings.log_every() == 0 || step == settings.steps()) {

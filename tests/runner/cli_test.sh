@@ -43,6 +43,13 @@ check_resume gan gan.json
 check_resume edm edm.json
 check_resume discr-flow df.json
 check_resume score-gan sgan.json --data-denoiser edm_base
+# Every snapshot holds finite velocities: a particle model's are its field's at the time of its last
+# step (EDM's smallest noise level; its probability flow is undefined at the final σ = 0).
+for model in gan edm discr-flow score-gan; do
+  files=(${model}_b/snapshots/*.csv)
+  [ -f "${files[0]}" ] && head -1 "${files[0]}" | grep -qx 'x,y,vx,vy' && ! grep -qi nan "${files[@]}" && pass ||
+    fail "$model: the snapshots should hold x, y, vx, vy, all finite"
+done
 
 # Runs stored by earlier versions (tests/runner/stored_runs: flat fields, networks and optimisers
 # not yet nested) load, sample exactly as they did when stored, and resume. The EDM and the
@@ -52,8 +59,9 @@ check_resume score-gan sgan.json --data-denoiser edm_base
 for model in gan edm discr-flow score-gan; do
   rm -rf old_$model && cp -r "$stored/$model" old_$model && chmod -R u+w old_$model &&
     G sample --run old_$model -n 50 --out old_$model.csv --seed 3 >/dev/null && cmp -s old_$model.csv "$stored/$model/samples.csv" &&
-    G train --resume old_$model --steps 8 --quiet >/dev/null && grep -q '"steps": 8' old_$model/run.json && pass ||
-    fail "a $model run stored by an earlier version should sample as it did and resume"
+    G train --resume old_$model --steps 8 --quiet >/dev/null && grep -q '"steps": 8' old_$model/run.json &&
+    grep -q '"step": 8' old_$model/checkpoint.json && pass ||
+    fail "a $model run stored by an earlier version (without a checkpoint manifest) should sample as it did and resume"
 done
 for model in edm discr-flow; do
   rm -rf older_$model && cp -r "$stored/$model" older_$model && chmod -R u+w older_$model &&
@@ -260,18 +268,85 @@ cp -r gan_a trunc && head -c 2000 gan_a/checkpoint.pt >trunc/checkpoint.pt && cp
 expect 2 "trunc/checkpoint.pt" G train --resume trunc --steps 40
 cmp -s trunc/run.json trunc.json.before && cmp -s <(head -c 2000 gan_a/checkpoint.pt) trunc/checkpoint.pt && pass ||
   fail "a failed resume changed the run directory"
-cp -r edm_a foreign && cp gan_a/checkpoint.pt foreign/checkpoint.pt
-expect 2 "foreign/checkpoint.pt" G train --resume foreign --steps 40
+cp -r edm_a foreign && cp gan_a/checkpoint.pt gan_a/checkpoint.json foreign/
+expect 2 "foreign/checkpoint.pt': it was written for a different model" G train --resume foreign --steps 40
 printf 'not a checkpoint' >junk.pt && cp -r gan_a junk && cp junk.pt junk/checkpoint.pt
 expect 2 "junk/checkpoint.pt" G sample --run junk -n 5 --out x.csv
 expect 2 "is not a run directory" G sample --run nowhere -n 5 --out x.csv
+# Every checkpoint has a manifest, checkpoint.json: its format, step, size and SHA-256 (the digest
+# sha256sum prints).
+[ "$(sha256sum <gan_a/checkpoint.pt | cut -d' ' -f1)" = "$(sed -n 's/^ *"sha256": "\([0-9a-f]*\)",$/\1/p' gan_a/checkpoint.json)" ] &&
+  grep -q "\"size\": $(stat -c %s gan_a/checkpoint.pt)," gan_a/checkpoint.json && grep -q '"step": 31$' gan_a/checkpoint.json &&
+  pass || fail "gan_a/checkpoint.json should record the checkpoint's SHA-256, size and step: $(cat gan_a/checkpoint.json)"
+# One bit flipped inside a stored tensor changes neither the file's size nor its structure: the
+# manifest refuses it before anything is loaded, and sample and resume write nothing (the lock file,
+# which a resume takes, aside).
+flip_bit() {  # flip_bit FILE: flips the lowest bit of the byte in the middle of FILE
+  local at=$(($(stat -c %s "$1") / 2))
+  printf "$(printf '\\%03o' $(($(od -An -tu1 -j $at -N1 "$1") ^ 1)))" | dd of="$1" bs=1 seek=$at conv=notrunc status=none
+}
+for model in gan edm discr-flow score-gan; do
+  rm -rf flipped flipped.csv && cp -r ${model}_b flipped && flip_bit flipped/checkpoint.pt &&
+    ! cmp -s flipped/checkpoint.pt ${model}_b/checkpoint.pt && tar --exclude=.gpm-lock -cf flipped.tar flipped
+  expect 2 "'flipped/checkpoint.pt' does not match its manifest 'flipped/checkpoint.json'" G sample --run flipped -n 5 --out flipped.csv
+  expect 2 "'flipped/checkpoint.pt' does not match its manifest" G train --resume flipped --steps 40
+  [ ! -e flipped.csv ] && cmp -s flipped.tar <(tar --exclude=.gpm-lock -cf - flipped) && pass ||
+    fail "$model: a refused checkpoint should leave the run directory as it was and write no samples"
+done
+echo '{"format": 1' >broken_manifest.json && rm -rf unlisted && cp -r gan_b unlisted && cp broken_manifest.json unlisted/checkpoint.json
+expect 2 "'unlisted/checkpoint.json' is not a checkpoint manifest" G sample --run unlisted -n 5 --out x.csv
+# A training stopped between renaming its new checkpoint and its new manifest left the manifest that
+# describes the checkpoint under its temporary name: the run loads.
+rm -rf renamed && cp -r gan_b renamed && mv renamed/checkpoint.json renamed/checkpoint.json.tmp && cp edm_b/checkpoint.json renamed/
+expect 0 "wrote 5 samples" G sample --run renamed -n 5 --out renamed.csv
+# A checkpoint write that fails (a full disk; here a file-size limit) keeps the previous checkpoint and
+# its manifest as they were, leaves no temporary file, and the run resumes from them.
+sed 's/}$/, "eval_samples": 10}/' edm.json >small_eval.json
+G train --model edm --data ring --out full_ckpt --steps 5 --config small_eval.json --quiet >/dev/null &&
+  cp full_ckpt/checkpoint.pt full_ckpt/checkpoint.json . || fail "training full_ckpt"
+(trap '' XFSZ && ulimit -f 64 && G train --resume full_ckpt --steps 10 --quiet >out.txt 2>err.txt)
+code=$?
+[ $code = 1 ] && grep -qF "full_ckpt/checkpoint.pt.tmp' failed (File too large) at step 10; stopping. The last checkpoint is 'full_ckpt/checkpoint.pt' (step 5)" err.txt &&
+  cmp -s checkpoint.pt full_ckpt/checkpoint.pt && cmp -s checkpoint.json full_ckpt/checkpoint.json && ! ls full_ckpt/*.tmp 2>/dev/null &&
+  pass || fail "a failed checkpoint write should keep the previous checkpoint; got exit $code: $(cat err.txt)"
+expect 0 "trained 5 more steps to step 10" G train --resume full_ckpt --steps 10 --quiet
 
 # --- a non-finite loss stops the run, names the step, and keeps the last good checkpoint -----------
 sed 's/"optimizer.lr": 0.01/"optimizer.lr": 1000/' edm.json >diverge.json
 expect 1 "training step 2 produced a non-finite" G train --model edm --data ring --out blowup --steps 50 --checkpoint-every 1 \
   --config diverge.json
-expect 0 "wrote 5 samples" G sample --run blowup -n 5 --out x.csv
+grep -qF "lower the learning rate (optimizer.lr = 1000)" err.txt && pass || fail "the stop should name the learning rate: $(cat err.txt)"
+# The checkpoint of step 1 loads, but that step's update had already thrown the weights so far that
+# they sample NaN: sampling refuses to write them.
+expect 1 "sampling 'blowup' produced non-finite values in" G sample --run blowup -n 5 --out x.csv
 grep -q '"model": "edm"' blowup/run.json && pass || fail "run.json should still describe the run"
+
+# --- results that are not numbers are failures, never a success with NaN rows or a null metric ------
+# Noise levels whose squares overflow float32 (σ_max = 1e35) turn some samples into NaN: the first
+# evaluation stops the training (exit 1, naming the cause), and log.jsonl holds no null.
+sed 's/}$/, "preconditioning.sigma_max": 1e35}/' edm.json >wide_sigma.json
+expect 1 "the evaluation at step 1 drew non-finite values in" G train --model edm --data ring --out wide --steps 3 \
+  --config wide_sigma.json
+grep -qF "noise levels are beyond float32's range (preconditioning.sigma_max = 1e+35" err.txt && pass ||
+  fail "the stop should name the noise levels as the cause: $(cat err.txt)"
+grep -q null wide/log.jsonl && fail "log.jsonl should hold no null metric" || pass
+# With an evaluation of 2 samples, which happen to be finite, it trains: sampling more refuses to write
+# NaN rows, and plot has nothing to draw.
+sed 's/}$/, "eval_samples": 2}/' wide_sigma.json >wide_lucky.json
+G train --model edm --data ring --out wide_lucky --steps 1 --config wide_lucky.json --quiet >/dev/null ||
+  fail "an evaluation of 2 finite samples should pass"
+expect 1 "produced non-finite values in" G sample --run wide_lucky -n 1000 --out wide.csv
+[ ! -e wide.csv ] && grep -qF "nothing was written to 'wide.csv'" err.txt && pass || fail "sampling NaN should write nothing"
+expect 1 "there is nothing to draw" G plot --run wide_lucky --out wide_figures
+# Samples that are finite but far wider than the data (σ_max = 1e30) are drawn as they are.
+sed 's/1e35/1e30/' wide_sigma.json >wider_sigma.json
+G train --model edm --data ring --out wider --steps 1 --config wider_sigma.json --quiet >/dev/null ||
+  fail "an EDM with finite samples far wider than the data should train"
+expect 0 "generation.png" G plot --run wider --out wider_figures
+# gpm eval refuses NaN in a .npy file as it does in a CSV file.
+G sample --run edm_b -n 2 --out nan.npy >/dev/null && printf '\x00\x00\xc0\x7f' | dd of=nan.npy bs=1 seek=$(($(stat -c %s nan.npy) - 4)) \
+  conv=notrunc status=none
+expect 2 "holds 1 NaN or infinite values" G eval --samples nan.npy --reference ref_a.csv
 
 # --- run directories: one writer at a time --------------------------------------------------------
 # A run directory belongs to the process that trains into it, a resume included: another training or

@@ -56,10 +56,10 @@ void save(const T& object, const std::filesystem::path& path) {
   write_file_atomically(path, bytes.str());
 }
 
-/// Reads the archive in `path`. A missing, truncated, corrupted or foreign file is an InvalidArgument
-/// naming the file.
-inline void load_archive(torch::serialize::InputArchive& archive, const std::filesystem::path& path) {
-  const std::string bytes = read_file(path);
+/// Reads the archive in `bytes`, the contents of the file `path`, which errors name. Truncated,
+/// corrupted or foreign contents are an InvalidArgument naming the file.
+inline void load_archive_bytes(torch::serialize::InputArchive& archive, const std::string& bytes,
+                               const std::filesystem::path& path) {
   try {
     std::istringstream in(bytes);
     archive.load_from(in);
@@ -69,14 +69,19 @@ inline void load_archive(torch::serialize::InputArchive& archive, const std::fil
   }
 }
 
-/// Loads what `save` wrote into `object`, which must have the same structure. A missing, truncated,
-/// corrupted or foreign file is an InvalidArgument naming the file and the problem, and leaves
-/// `object` as it was.
-/// Example: `gpm::io::load(model, dir / "model.pt");`
+/// Reads the archive in `path`. A missing, truncated, corrupted or foreign file is an InvalidArgument
+/// naming the file.
+inline void load_archive(torch::serialize::InputArchive& archive, const std::filesystem::path& path) {
+  load_archive_bytes(archive, read_file(path), path);
+}
+
+/// `load` from `bytes`, the contents of the file `path` that the caller has already read (to check
+/// them, say), without reading it again.
+/// Example: `gpm::io::load_bytes(model, verified_bytes, dir / "model.pt");`
 template <Checkpointable T>
-void load(T& object, const std::filesystem::path& path) {
+void load_bytes(T& object, const std::string& bytes, const std::filesystem::path& path) {
   torch::serialize::InputArchive archive;
-  load_archive(archive, path);
+  load_archive_bytes(archive, bytes, path);
   // All or nothing: a load refused part-way restores what it had already overwritten.
   std::stringstream before;
   {
@@ -93,6 +98,15 @@ void load(T& object, const std::filesystem::path& path) {
     throw InvalidArgument(fmt::format("cannot load '{}': it was written for a different model or configuration ({})",
                                       path.string(), first_line(e.what())));
   }
+}
+
+/// Loads what `save` wrote into `object`, which must have the same structure. A missing, truncated,
+/// corrupted or foreign file is an InvalidArgument naming the file and the problem, and leaves
+/// `object` as it was.
+/// Example: `gpm::io::load(model, dir / "model.pt");`
+template <Checkpointable T>
+void load(T& object, const std::filesystem::path& path) {
+  load_bytes(object, read_file(path), path);
 }
 
 }  // namespace gpm::io
