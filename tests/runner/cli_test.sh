@@ -222,6 +222,25 @@ printf '1,2,3\n4,5,6\n' >three.csv
 expect 2 "2-dimensional data" G train --model score-gan --data three.csv --out bad1 --data-denoiser edm_base
 expect 2 "unknown dataset" G train --model gan --data spiral --out bad1
 
+# --- CSV headers: a first line is a header when none of its cells is or begins like a number, data
+# when every cell is a number, and an error otherwise; so no row of numbers is taken for a header. ---
+printf '1,2\n3,4\n' >plain.csv
+printf '\xef\xbb\xbf1,2\n3,4\n' >bom.csv           # a UTF-8 byte order mark, then data
+printf 'x , "y"\n1,2\n3,4\n' >named.csv              # a header
+for file in bom.csv named.csv; do
+  expect 0 '"sliced_wasserstein": 0.0' G eval --samples $file --reference plain.csv
+done
+printf '2.o,1\n3,4\n' >typo.csv
+expect 2 "'typo.csv' line 1, column 1: '2.o' is not a number, but column 2 ('1') is" G eval --samples typo.csv --reference plain.csv
+printf '0x1F,0x2\n3,4\n' >hex.csv
+expect 2 "line 1, column 1: '0x1F' is not a number (hexadecimal is not read: write it in decimal) but begins like one" \
+  G eval --samples hex.csv --reference plain.csv
+printf 'x,y\n1,2\n3,0x4\n' >hex_later.csv
+expect 2 "'hex_later.csv' line 3, column 2: '0x4' is not a number (hexadecimal is not read" G train --model gan --data hex_later.csv --out bad1
+printf 'x,y\n1,2\n3,four\n' >word_later.csv
+expect 2 "'word_later.csv' line 3, column 2: 'four' is not a number; every cell after the optional header line must be a number" \
+  G train --model gan --data word_later.csv --out bad1
+
 # --- bad configs and arguments --------------------------------------------------------------------
 echo '{"widht": 3}' >unknown.json
 expect 2 "valid fields: steps, batch_size" G train --model gan --data ring --out bad2 --config unknown.json
