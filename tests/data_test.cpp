@@ -583,3 +583,36 @@ TEMPLATE_TEST_CASE("CSV headers: a first line is a header only when no cell is o
     REQUIRE_THROWS_WITH(data::PointCloud::from_csv(path, opts), Contains(path) && Contains(message));
   }
 }
+
+TEST_CASE("numbers are checked in the dtype they are stored in", "[data][csv][spec][errors]") {
+  const TempDir dir;
+  const auto as = [](torch::Dtype dtype) { return torch::TensorOptions().dtype(dtype); };
+  // A CSV value finite as a double but not as a float.
+  const auto big = dir.write("big.csv", "1,2\n3,-1e39\n");
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(big, as(torch::kFloat32)),
+                      Contains(big) && Contains("line 2, column 2: '-1e39' is beyond the largest value of dtype Float, "
+                                                "3.40282e+38, in which the points are stored"));
+  REQUIRE(data::PointCloud::from_csv(big, as(torch::kFloat64)).points()[1][1].item<double>() == -1e39);
+  REQUIRE(torch::isfinite(data::PointCloud::from_csv(dir.write("max.csv", "3.4028234e38\n"), as(torch::kFloat32)).points())
+              .all().item<bool>());
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("half.csv", "70000\n"), as(torch::kFloat16)),
+                      Contains("'70000' is beyond the largest value of dtype Half, 65504"));
+  // Datasets whose points would overflow their dtype, though every option is a finite double.
+  const std::vector<std::pair<const char*, const char*>> overflowing{
+      {"ring:radius=1e300", "GaussianRing: its points reach 1e+300 (centres up to 1e+300 plus 10 standard deviations of 0.5)"},
+      {"ring:std=1e38", "GaussianRing: its points reach 1e+39"},
+      {"grid:spacing=1e39", "GaussianGrid: its points reach 2e+39"},
+      {"moons:noise=1e38", "TwoMoons: its points reach 1e+39"},
+      {"checkerboard:size=1e39", "Checkerboard: its points reach 1e+39 (the board's side 1e+39)"},
+      {"swissroll:noise=1e38", "SwissRoll: its points reach 1e+39"},
+  };
+  for (const auto& [spec, message] : overflowing) {
+    INFO(spec);
+    REQUIRE_THROWS_WITH(data::parse_dataset(spec), Contains(fmt::format("dataset spec '{}': {}", spec, message)) &&
+                                                       Contains("beyond the largest value of dtype Float, 3.40282e+38"));
+    auto gen = gpm::make_generator(3);
+    REQUIRE(torch::isfinite(data::parse_dataset(spec, as(torch::kFloat64)).sample(100, gen)).all().item<bool>());
+  }
+  auto gen = gpm::make_generator(3);
+  REQUIRE(torch::isfinite(data::parse_dataset("ring:radius=1e37", as(torch::kFloat32)).sample(100, gen)).all().item<bool>());
+}

@@ -222,6 +222,15 @@ printf '1,2,3\n4,5,6\n' >three.csv
 expect 2 "2-dimensional data" G train --model score-gan --data three.csv --out bad1 --data-denoiser edm_base
 expect 2 "unknown dataset" G train --model gan --data spiral --out bad1
 
+# --- numbers checked in the type they are stored in: data are float32, where 1e39 is infinite -------
+printf '1e39,2\n3,4\n' >big.csv
+expect 2 "'big.csv' line 1, column 1: '1e39' is beyond the largest value of dtype Float, 3.40282e+38" \
+  G train --model gan --data big.csv --out bad1
+expect 2 "'big.csv' line 1, column 1: '1e39' is beyond the largest value of dtype Float" G eval --samples big.csv --reference big.csv
+expect 2 "GaussianRing: its points reach 1e+300" G data --data ring:radius=1e300 -n 3 --out overflow.csv
+expect 2 "TwoMoons: its points reach 1e+39" G data --data moons:noise=1e38 -n 3 --out overflow.csv
+[ ! -e overflow.csv ] && pass || fail "a dataset whose points overflow float32 should write nothing"
+
 # --- CSV headers: a first line is a header when none of its cells is or begins like a number, data
 # when every cell is a number, and an error otherwise; so no row of numbers is taken for a header. ---
 printf '1,2\n3,4\n' >plain.csv

@@ -86,9 +86,9 @@ inline std::string not_a_number(std::string_view cell) {
 /// A UTF-8 byte order mark, which some editors write at the start of a file.
 inline constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
 
-/// Reads the rows of a numeric CSV file into a [rows, columns] float64 CPU tensor; see
-/// PointCloud::from_csv for the format.
-inline torch::Tensor read_csv_points(const std::string& path) {
+/// Reads the rows of a numeric CSV file into a [rows, columns] float64 CPU tensor whose values are
+/// all finite in `dtype`, the dtype they will be stored in; see PointCloud::from_csv for the format.
+inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType dtype = torch::kFloat64) {
   namespace fs = std::filesystem;
   std::error_code ec;
   GPM_CHECK(fs::exists(path, ec), "PointCloud: the file '{}' does not exist; give the path of a CSV file "
@@ -98,6 +98,7 @@ inline torch::Tensor read_csv_points(const std::string& path) {
   GPM_CHECK(file.is_open(), "PointCloud: the file '{}' cannot be read ({}); check its permissions", path,
             std::generic_category().message(errno));
 
+  const double largest = largest_finite(dtype);
   std::vector<double> values;
   int64_t columns = 0, rows = 0, first_data_line = 0;
   bool seen_first_line = false;
@@ -134,9 +135,13 @@ inline torch::Tensor read_csv_points(const std::string& path) {
     GPM_CHECK(static_cast<int64_t>(cells.size()) == columns, "PointCloud: '{}' line {} has {} values, expected "
               "{} like the first data row (line {}); every row must have the same number of columns", path,
               line_number, cells.size(), columns, first_data_line);
-    for (size_t c = 0; c < row.size(); ++c)
+    for (size_t c = 0; c < row.size(); ++c) {
       GPM_CHECK(std::isfinite(row[c]), "PointCloud: '{}' line {}, column {}: '{}' is not finite (NaN or "
                 "infinite values are not allowed)", path, line_number, c + 1, cells[c]);
+      GPM_CHECK(std::abs(row[c]) <= largest, "PointCloud: '{}' line {}, column {}: '{}' is beyond the largest value "
+                "of dtype {}, {:g}, in which the points are stored; rescale the data{}", path, line_number, c + 1,
+                cells[c], std::string(c10::toString(dtype)), largest, dtype == torch::kFloat64 ? "" : " or load it as Double");
+    }
     values.insert(values.end(), row.begin(), row.end());
     ++rows;
   }
@@ -159,10 +164,10 @@ class PointCloud {
   /// is an error, so that no row of numbers is ever taken for a header ("2.o,1", "0x1F,2" are
   /// errors: hexadecimal is not read). Throws gpm::InvalidArgument naming the file, the line and the
   /// column for a missing file, no data rows, a cell that is not a number, rows of unequal length, or
-  /// a NaN / infinite value.
+  /// a value that is NaN, infinite or beyond the largest value of `options`' dtype.
   static PointCloud from_csv(const std::string& path, torch::TensorOptions options = default_options()) {
     data::detail::check_options(options, "PointCloud::from_csv");
-    return PointCloud(data::detail::read_csv_points(path).to(options));
+    return PointCloud(data::detail::read_csv_points(path, c10::typeMetaToScalarType(options.dtype())).to(options));
   }
 
   /// Wraps `points` [M, D] (floating point, finite); samples keep their dtype and device.

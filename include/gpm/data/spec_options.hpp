@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <set>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ T read_spec_value(std::string_view text, std::string_view key, std::string_view 
   } else if constexpr (std::is_floating_point_v<T>) {
     double number = 0;
     if (!parse_number(text, number)) throw wrong_type("a number");
+    // Checked in T, the type it is stored in: 1e39 is a finite double but an infinite float.
+    if (std::isfinite(number) && std::abs(number) > static_cast<double>(std::numeric_limits<T>::max()))
+      throw wrong_type(fmt::format("a number of magnitude at most {}", std::numeric_limits<T>::max()));
     return static_cast<T>(number);  // a non-finite number is refused by the range check
   } else if constexpr (NamedEnum<T>) {
     const auto value = option_value<T>(text);

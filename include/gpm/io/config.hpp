@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -83,7 +84,12 @@ T read_value(const nlohmann::json& j, const T& current, std::string_view where, 
     return static_cast<T>(v);
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!j.is_number()) throw wrong_type();
-    return j.get<T>();
+    // Checked before conversion, in T: 1e39 is a double but no float.
+    const auto v = j.get<double>();
+    if (std::abs(v) > static_cast<double>(std::numeric_limits<T>::max()))
+      throw InvalidArgument(fmt::format("config '{}': field '{}' is {}, beyond the largest magnitude {} of its type", where,
+                                        path, j.dump(), std::numeric_limits<T>::max()));
+    return static_cast<T>(v);
   } else if constexpr (NamedEnum<T>) {
     if (!j.is_string()) throw wrong_type();
     const auto value = option_value<T>(j.get<std::string>());
