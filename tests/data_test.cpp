@@ -616,3 +616,23 @@ TEST_CASE("numbers are checked in the dtype they are stored in", "[data][csv][sp
   auto gen = gpm::make_generator(3);
   REQUIRE(torch::isfinite(data::parse_dataset("ring:radius=1e37", as(torch::kFloat32)).sample(100, gen)).all().item<bool>());
 }
+
+namespace {
+/// Spec options of narrower types than a double.
+struct NarrowSpecOptions {
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int32_t, count, Range::any(), "an int32_t") = 1;
+  GPM_OPTION(float, scale, Range::any(), "a float") = 1.0f;
+  GPM_OPTIONS_END
+};
+}  // namespace
+
+TEST_CASE("spec values are checked in their option's type before conversion", "[data][spec][errors]") {
+  const auto read = [](std::string_view text) { return data::read_spec_options(text, NarrowSpecOptions(), "narrow"); };
+  CHECK(read("count=-2147483648,scale=-3e38").count() == -2147483647 - 1);
+  REQUIRE_THROWS_WITH(read("count=2147483648"),
+                      Contains("narrow: the parameter 'count' must be an integer from -2147483648 to 2147483647, got '2147483648'"));
+  REQUIRE_THROWS_WITH(read("count=-4294967296"), Contains("must be an integer from -2147483648 to 2147483647"));
+  REQUIRE_THROWS_WITH(read("scale=1e39"),
+                      Contains("narrow: the parameter 'scale' must be a number of magnitude at most 3.4028235e+38, got '1e39'"));
+}

@@ -4,6 +4,7 @@
 // (register_model) before calling it gets every command for that model too.
 #pragma once
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -296,6 +297,8 @@ inline RefinementRequest parse_refinement(const std::string& spec) {
     const auto equals = item.find('=');
     GPM_CHECK(equals != std::string::npos && equals > 0, "--refine '{}': '{}' is not of the form key=value", spec, item);
     const auto value = item.substr(equals + 1);
+    GPM_CHECK(!request.options.contains(item.substr(0, equals)), "--refine '{}': '{}' is given twice; keep one", spec,
+              item.substr(0, equals));
     const json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
     request.options[item.substr(0, equals)] = parsed.is_discarded() ? json(value) : parsed;
   }
@@ -495,15 +498,34 @@ inline int command_datasets() {
   return 0;
 }
 
-/// A validator for unsigned options: the conversion to an unsigned type would wrap "-1" to 2⁶⁴ − 1.
-inline CLI::Validator unsigned_integer() {
+/// The decimal integer `text` as T, or nothing when it is not one or T cannot hold it.
+template <class T>
+std::optional<T> integer_value(std::string_view text) {
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
+  T value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+/// A validator for an integer argument of type T from `low` to `high`: checked in the text, before
+/// CLI11 converts it, since its conversion saturates ("99999999999999999999" becomes T's largest
+/// value) and wraps ("-1" becomes 2⁶⁴ − 1 in an unsigned T). `note` follows the range in the message.
+template <class T>
+CLI::Validator integer_argument(T low = std::numeric_limits<T>::min(), T high = std::numeric_limits<T>::max(),
+                                std::string note = {}) {
   return CLI::Validator(
-      [](std::string& value) -> std::string {
-        if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
-          return fmt::format("must be an integer ≥ 0, got '{}'", value);
-        return {};
+      [=](std::string& text) -> std::string {
+        const auto value = integer_value<T>(text);
+        if (value && *value >= low && *value <= high) return {};
+        // Beyond the upper end (T's largest value, without a bound), the message names both ends.
+        const bool whole = !text.empty() && text.find_first_not_of("+-0123456789") == std::string::npos;
+        const bool too_large = value ? *value > high : whole && !text.starts_with('-');
+        const auto range = high != std::numeric_limits<T>::max() || too_large ? fmt::format("from {} to {}", low, high)
+                                                                               : fmt::format("≥ {}", low);
+        return fmt::format("must be an integer {}{}, got '{}'", range, note, text);
       },
-      "UINT");
+      "INT");
 }
 
 }  // namespace gpm::runner::cli
@@ -528,10 +550,10 @@ inline int run_cli(int argc, char** argv) {
   train_cmd->add_option("--data", train_args.data, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5");
   train_cmd->add_option("--out", train_args.out, "run directory");
   train_cmd->add_option("--config", train_args.config, "JSON file overriding any config field");
-  train_cmd->add_option("--steps", train_args.steps, "training steps in total")->check(CLI::NonNegativeNumber);
-  train_cmd->add_option("--seed", train_args.seed, "random seed")->check(unsigned_integer());
+  train_cmd->add_option("--steps", train_args.steps, "training steps in total")->check(integer_argument<int64_t>(0));
+  train_cmd->add_option("--seed", train_args.seed, "random seed")->check(integer_argument<uint64_t>());
   train_cmd->add_option("--checkpoint-every", train_args.checkpoint_every, "write a checkpoint every N steps (and at the end)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_argument<int64_t>(0));
   train_cmd->add_option("--resume", train_args.resume, "continue the run in this directory up to --steps in total");
   train_cmd->add_option("--data-denoiser", train_args.data_denoiser, "Score GAN: run directory of a trained EDM");
   train_cmd->add_flag("--quiet", train_args.quiet, "no progress line");
@@ -546,11 +568,12 @@ inline int run_cli(int argc, char** argv) {
   std::optional<uint64_t> sample_seed;
   auto* sample_cmd = app.add_subcommand("sample", "write samples of a trained run to a .csv or .npy file, or (images) a .png grid");
   sample_cmd->add_option("--run", run_dir, "run directory")->required();
-  sample_cmd->add_option("-n", n, "number of points")->required();
+  sample_cmd->add_option("-n", n, "number of points")->required()->check(integer_argument<int64_t>(1));
   sample_cmd->add_option("--out", sample_out, "output file: .csv, .npy (images: [N, C, H, W] in [0, 1]) or .png (images: a grid)")
       ->required();
-  sample_cmd->add_option("--steps", sample_steps, "stop a particle model after K of its N generation steps, or a --refine after K of its steps");
-  sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)")->check(unsigned_integer());
+  sample_cmd->add_option("--steps", sample_steps, "stop a particle model after K of its N generation steps, or a --refine after K of its steps")
+      ->check(integer_argument<int64_t>(0));
+  sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)")->check(integer_argument<uint64_t>());
   std::string refine;
   sample_cmd->add_option("--refine", refine, "refine a generator's samples: flow[:steps=K,time=T] (by the field that "
                                              "trained it) or denoiser[:steps=K,sigma=S] (a Score GAN's, by its EDM)");
@@ -570,9 +593,9 @@ inline int run_cli(int argc, char** argv) {
   uint64_t data_seed = 0;
   auto* data_cmd = app.add_subcommand("data", "write points drawn from a dataset (and a mixture's centres) to CSV files");
   data_cmd->add_option("--data", data_spec, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5")->required();
-  data_cmd->add_option("-n", data_n, "number of points")->required();
+  data_cmd->add_option("-n", data_n, "number of points")->required()->check(integer_argument<int64_t>(1));
   data_cmd->add_option("--out", data_out, "output CSV file")->required();
-  data_cmd->add_option("--seed", data_seed, "random seed (default 0)")->check(unsigned_integer());
+  data_cmd->add_option("--seed", data_seed, "random seed (default 0)")->check(integer_argument<uint64_t>());
   data_cmd->add_option("--centers", data_centers, "mixtures: also write the centres to this CSV file");
 
   std::string plot_run_dir, plot_out;

@@ -143,12 +143,38 @@ G data --data ring -n 300 --seed 5 --out ref_a.csv --centers centers.csv >/dev/n
   [ "$(wc -l <centers.csv)" = 5 ] && pass || fail "gpm data: same seed should give the same file, and 5 centres"
 expect 0 '"modes_covered": 5' G eval --samples ref_b.csv --reference ref_a.csv --centers centers.csv --std 0.5
 expect 2 "not a Gaussian mixture" G data --data moons -n 10 --out m.csv --centers c.csv
-expect 2 "-n must be > 0" G data --data ring -n 0 --out m.csv
+expect 2 "-n: must be an integer ≥ 1, got '0'" G data --data ring -n 0 --out m.csv
 # The global --threads is accepted after the subcommand too, as `gpm train ... --threads T`.
 expect 0 "wrote 10 points" "$gpm" data --data ring -n 10 --out t.csv --threads 1
 expect 2 "--threads -1: this machine has" "$gpm" data --data ring -n 10 --out t.csv --threads -1
 expect 2 "--threads 10000: this machine has" "$gpm" data --data ring -n 10 --out t.csv --threads 10000
 expect 2 "must be an integer ≥ 0, got '-1'" G data --data ring -n 10 --out t.csv --seed -1
+expect 2 "--seed: must be an integer from 0 to 18446744073709551615, got '18446744073709551616'" \
+  G data --data ring -n 10 --out t.csv --seed 18446744073709551616
+expect 2 "-n: must be an integer from 1 to 9223372036854775807, got '99999999999999999999'" \
+  G data --data ring -n 99999999999999999999 --out t.csv
+expect 2 "--steps: must be an integer from 0 to 9223372036854775807, got '99999999999999999999'" \
+  timeout 60 "$gpm" --threads 1 train --model gan --data ring --out wrapped --steps 99999999999999999999 --quiet
+expect 2 "--checkpoint-every: must be an integer from 0 to" \
+  G train --model gan --data ring --out wrapped --steps 1 --checkpoint-every 99999999999999999999
+expect 2 "--seed: must be an integer from 0 to 18446744073709551615" \
+  G train --model gan --data ring --out wrapped --steps 0 --seed 99999999999999999999
+expect 2 "--steps: must be an integer ≥ 0, got '-1'" G sample --run gan_b -n 10 --out x.csv --steps -1
+[ ! -e wrapped ] && pass || fail "a refused integer argument should leave no run behind"
+# refused_config MODEL FILE JSON TEXT: training MODEL on ring with the config JSON, written to FILE,
+# exits 2 printing TEXT.
+refused_config() {
+  echo "$3" >"$2"
+  expect 2 "$4" G train --model "$1" --data ring --out refused --config "$2"
+}
+refused_config gan seed_beyond.json '{"seed": 18446744073709551616}' \
+  "field 'seed' is 1.8446744073709552e+19, beyond the largest value 18446744073709551615"
+refused_config gan steps_below.json '{"steps": -9223372036854775809}' \
+  "field 'steps' is -9.223372036854776e+18, below the smallest value -9223372036854775808"
+refused_config gan steps_beyond.json '{"steps": 18446744073709551615}' \
+  "field 'steps' is 18446744073709551615, beyond the largest value 9223372036854775807"
+expect 2 "--refine 'flow:steps=3,steps=4': 'steps' is given twice; keep one" \
+  G sample --run gan_b -n 10 --out x.csv --refine flow:steps=3,steps=4
 
 # --- learning-rate decay: the rates fall linearly over the last lr_decay of the steps ----------------
 # Training lines only (evaluations interleave), without the wall-clock time and the logged factor.
