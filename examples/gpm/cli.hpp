@@ -4,6 +4,8 @@
 // (register_model) before calling it gets every command for that model too.
 #pragma once
 
+#include <sched.h>
+
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -528,6 +530,17 @@ CLI::Validator integer_argument(T low = std::numeric_limits<T>::min(), T high = 
       "INT");
 }
 
+/// The cores this process may run on (its CPU affinity, which a container or `taskset` narrows),
+/// or else the machine's.
+inline int available_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 }  // namespace gpm::runner::cli
 
 namespace gpm::runner {
@@ -539,8 +552,12 @@ inline int run_cli(int argc, char** argv) {
   CLI::App app{"gpm: train, sample and evaluate generative particle models"};
   app.require_subcommand(1);
   app.fallthrough();  // subcommands accept the global options too: `gpm train --threads 1 ...`
+  // More threads than cores only compete for them (and spin while they wait).
+  const int cores = available_cores();
   int threads = 0;
-  app.add_option("--threads", threads, "intra-op threads, at most the machine's cores (default 0: all cores)");
+  app.add_option("--threads", threads, fmt::format("intra-op threads, at most the {} cores this process may use (default 0: "
+                                                   "all of them)", cores))
+      ->check(integer_argument<int>(0, cores, " (0: one per core this process may use)"));
 
   TrainArgs train_args;
   auto* train_cmd = app.add_subcommand("train", "train a model and save it to a run directory, or resume one");
@@ -621,10 +638,6 @@ inline int run_cli(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    // More threads than cores only compete for them (and spin while they wait).
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    GPM_CHECK(threads >= 0 && threads <= cores, "--threads {}: this machine has {} cores; give 1 to {} (or 0: all of them)",
-              threads, cores, cores);
     at::set_num_threads(threads > 0 ? threads : cores);
     if (*train_cmd && train_help) {
       fmt::print("{}", train_cmd->help());

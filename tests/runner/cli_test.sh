@@ -146,8 +146,20 @@ expect 2 "not a Gaussian mixture" G data --data moons -n 10 --out m.csv --center
 expect 2 "-n: must be an integer ≥ 1, got '0'" G data --data ring -n 0 --out m.csv
 # The global --threads is accepted after the subcommand too, as `gpm train ... --threads T`.
 expect 0 "wrote 10 points" "$gpm" data --data ring -n 10 --out t.csv --threads 1
-expect 2 "--threads -1: this machine has" "$gpm" data --data ring -n 10 --out t.csv --threads -1
-expect 2 "--threads 10000: this machine has" "$gpm" data --data ring -n 10 --out t.csv --threads 10000
+
+# --- threads: at most the cores this process may use (its CPU affinity), named in the message ------
+cores=$(nproc)
+for threads in -1 10000 99999999999 $((cores + 1)); do
+  expect 2 "--threads: must be an integer from 0 to $cores (0: one per core this process may use), got '$threads'" \
+    "$gpm" data --data ring -n 10 --out t.csv --threads $threads
+done
+if command -v taskset >/dev/null && [ "$cores" -ge 2 ]; then  # the affinity, not the machine's cores, bounds it
+  expect 2 "must be an integer from 0 to 1 (0: one per core" taskset -c 0 "$gpm" --threads 2 data --data ring -n 10 --out t.csv
+  expect 0 "wrote 10 points" taskset -c 0 "$gpm" --threads 1 data --data ring -n 10 --out t.csv
+fi
+
+# --- integers: checked in the type they are stored in, before any conversion could wrap them -------
+# (A run told 99999999999999999999 steps used to train without end: timeout guards against that.)
 expect 2 "must be an integer ≥ 0, got '-1'" G data --data ring -n 10 --out t.csv --seed -1
 expect 2 "--seed: must be an integer from 0 to 18446744073709551615, got '18446744073709551616'" \
   G data --data ring -n 10 --out t.csv --seed 18446744073709551616
