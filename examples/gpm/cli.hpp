@@ -31,23 +31,59 @@
 namespace gpm::runner::cli {
 
 /// The JSON object in `path`. A key given twice in one object is an error: the parser would keep
-/// the last one silently.
+/// the last one silently. So is a number beyond a double (1e400), named by its field.
 inline json read_json_file(const fs::path& path) {
   const std::string text = gpm::io::read_file(path);
-  std::vector<std::set<std::string>> keys;  // the keys seen in each object being parsed
+  // Where the parser is: one level per object or array being parsed, with the key being read (an
+  // object's) or the elements begun so far (an array's), and an object's keys seen.
+  struct Level {
+    bool array = false;
+    std::string key;
+    int64_t elements = 0;
+    std::set<std::string> keys;
+  };
+  std::vector<Level> levels;
   std::string duplicate;
+  const auto begin_element = [&] {
+    if (!levels.empty() && levels.back().array) ++levels.back().elements;
+  };
   const json::parser_callback_t track = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) keys.emplace_back();
-    else if (event == json::parse_event_t::object_end) keys.pop_back();
-    else if (event == json::parse_event_t::key && !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty())
-      duplicate = parsed.get<std::string>();
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        begin_element();
+        levels.push_back({event == json::parse_event_t::array_start, {}, 0, {}});
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end: levels.pop_back(); break;
+      case json::parse_event_t::key:
+        levels.back().key = parsed.get<std::string>();
+        if (!levels.back().keys.insert(levels.back().key).second && duplicate.empty()) duplicate = levels.back().key;
+        break;
+      case json::parse_event_t::value: begin_element(); break;
+    }
     return true;
+  };
+  // The field being read: "generator.width", "channel_mult[2]".
+  const auto field = [&] {
+    std::string name;
+    for (const auto& level : levels)
+      name += level.array ? fmt::format("[{}]", level.elements - 1) : (name.empty() ? "" : ".") + level.key;
+    return name;
   };
   try {
     json parsed = json::parse(text, track);
     GPM_CHECK(duplicate.empty(), "'{}' gives the field '{}' twice; keep one", path.string(), duplicate);
     return parsed;
-  } catch (const json::exception& e) {  // malformed, or a number beyond a double (1e400)
+  } catch (const json::out_of_range& e) {  // a number beyond a double; the element being read is the next one
+    if (!levels.empty() && levels.back().array) ++levels.back().elements;
+    const std::string what = e.what(), quote = "parsing '";
+    const auto at = what.find(quote);
+    const auto number = at == std::string::npos ? std::string("a number") : what.substr(at + quote.size(), what.size() - at - quote.size() - 1);
+    throw gpm::InvalidArgument(fmt::format("'{}': the field '{}' is {}, beyond the largest number ({}); give a number of "
+                                           "magnitude below that", path.string(), field(), number,
+                                           std::numeric_limits<double>::max()));
+  } catch (const json::exception& e) {  // malformed
     throw gpm::InvalidArgument(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
   }
 }
@@ -107,6 +143,35 @@ inline std::optional<gpm::data::Standardization> stored_standardization(const js
   return standardization_from_json(info.at("standardization"), where);
 }
 
+/// Checks the fields of a run description (run.json, or its data denoiser's part under `prefix`)
+/// that the runner reads, before any is read: a field of the wrong type is refused naming `file`,
+/// the field, what it holds and what it must hold, rather than failing where it is read.
+inline void check_run_info(const json& info, const std::string& file, const std::string& prefix = {}) {
+  const auto check = [&](const char* key, bool required, auto valid, const char* expected) {
+    GPM_CHECK(info.contains(key) || !required, "'{}' lacks the field '{}{}'; it was not written by gpm train", file, prefix,
+              key);
+    if (!info.contains(key)) return;
+    GPM_CHECK(valid(info.at(key)), "'{}': the field '{}{}' must be {}, got {}; gpm train writes run.json: restore it or "
+              "train the run again", file, prefix, key, expected, info.at(key).dump());
+  };
+  const auto positive_integer = [](const json& j) {
+    return j.is_number_integer() && j.get<int64_t>() >= 1;  // an unsigned one beyond int64_t reads negative
+  };
+  GPM_CHECK(info.is_object(), "'{}': {} must be a JSON object, got {}", file, prefix.empty() ? "the file" : prefix,
+            info.dump());
+  const bool top = prefix.empty();
+  check("model", top, [](const json& j) { return j.is_string(); }, "a model's name (a string)");
+  check("data", top, [](const json& j) { return j.is_string(); }, "a dataset spec (a string)");
+  check("dim", true, positive_integer, "an integer ≥ 1");
+  check("config", true, [](const json& j) { return j.is_object(); }, "an object of config fields");
+  check("image_shape", false, [&](const json& j) {
+    return j.is_array() && j.size() == 3 && std::all_of(j.begin(), j.end(), positive_integer);
+  }, "[channels, height, width], three integers ≥ 1");
+  check("run", false, [](const json& j) { return j.is_string(); }, "a run directory (a string)");
+  check("data_denoiser", false, [](const json& j) { return j.is_object(); }, "an object describing the EDM run");
+  if (top && info.contains("data_denoiser")) check_run_info(info.at("data_denoiser"), file, "data_denoiser.");
+}
+
 /// A run directory's description (run.json) and its model, restored from the checkpoint.
 struct StoredRun {
   json info;
@@ -117,15 +182,20 @@ struct StoredRun {
 
 inline StoredRun open_run(const fs::path& dir) {
   GPM_CHECK(fs::is_directory(dir), "'{}' is not a run directory (it does not exist)", dir.string());
-  StoredRun r{read_json_file(dir / "run.json"), nullptr, gpm::make_generator(0), 0};
-  for (const char* key : {"model", "data", "dim", "config"})
-    GPM_CHECK(r.info.contains(key), "'{}' lacks the field '{}'; it was not written by gpm train", (dir / "run.json").string(), key);
-  const auto& entry = model(r.info.at("model").get<std::string>());
-  const auto kind = data_kind(r.info);
-  r.info["config"] = upgrade_stored_config(entry, r.info.at("config"), kind);
-  r.run = in_coordinates(entry.on(kind).build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), stored_image_shape(r.info),
-                                                                     data_denoiser_network(r.info)}),
-                         stored_standardization(r.info, (dir / "run.json").string()));
+  const auto file = (dir / "run.json").string();
+  StoredRun r{read_json_file(file), nullptr, gpm::make_generator(0), 0};
+  check_run_info(r.info, file);
+  try {  // everything built here comes from run.json: its errors name it
+    const auto& entry = model(r.info.at("model").get<std::string>());
+    const auto kind = data_kind(r.info);
+    r.info["config"] = upgrade_stored_config(entry, r.info.at("config"), kind);
+    r.run = in_coordinates(entry.on(kind).build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), stored_image_shape(r.info),
+                                                                       data_denoiser_network(r.info)}),
+                           stored_standardization(r.info, file));
+  } catch (const gpm::InvalidArgument& e) {
+    const std::string what = e.what();
+    throw gpm::InvalidArgument(what.find(file) != std::string::npos ? what : fmt::format("'{}': {}", file, what));
+  }
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
   gpm::io::load(checkpoint, RunFiles{dir}.checkpoint());
   return r;
@@ -154,10 +224,25 @@ struct TrainArgs {
   bool quiet = false;
 };
 
+/// The data of the run in `dir` described by `info`, checked against the dimension and image shape
+/// it was trained on: a data file replaced by one of another shape is refused, naming it, rather
+/// than failing inside a network.
+inline gpm::data::AnyDataset stored_run_data(const json& info, const fs::path& dir) {
+  const auto spec = info.at("data").get<std::string>();
+  auto data = gpm::data::parse_dataset(spec);
+  const auto dim = info.at("dim").get<int64_t>();
+  const auto image = stored_image_shape(info);
+  const auto now = data.has_image_shape() ? std::optional<ImageShape>(data.image_shape()) : std::nullopt;
+  GPM_CHECK(data.dim() == dim && now == image, "the run in '{}' was trained on {}, but its data '{}' now hold {}; "
+            "restore the data it was trained on, or train a new run on these", dir.string(), data_shape_words(dim, image),
+            spec, data_shape_words(data.dim(), now));
+  return data;
+}
+
 /// Trains `run` from `step` and writes run.json after it; the same for a new run and a resumed one.
 inline TrainResult train_and_record(Run& run, const json& info, int64_t& step, at::Generator& data_generator, const fs::path& dir,
                              bool progress) {
-  const auto data = gpm::data::parse_dataset(info.at("data").get<std::string>());
+  const auto data = stored_run_data(info, dir);
   const auto settings = train_settings(info.at("config"));
   const auto result = train(run, data, settings, step, data_generator, RunFiles{dir}, info.at("model").get<std::string>(), progress,
                             digit_judge(info.at("data").get<std::string>()));
@@ -193,6 +278,30 @@ inline std::string anchored_data_spec(const std::string& spec) {
   return fmt::format("{}:{}", split.name, fmt::join(items, ","));
 }
 
+/// The dotted paths of the fields named `name` that are true in `config`: "generator.batch_norm".
+inline std::vector<std::string> true_fields(const json& config, const std::string& name, const std::string& prefix = {}) {
+  std::vector<std::string> paths;
+  for (const auto& [key, value] : config.items()) {
+    const auto path = prefix.empty() ? key : prefix + "." + key;
+    if (value.is_object()) {
+      for (auto& p : true_fields(value, name, path)) paths.push_back(std::move(p));
+    } else if (key == name && value == true) {
+      paths.push_back(path);
+    }
+  }
+  return paths;
+}
+
+/// Refuses a point-cloud config whose MLPs' batch norm would see batches of one row, which have no
+/// batch statistics (BatchNorm1d fails on them in training).
+inline void check_batch_norm_batches(const json& config, const std::string& model) {
+  const auto batch_norm = true_fields(config, "batch_norm");
+  const auto batch_size = config.at("batch_size").get<int64_t>();
+  GPM_CHECK(batch_norm.empty() || batch_size >= 2, "config '{}': '{}' {} true, and batch norm normalises over the rows of a "
+            "batch, which needs 'batch_size' ≥ 2, got {}; raise batch_size or turn batch norm off", model,
+            fmt::join(batch_norm, "' and '"), batch_norm.size() > 1 ? "are" : "is", batch_size);
+}
+
 /// A new run's description and model: the resolved config, the data, the coordinates it trains
 /// in, and the data denoiser of a model that needs one (read from `data_denoiser_dir`).
 inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, const std::string& data_spec, const json& config,
@@ -225,6 +334,7 @@ inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, co
   }
   GPM_CHECK(!image || config.at("standardize").get<std::string>() != "always", "\"standardize\": \"always\" is for point "
             "clouds; images train on their pixels in [-1, 1]: set it to \"never\"");
+  if (!image) check_batch_norm_batches(config, entry.name);
   const auto standardization =
       image ? std::nullopt : training_coordinates(entry, config, data, denoiser_coordinates, data_denoiser_dir);
   if (standardization) info["standardization"] = to_json(*standardization);
@@ -330,8 +440,14 @@ inline int command_sample(const std::string& dir, int64_t n, const std::string& 
   const auto request = refine.empty() ? std::optional<RefinementRequest>() : parse_refinement(refine);
   auto stored = open_run(dir);
   stored.run->seed(seed.value_or(0));
-  auto x = stored.run->sample(n, request ? std::nullopt : steps);
-  if (request) x = stored.run->refine(x, *request, steps);
+  torch::Tensor x;
+  try {
+    x = stored.run->sample(n, request ? std::nullopt : steps);
+    if (request) x = stored.run->refine(x, *request, steps);
+  } catch (const gpm::InvalidArgument& e) {  // a batch of one sample: batch norm in training mode refuses it
+    if (n > 1) throw;
+    throw gpm::InvalidArgument(fmt::format("-n 1: {}", e.what()));
+  }
   write_samples(out, x, stored_image_shape(stored.info));
   fmt::print("wrote {} samples to {}\n", n, out);
   return 0;
@@ -340,7 +456,7 @@ inline int command_sample(const std::string& dir, int64_t n, const std::string& 
 inline int command_plot(const fs::path& dir, const std::string& out) {
   if (!out.empty()) check_outside_run_files(out, "--out");
   auto stored = open_run(dir);
-  const auto data = gpm::data::parse_dataset(stored.info.at("data").get<std::string>());
+  const auto data = stored_run_data(stored.info, dir);
   const auto figures = plot_run(dir, *stored.run, stored.info, data, out.empty() ? dir / "figures" : fs::path(out));
   for (const auto& f : figures) fmt::print("{}\n", f.string());
   return 0;

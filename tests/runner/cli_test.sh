@@ -307,8 +307,17 @@ echo '{"penalty": {"point": "middle"}}' >point.json
 expect 2 "field 'penalty.point' must be one of interpolation, real, fake" G train --model gan --data ring --out bad2 --config point.json
 echo '{"steps": -5}' >negative.json
 expect 2 "field 'steps' must be ≥ 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
-echo '{"lr": 1e400}' >huge.json
-expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config huge.json
+refused_config gan huge.json '{"lr": 1e400}' \
+  "'huge.json': the field 'lr' is 1e400, beyond the largest number (1.7976931348623157e+308)"
+refused_config gan nested_huge.json '{"generator": {"width": 8, "depth": -1e999}}' \
+  "'nested_huge.json': the field 'generator.depth' is -1e999, beyond the largest number"
+refused_config gan beta.json '{"generator_optimizer": {"beta1": 5}}' \
+  "config 'gan': field 'generator_optimizer.beta1' must be in [0, 1), got 5"
+# Batch norm needs two rows per batch in training: a batch of one is refused naming both fields.
+refused_config gan bn_one.json '{"generator.batch_norm": true, "discriminator.batch_norm": true, "batch_size": 1}' \
+  "config 'gan': 'discriminator.batch_norm' and 'generator.batch_norm' are true, and batch norm normalises over the rows of a batch, which needs 'batch_size' ≥ 2, got 1"
+refused_config edm bn_edm_one.json '{"network.mlp.batch_norm": true, "batch_size": 1}' "config 'edm': 'network.mlp.batch_norm' is true"
+[ ! -e refused ] && pass || fail "a refused config should leave no run behind"
 echo '{"latent_dim": 3, "generator": {"width": 8, "width": 16}}' >twice.json
 expect 2 "gives the field 'width' twice" G train --model gan --data ring --out bad2 --config twice.json
 echo '{"latent_dim": 3' >broken.json
@@ -331,6 +340,35 @@ expect 2 "foreign/checkpoint.pt" G train --resume foreign --steps 40
 printf 'not a checkpoint' >junk.pt && cp -r gan_a junk && cp junk.pt junk/checkpoint.pt
 expect 2 "junk/checkpoint.pt" G sample --run junk -n 5 --out x.csv
 expect 2 "is not a run directory" G sample --run nowhere -n 5 --out x.csv
+
+# --- run.json and the data of a run: a field of the wrong type, or data replaced, named -----------------
+for edit in 's/"dim": 2/"dim": "two"/|the field '"'"'dim'"'"' must be an integer ≥ 1, got "two"' \
+  's/"model": "gan"/"model": 3/|the field '"'"'model'"'"' must be a model'"'"'s name (a string), got 3' \
+  's/"config": {/"config": 7, "old": {/|the field '"'"'config'"'"' must be an object of config fields, got 7' \
+  's/"beta1": 0.5/"beta1": 5/g|config '"'"'gan'"'"': field '"'"'generator_optimizer.beta1'"'"' must be in [0, 1), got 5' \
+  's/"latent_dim": [0-9]*/"latent_dim": "many"/|config '"'"'gan'"'"': field '"'"'latent_dim'"'"' must be an integer, got "many"'; do
+  rm -rf edited && cp -r gan_a edited && sed -i "${edit%%|*}" edited/run.json
+  expect 2 "'edited/run.json': ${edit#*|}" G sample --run edited -n 5 --out x.csv
+done
+cp -r score-gan_a edited_sgan && sed -i 's/"run": "/"run": 5, "was": "/' edited_sgan/run.json
+expect 2 "'edited_sgan/run.json': the field 'data_denoiser.run' must be a run directory (a string), got 5" \
+  G sample --run edited_sgan -n 5 --out x.csv
+# A data file replaced by one of another dimension: resume and plot name the run and the file.
+printf '1,2\n3,4\n5,6\n' >swap.csv
+G train --model edm --data swap.csv --out swapped --steps 2 --config edm.json --quiet >/dev/null || fail "training on swap.csv"
+printf '1,2,3\n4,5,6\n' >swap.csv
+expect 2 "the run in 'swapped' was trained on 2-dimensional data, but its data '$PWD/swap.csv' now hold 3-dimensional data" \
+  G train --resume swapped --steps 4
+expect 2 "the run in 'swapped' was trained on 2-dimensional data" G plot --run swapped --out swapped_figures
+# Sampling one point from a model whose network has batch norm (an EDM's denoiser) works, or, where the
+# network samples in training mode, is refused naming -n: never LibTorch's own text with exit 1.
+sed 's/"network": {"mlp": {/"network": {"mlp": {"batch_norm": true, /' edm.json >bn_edm.json
+G train --model edm --data ring --out bn_edm --steps 2 --config bn_edm.json --quiet >/dev/null || fail "training an EDM with batch norm"
+G sample --run bn_edm -n 1 --out one.csv >out.txt 2>err.txt
+code=$?
+[ $code = 0 ] || { [ $code = 2 ] && grep -qF -- "-n 1: Mlp::forward: x has 1 row, but batch norm in training mode" err.txt; } &&
+  pass || fail "sampling one point with batch norm should work or name -n; got exit $code: $(cat err.txt)"
+expect 0 "wrote 2 samples" G sample --run bn_edm -n 2 --out x.csv
 
 # --- a non-finite loss stops the run, names the step, and keeps the last good checkpoint -----------
 sed 's/"optimizer.lr": 0.01/"optimizer.lr": 1000/' edm.json >diverge.json
