@@ -274,7 +274,10 @@ TEMPLATE_TEST_CASE("write_csv then PointCloud::from_csv round-trips the values e
   REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"a", "b"}),
                       Contains("the header names 2 columns but the points have 3"));
   REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"a", "b,c", "d"}), Contains("contains a comma"));
-  REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"1", "2", "3"}), Contains("would read back as a data row"));
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"1", "2", "3"}),
+                      Contains("the header name '1' is or begins like a number, so the header would not read back as one"));
+  // A header read back whole: a name beginning like a number would make it an error on reading.
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"a", "2b", "c"}), Contains("the header name '2b' is or begins"));
   REQUIRE_THROWS_WITH(data::write_csv(dir.file("no/such/dir/y.csv"), x), Contains("cannot open"));
   REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x.flatten()), Contains("points must have shape [N, D]"));
 }
@@ -544,4 +547,92 @@ TEST_CASE("standardization refuses data it cannot standardize, naming the proble
   REQUIRE_THROWS_WITH(Standardization(torch::zeros({2, 1}), 1.0), Contains("shift must have shape [D]"));
   const Standardization z(torch::zeros({2}), 2.0);
   REQUIRE_THROWS_WITH(z.to_standard(torch::zeros({4, 3})), Contains("points must have shape [N, 2], got [4, 3]"));
+}
+
+TEMPLATE_TEST_CASE("CSV headers: a first line is a header only when no cell is or begins like a number",
+                   "[data][csv][errors]", float, double) {
+  const TempDir dir;
+  const auto opts = gpm::test::options<TestType>();
+  const auto read = [&](const char* name, const char* text) { return data::PointCloud::from_csv(dir.write(name, text), opts); };
+  const auto expected = torch::tensor({1.0, 2.0, 3.0, 4.0}, opts).view({2, 2});
+  // A UTF-8 byte order mark is skipped, not taken for a header's start: both rows stay.
+  REQUIRE(torch::equal(read("bom.csv", "\xEF\xBB\xBF" "1,2\n3,4\n").points(), expected));
+  REQUIRE(torch::equal(read("bom_header.csv", "\xEF\xBB\xBF" "x,y\n1,2\n3,4\n").points(), expected));
+  // Names of any form that does not begin like a number, an empty one included.
+  REQUIRE(torch::equal(read("names.csv", " x (cm) ,\"y\"\n1,2\n3,4\n").points(), expected));
+  REQUIRE(torch::equal(read("empty_name.csv", "x,\n1,2\n3,4\n").points(), expected));
+  REQUIRE(torch::equal(read("signs.csv", "-,+\n1,2\n3,4\n").points(), expected));
+  // A first line mixing numbers and non-numbers, or with a cell that begins like a number, is an
+  // error naming the line and the cell: a typo, a hexadecimal value.
+  const std::vector<std::pair<const char*, const char*>> bad{
+      {"2.o,1\n3,4\n", "line 1, column 1: '2.o' is not a number, but column 2 ('1') is; a first line is a header"},
+      {"x,1\n3,4\n", "line 1, column 1: 'x' is not a number, but column 2 ('1') is"},
+      {"1,0x1F\n3,4\n", "line 1, column 2: '0x1F' is not a number (hexadecimal is not read: write it in decimal), but column 1"},
+      {"0x1,0x2\n3,4\n", "line 1, column 1: '0x1' is not a number (hexadecimal is not read: write it in decimal) but begins "
+                         "like one, so the line is neither a header"},
+      {"x,2y\n3,4\n", "line 1, column 2: '2y' is not a number but begins like one"},
+      {"\n\n-.5q,y\n3,4\n", "line 3, column 1: '-.5q' is not a number but begins like one"},
+      {"x,y\n1,2\n3,-0X4\n", "line 3, column 2: '-0X4' is not a number (hexadecimal is not read: write it in decimal); every "
+                              "cell after the optional header line must be a number"},
+      {"1,2\nx,y\n", "line 2, column 1: 'x' is not a number; every cell after the optional header line"},
+  };
+  for (const auto& [text, message] : bad) {
+    INFO(text);
+    const auto path = dir.write("bad.csv", text);
+    REQUIRE_THROWS_AS(data::PointCloud::from_csv(path, opts), gpm::InvalidArgument);
+    REQUIRE_THROWS_WITH(data::PointCloud::from_csv(path, opts), Contains(path) && Contains(message));
+  }
+}
+
+TEST_CASE("numbers are checked in the dtype they are stored in", "[data][csv][spec][errors]") {
+  const TempDir dir;
+  const auto as = [](torch::Dtype dtype) { return torch::TensorOptions().dtype(dtype); };
+  // A CSV value finite as a double but not as a float.
+  const auto big = dir.write("big.csv", "1,2\n3,-1e39\n");
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(big, as(torch::kFloat32)),
+                      Contains(big) && Contains("line 2, column 2: '-1e39' is beyond the largest value of dtype Float, "
+                                                "3.40282e+38, in which the points are stored"));
+  REQUIRE(data::PointCloud::from_csv(big, as(torch::kFloat64)).points()[1][1].item<double>() == -1e39);
+  REQUIRE(torch::isfinite(data::PointCloud::from_csv(dir.write("max.csv", "3.4028234e38\n"), as(torch::kFloat32)).points())
+              .all().item<bool>());
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("half.csv", "70000\n"), as(torch::kFloat16)),
+                      Contains("'70000' is beyond the largest value of dtype Half, 65504"));
+  // Datasets whose points would overflow their dtype, though every option is a finite double.
+  const std::vector<std::pair<const char*, const char*>> overflowing{
+      {"ring:radius=1e300", "GaussianRing: its points reach 1e+300 (centres up to 1e+300 plus 10 standard deviations of 0.5)"},
+      {"ring:std=1e38", "GaussianRing: its points reach 1e+39"},
+      {"grid:spacing=1e39", "GaussianGrid: its points reach 2e+39"},
+      {"moons:noise=1e38", "TwoMoons: its points reach 1e+39"},
+      {"checkerboard:size=1e39", "Checkerboard: its points reach 1e+39 (the board's side 1e+39)"},
+      {"swissroll:noise=1e38", "SwissRoll: its points reach 1e+39"},
+  };
+  for (const auto& [spec, message] : overflowing) {
+    INFO(spec);
+    REQUIRE_THROWS_WITH(data::parse_dataset(spec), Contains(fmt::format("dataset spec '{}': {}", spec, message)) &&
+                                                       Contains("beyond the largest value of dtype Float, 3.40282e+38"));
+    auto gen = gpm::make_generator(3);
+    REQUIRE(torch::isfinite(data::parse_dataset(spec, as(torch::kFloat64)).sample(100, gen)).all().item<bool>());
+  }
+  auto gen = gpm::make_generator(3);
+  REQUIRE(torch::isfinite(data::parse_dataset("ring:radius=1e37", as(torch::kFloat32)).sample(100, gen)).all().item<bool>());
+}
+
+namespace {
+/// Spec options of narrower types than a double.
+struct NarrowSpecOptions {
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int32_t, count, Range::any(), "an int32_t") = 1;
+  GPM_OPTION(float, scale, Range::any(), "a float") = 1.0f;
+  GPM_OPTIONS_END
+};
+}  // namespace
+
+TEST_CASE("spec values are checked in their option's type before conversion", "[data][spec][errors]") {
+  const auto read = [](std::string_view text) { return data::read_spec_options(text, NarrowSpecOptions(), "narrow"); };
+  CHECK(read("count=-2147483648,scale=-3e38").count() == -2147483647 - 1);
+  REQUIRE_THROWS_WITH(read("count=2147483648"),
+                      Contains("narrow: the parameter 'count' must be an integer from -2147483648 to 2147483647, got '2147483648'"));
+  REQUIRE_THROWS_WITH(read("count=-4294967296"), Contains("must be an integer from -2147483648 to 2147483647"));
+  REQUIRE_THROWS_WITH(read("scale=1e39"),
+                      Contains("narrow: the parameter 'scale' must be a number of magnitude at most 3.4028235e+38, got '1e39'"));
 }

@@ -477,3 +477,15 @@ TEST_CASE("LeNet takes other image shapes and options and refuses what it cannot
   CHECK(o.conv1_channels() == 8);
   CHECK(o.features() == 64);
 }
+
+TEST_CASE("Mlp with batch norm refuses a training batch of one row, naming why", "[nn][mlp][errors]") {
+  nn::Mlp mlp(nn::MlpOptions(2, 1).width(4).depth(2).batch_norm(true));
+  REQUIRE_THROWS_AS(mlp(torch::zeros({1, 2})), gpm::InvalidArgument);
+  REQUIRE_THROWS_WITH(mlp(torch::zeros({1, 2})), Contains("Mlp::forward: x has 1 row, but batch norm in training mode") &&
+                                                     Contains("needs at least 2"));
+  CHECK(mlp(torch::zeros({2, 2})).sizes() == torch::IntArrayRef({2, 1}));
+  mlp->eval();  // the running statistics serve a single row
+  CHECK(mlp(torch::zeros({1, 2})).sizes() == torch::IntArrayRef({1, 1}));
+  nn::Mlp plain(nn::MlpOptions(2, 1).width(4).depth(2));
+  CHECK(plain(torch::zeros({1, 2})).sizes() == torch::IntArrayRef({1, 1}));
+}

@@ -149,3 +149,39 @@ TEST_CASE("the field table describes a list's type, default and per-element rang
                               gpm::nn::UNetOptions(), "unet")
             .channel_mult() == std::vector<int64_t>{1, 2, 2, 2});
 }
+
+namespace {
+/// Fields of narrower types than JSON's: each value is checked in the type it is stored in.
+struct NarrowOptions {
+  GPM_OPTIONS_BEGIN
+  GPM_OPTION(int32_t, count, Range::any(), "an int32_t") = 0;
+  GPM_OPTION(uint64_t, seed, Range::any(), "a uint64_t") = 0;
+  GPM_OPTION(int64_t, steps, Range::any(), "an int64_t") = 0;
+  GPM_OPTION(float, scale, Range::any(), "a float") = 1.0f;
+  GPM_OPTIONS_END
+};
+}  // namespace
+
+TEST_CASE("config numbers are checked in their field's type before conversion", "[options][errors]") {
+  const auto read = [](const char* text) { return gpm::io::read_options(json::parse(text), NarrowOptions(), "narrow"); };
+  CHECK(read(R"({"count": -2147483648, "seed": 18446744073709551615, "steps": -9223372036854775808, "scale": 3e38})")
+            .seed() == 18446744073709551615u);
+  CHECK(read(R"({"count": 2147483647})").count() == 2147483647);
+  // Beyond the type: never wrapped ("got -1"), never rounded to infinity.
+  REQUIRE_THROWS_WITH(read(R"({"count": 2147483648})"),
+                      Contains("config 'narrow': field 'count' is 2147483648, beyond the largest value 2147483647"));
+  REQUIRE_THROWS_WITH(read(R"({"count": -2147483649})"),
+                      Contains("field 'count' is -2147483649, below the smallest value -2147483648"));
+  REQUIRE_THROWS_WITH(read(R"({"count": 4294967295})"), Contains("field 'count' is 4294967295, beyond the largest value"));
+  REQUIRE_THROWS_WITH(read(R"({"steps": 18446744073709551615})"),
+                      Contains("field 'steps' is 18446744073709551615, beyond the largest value 9223372036854775807"));
+  REQUIRE_THROWS_WITH(read(R"({"steps": -9223372036854775809})"),
+                      Contains("field 'steps' is -9.223372036854776e+18, below the smallest value -9223372036854775808"));
+  REQUIRE_THROWS_WITH(read(R"({"seed": 18446744073709551616})"),
+                      Contains("field 'seed' is 1.8446744073709552e+19, beyond the largest value 18446744073709551615"));
+  REQUIRE_THROWS_WITH(read(R"({"seed": -1})"), Contains("field 'seed' must be ≥ 0, got -1"));
+  REQUIRE_THROWS_WITH(read(R"({"scale": 1e39})"), Contains("field 'scale' is 1e+39, beyond the largest magnitude"));
+  REQUIRE_THROWS_WITH(read(R"({"scale": -1e39})"), Contains("field 'scale' is -1e+39, beyond the largest magnitude"));
+  // A whole number within range written as a float is still not an integer.
+  REQUIRE_THROWS_WITH(read(R"({"steps": 1000.0})"), Contains("field 'steps' must be an integer, got 1000.0"));
+}

@@ -4,6 +4,9 @@
 // (register_model) before calling it gets every command for that model too.
 #pragma once
 
+#include <sched.h>
+
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -28,23 +31,59 @@
 namespace gpm::runner::cli {
 
 /// The JSON object in `path`. A key given twice in one object is an error: the parser would keep
-/// the last one silently.
+/// the last one silently. So is a number beyond a double (1e400), named by its field.
 inline json read_json_file(const fs::path& path) {
   const std::string text = gpm::io::read_file(path);
-  std::vector<std::set<std::string>> keys;  // the keys seen in each object being parsed
+  // Where the parser is: one level per object or array being parsed, with the key being read (an
+  // object's) or the elements begun so far (an array's), and an object's keys seen.
+  struct Level {
+    bool array = false;
+    std::string key;
+    int64_t elements = 0;
+    std::set<std::string> keys;
+  };
+  std::vector<Level> levels;
   std::string duplicate;
+  const auto begin_element = [&] {
+    if (!levels.empty() && levels.back().array) ++levels.back().elements;
+  };
   const json::parser_callback_t track = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) keys.emplace_back();
-    else if (event == json::parse_event_t::object_end) keys.pop_back();
-    else if (event == json::parse_event_t::key && !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty())
-      duplicate = parsed.get<std::string>();
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        begin_element();
+        levels.push_back({event == json::parse_event_t::array_start, {}, 0, {}});
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end: levels.pop_back(); break;
+      case json::parse_event_t::key:
+        levels.back().key = parsed.get<std::string>();
+        if (!levels.back().keys.insert(levels.back().key).second && duplicate.empty()) duplicate = levels.back().key;
+        break;
+      case json::parse_event_t::value: begin_element(); break;
+    }
     return true;
+  };
+  // The field being read: "generator.width", "channel_mult[2]".
+  const auto field = [&] {
+    std::string name;
+    for (const auto& level : levels)
+      name += level.array ? fmt::format("[{}]", level.elements - 1) : (name.empty() ? "" : ".") + level.key;
+    return name;
   };
   try {
     json parsed = json::parse(text, track);
     GPM_CHECK(duplicate.empty(), "'{}' gives the field '{}' twice; keep one", path.string(), duplicate);
     return parsed;
-  } catch (const json::exception& e) {  // malformed, or a number beyond a double (1e400)
+  } catch (const json::out_of_range& e) {  // a number beyond a double; the element being read is the next one
+    if (!levels.empty() && levels.back().array) ++levels.back().elements;
+    const std::string what = e.what(), quote = "parsing '";
+    const auto at = what.find(quote);
+    const auto number = at == std::string::npos ? std::string("a number") : what.substr(at + quote.size(), what.size() - at - quote.size() - 1);
+    throw gpm::InvalidArgument(fmt::format("'{}': the field '{}' is {}, beyond the largest number ({}); give a number of "
+                                           "magnitude below that", path.string(), field(), number,
+                                           std::numeric_limits<double>::max()));
+  } catch (const json::exception& e) {  // malformed
     throw gpm::InvalidArgument(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
   }
 }
@@ -104,6 +143,35 @@ inline std::optional<gpm::data::Standardization> stored_standardization(const js
   return standardization_from_json(info.at("standardization"), where);
 }
 
+/// Checks the fields of a run description (run.json, or its data denoiser's part under `prefix`)
+/// that the runner reads, before any is read: a field of the wrong type is refused naming `file`,
+/// the field, what it holds and what it must hold, rather than failing where it is read.
+inline void check_run_info(const json& info, const std::string& file, const std::string& prefix = {}) {
+  const auto check = [&](const char* key, bool required, auto valid, const char* expected) {
+    GPM_CHECK(info.contains(key) || !required, "'{}' lacks the field '{}{}'; it was not written by gpm train", file, prefix,
+              key);
+    if (!info.contains(key)) return;
+    GPM_CHECK(valid(info.at(key)), "'{}': the field '{}{}' must be {}, got {}; gpm train writes run.json: restore it or "
+              "train the run again", file, prefix, key, expected, info.at(key).dump());
+  };
+  const auto positive_integer = [](const json& j) {
+    return j.is_number_integer() && j.get<int64_t>() >= 1;  // an unsigned one beyond int64_t reads negative
+  };
+  GPM_CHECK(info.is_object(), "'{}': {} must be a JSON object, got {}", file, prefix.empty() ? "the file" : prefix,
+            info.dump());
+  const bool top = prefix.empty();
+  check("model", top, [](const json& j) { return j.is_string(); }, "a model's name (a string)");
+  check("data", top, [](const json& j) { return j.is_string(); }, "a dataset spec (a string)");
+  check("dim", true, positive_integer, "an integer ≥ 1");
+  check("config", true, [](const json& j) { return j.is_object(); }, "an object of config fields");
+  check("image_shape", false, [&](const json& j) {
+    return j.is_array() && j.size() == 3 && std::all_of(j.begin(), j.end(), positive_integer);
+  }, "[channels, height, width], three integers ≥ 1");
+  check("run", false, [](const json& j) { return j.is_string(); }, "a run directory (a string)");
+  check("data_denoiser", false, [](const json& j) { return j.is_object(); }, "an object describing the EDM run");
+  if (top && info.contains("data_denoiser")) check_run_info(info.at("data_denoiser"), file, "data_denoiser.");
+}
+
 /// A run directory's description (run.json) and its model, restored from the checkpoint.
 struct StoredRun {
   json info;
@@ -114,15 +182,20 @@ struct StoredRun {
 
 inline StoredRun open_run(const fs::path& dir) {
   GPM_CHECK(fs::is_directory(dir), "'{}' is not a run directory (it does not exist)", dir.string());
-  StoredRun r{read_json_file(dir / "run.json"), nullptr, gpm::make_generator(0), 0};
-  for (const char* key : {"model", "data", "dim", "config"})
-    GPM_CHECK(r.info.contains(key), "'{}' lacks the field '{}'; it was not written by gpm train", (dir / "run.json").string(), key);
-  const auto& entry = model(r.info.at("model").get<std::string>());
-  const auto kind = data_kind(r.info);
-  r.info["config"] = upgrade_stored_config(entry, r.info.at("config"), kind);
-  r.run = in_coordinates(entry.on(kind).build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), stored_image_shape(r.info),
-                                                                     data_denoiser_network(r.info)}),
-                         stored_standardization(r.info, (dir / "run.json").string()));
+  const auto file = (dir / "run.json").string();
+  StoredRun r{read_json_file(file), nullptr, gpm::make_generator(0), 0};
+  check_run_info(r.info, file);
+  try {  // everything built here comes from run.json: its errors name it
+    const auto& entry = model(r.info.at("model").get<std::string>());
+    const auto kind = data_kind(r.info);
+    r.info["config"] = upgrade_stored_config(entry, r.info.at("config"), kind);
+    r.run = in_coordinates(entry.on(kind).build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), stored_image_shape(r.info),
+                                                                       data_denoiser_network(r.info)}),
+                           stored_standardization(r.info, file));
+  } catch (const gpm::InvalidArgument& e) {
+    const std::string what = e.what();
+    throw gpm::InvalidArgument(what.find(file) != std::string::npos ? what : fmt::format("'{}': {}", file, what));
+  }
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
   const RunFiles files{dir};
   gpm::io::load_bytes(checkpoint, read_checkpoint(files), files.checkpoint());  // verified before anything is loaded
@@ -152,10 +225,25 @@ struct TrainArgs {
   bool quiet = false;
 };
 
+/// The data of the run in `dir` described by `info`, checked against the dimension and image shape
+/// it was trained on: a data file replaced by one of another shape is refused, naming it, rather
+/// than failing inside a network.
+inline gpm::data::AnyDataset stored_run_data(const json& info, const fs::path& dir) {
+  const auto spec = info.at("data").get<std::string>();
+  auto data = gpm::data::parse_dataset(spec);
+  const auto dim = info.at("dim").get<int64_t>();
+  const auto image = stored_image_shape(info);
+  const auto now = data.has_image_shape() ? std::optional<ImageShape>(data.image_shape()) : std::nullopt;
+  GPM_CHECK(data.dim() == dim && now == image, "the run in '{}' was trained on {}, but its data '{}' now hold {}; "
+            "restore the data it was trained on, or train a new run on these", dir.string(), data_shape_words(dim, image),
+            spec, data_shape_words(data.dim(), now));
+  return data;
+}
+
 /// Trains `run` from `step` and writes run.json after it; the same for a new run and a resumed one.
 inline TrainResult train_and_record(Run& run, const json& info, int64_t& step, at::Generator& data_generator, const fs::path& dir,
                              bool progress) {
-  const auto data = gpm::data::parse_dataset(info.at("data").get<std::string>());
+  const auto data = stored_run_data(info, dir);
   const auto settings = train_settings(info.at("config"));
   const auto result = train(run, data, settings, step, data_generator, RunFiles{dir}, info.at("model").get<std::string>(),
                             divergence_advice(info.at("config")), progress, digit_judge(info.at("data").get<std::string>()));
@@ -191,6 +279,30 @@ inline std::string anchored_data_spec(const std::string& spec) {
   return fmt::format("{}:{}", split.name, fmt::join(items, ","));
 }
 
+/// The dotted paths of the fields named `name` that are true in `config`: "generator.batch_norm".
+inline std::vector<std::string> true_fields(const json& config, const std::string& name, const std::string& prefix = {}) {
+  std::vector<std::string> paths;
+  for (const auto& [key, value] : config.items()) {
+    const auto path = prefix.empty() ? key : prefix + "." + key;
+    if (value.is_object()) {
+      for (auto& p : true_fields(value, name, path)) paths.push_back(std::move(p));
+    } else if (key == name && value == true) {
+      paths.push_back(path);
+    }
+  }
+  return paths;
+}
+
+/// Refuses a point-cloud config whose MLPs' batch norm would see batches of one row, which have no
+/// batch statistics (BatchNorm1d fails on them in training).
+inline void check_batch_norm_batches(const json& config, const std::string& model) {
+  const auto batch_norm = true_fields(config, "batch_norm");
+  const auto batch_size = config.at("batch_size").get<int64_t>();
+  GPM_CHECK(batch_norm.empty() || batch_size >= 2, "config '{}': '{}' {} true, and batch norm normalises over the rows of a "
+            "batch, which needs 'batch_size' ≥ 2, got {}; raise batch_size or turn batch norm off", model,
+            fmt::join(batch_norm, "' and '"), batch_norm.size() > 1 ? "are" : "is", batch_size);
+}
+
 /// A new run's description and model: the resolved config, the data, the coordinates it trains
 /// in, and the data denoiser of a model that needs one (read from `data_denoiser_dir`).
 inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, const std::string& data_spec, const json& config,
@@ -223,6 +335,7 @@ inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, co
   }
   GPM_CHECK(!image || config.at("standardize").get<std::string>() != "always", "\"standardize\": \"always\" is for point "
             "clouds; images train on their pixels in [-1, 1]: set it to \"never\"");
+  if (!image) check_batch_norm_batches(config, entry.name);
   const auto standardization =
       image ? std::nullopt : training_coordinates(entry, config, data, denoiser_coordinates, data_denoiser_dir);
   if (standardization) info["standardization"] = to_json(*standardization);
@@ -297,6 +410,8 @@ inline RefinementRequest parse_refinement(const std::string& spec) {
     const auto equals = item.find('=');
     GPM_CHECK(equals != std::string::npos && equals > 0, "--refine '{}': '{}' is not of the form key=value", spec, item);
     const auto value = item.substr(equals + 1);
+    GPM_CHECK(!request.options.contains(item.substr(0, equals)), "--refine '{}': '{}' is given twice; keep one", spec,
+              item.substr(0, equals));
     const json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
     request.options[item.substr(0, equals)] = parsed.is_discarded() ? json(value) : parsed;
   }
@@ -340,7 +455,7 @@ inline int command_sample(const std::string& dir, int64_t n, const std::string& 
 inline int command_plot(const fs::path& dir, const std::string& out) {
   if (!out.empty()) check_outside_run_files(out, "--out");
   auto stored = open_run(dir);
-  const auto data = gpm::data::parse_dataset(stored.info.at("data").get<std::string>());
+  const auto data = stored_run_data(stored.info, dir);
   const auto figures = plot_run(dir, *stored.run, stored.info, data, out.empty() ? dir / "figures" : fs::path(out));
   for (const auto& f : figures) fmt::print("{}\n", f.string());
   return 0;
@@ -522,15 +637,45 @@ inline int command_datasets() {
   return 0;
 }
 
-/// A validator for unsigned options: the conversion to an unsigned type would wrap "-1" to 2⁶⁴ − 1.
-inline CLI::Validator unsigned_integer() {
+/// The decimal integer `text` as T, or nothing when it is not one or T cannot hold it.
+template <class T>
+std::optional<T> integer_value(std::string_view text) {
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
+  T value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+/// A validator for an integer argument of type T from `low` to `high`: checked in the text, before
+/// CLI11 converts it, since its conversion saturates ("99999999999999999999" becomes T's largest
+/// value) and wraps ("-1" becomes 2⁶⁴ − 1 in an unsigned T). `note` follows the range in the message.
+template <class T>
+CLI::Validator integer_argument(T low = std::numeric_limits<T>::min(), T high = std::numeric_limits<T>::max(),
+                                std::string note = {}) {
   return CLI::Validator(
-      [](std::string& value) -> std::string {
-        if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
-          return fmt::format("must be an integer ≥ 0, got '{}'", value);
-        return {};
+      [=](std::string& text) -> std::string {
+        const auto value = integer_value<T>(text);
+        if (value && *value >= low && *value <= high) return {};
+        // Beyond the upper end (T's largest value, without a bound), the message names both ends.
+        const bool whole = !text.empty() && text.find_first_not_of("+-0123456789") == std::string::npos;
+        const bool too_large = value ? *value > high : whole && !text.starts_with('-');
+        const auto range = high != std::numeric_limits<T>::max() || too_large ? fmt::format("from {} to {}", low, high)
+                                                                               : fmt::format("≥ {}", low);
+        return fmt::format("must be an integer {}{}, got '{}'", range, note, text);
       },
-      "UINT");
+      "INT");
+}
+
+/// The cores this process may run on (its CPU affinity, which a container or `taskset` narrows),
+/// or else the machine's.
+inline int available_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace gpm::runner::cli
@@ -544,8 +689,12 @@ inline int run_cli(int argc, char** argv) {
   CLI::App app{"gpm: train, sample and evaluate generative particle models"};
   app.require_subcommand(1);
   app.fallthrough();  // subcommands accept the global options too: `gpm train --threads 1 ...`
+  // More threads than cores only compete for them (and spin while they wait).
+  const int cores = available_cores();
   int threads = 0;
-  app.add_option("--threads", threads, "intra-op threads, at most the machine's cores (default 0: all cores)");
+  app.add_option("--threads", threads, fmt::format("intra-op threads, at most the {} cores this process may use (default 0: "
+                                                   "all of them)", cores))
+      ->check(integer_argument<int>(0, cores, " (0: one per core this process may use)"));
 
   TrainArgs train_args;
   auto* train_cmd = app.add_subcommand("train", "train a model and save it to a run directory, or resume one");
@@ -555,10 +704,10 @@ inline int run_cli(int argc, char** argv) {
   train_cmd->add_option("--data", train_args.data, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5");
   train_cmd->add_option("--out", train_args.out, "run directory");
   train_cmd->add_option("--config", train_args.config, "JSON file overriding any config field");
-  train_cmd->add_option("--steps", train_args.steps, "training steps in total")->check(CLI::NonNegativeNumber);
-  train_cmd->add_option("--seed", train_args.seed, "random seed")->check(unsigned_integer());
+  train_cmd->add_option("--steps", train_args.steps, "training steps in total")->check(integer_argument<int64_t>(0));
+  train_cmd->add_option("--seed", train_args.seed, "random seed")->check(integer_argument<uint64_t>());
   train_cmd->add_option("--checkpoint-every", train_args.checkpoint_every, "write a checkpoint every N steps (and at the end)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_argument<int64_t>(0));
   train_cmd->add_option("--resume", train_args.resume, "continue the run in this directory up to --steps in total");
   train_cmd->add_option("--data-denoiser", train_args.data_denoiser, "Score GAN: run directory of a trained EDM");
   train_cmd->add_flag("--quiet", train_args.quiet, "no progress line");
@@ -573,11 +722,12 @@ inline int run_cli(int argc, char** argv) {
   std::optional<uint64_t> sample_seed;
   auto* sample_cmd = app.add_subcommand("sample", "write samples of a trained run to a .csv or .npy file, or (images) a .png grid");
   sample_cmd->add_option("--run", run_dir, "run directory")->required();
-  sample_cmd->add_option("-n", n, "number of points")->required();
+  sample_cmd->add_option("-n", n, "number of points")->required()->check(integer_argument<int64_t>(1));
   sample_cmd->add_option("--out", sample_out, "output file: .csv, .npy (images: [N, C, H, W] in [0, 1]) or .png (images: a grid)")
       ->required();
-  sample_cmd->add_option("--steps", sample_steps, "stop a particle model after K of its N generation steps, or a --refine after K of its steps");
-  sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)")->check(unsigned_integer());
+  sample_cmd->add_option("--steps", sample_steps, "stop a particle model after K of its N generation steps, or a --refine after K of its steps")
+      ->check(integer_argument<int64_t>(0));
+  sample_cmd->add_option("--seed", sample_seed, "random seed (default 0)")->check(integer_argument<uint64_t>());
   std::string refine;
   sample_cmd->add_option("--refine", refine, "refine a generator's samples: flow[:steps=K,time=T] (by the field that "
                                              "trained it) or denoiser[:steps=K,sigma=S] (a Score GAN's, by its EDM)");
@@ -597,9 +747,9 @@ inline int run_cli(int argc, char** argv) {
   uint64_t data_seed = 0;
   auto* data_cmd = app.add_subcommand("data", "write points drawn from a dataset (and a mixture's centres) to CSV files");
   data_cmd->add_option("--data", data_spec, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5")->required();
-  data_cmd->add_option("-n", data_n, "number of points")->required();
+  data_cmd->add_option("-n", data_n, "number of points")->required()->check(integer_argument<int64_t>(1));
   data_cmd->add_option("--out", data_out, "output CSV file")->required();
-  data_cmd->add_option("--seed", data_seed, "random seed (default 0)")->check(unsigned_integer());
+  data_cmd->add_option("--seed", data_seed, "random seed (default 0)")->check(integer_argument<uint64_t>());
   data_cmd->add_option("--centers", data_centers, "mixtures: also write the centres to this CSV file");
 
   std::string plot_run_dir, plot_out;
@@ -625,10 +775,6 @@ inline int run_cli(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    // More threads than cores only compete for them (and spin while they wait).
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    GPM_CHECK(threads >= 0 && threads <= cores, "--threads {}: this machine has {} cores; give 1 to {} (or 0: all of them)",
-              threads, cores, cores);
     at::set_num_threads(threads > 0 ? threads : cores);
     if (*train_cmd && train_help) {
       fmt::print("{}", train_cmd->help());

@@ -44,9 +44,11 @@ inline data::Standardization standardization_from_json(const json& j, const std:
   try {
     const auto shift = j.at("shift").get<std::vector<double>>();
     return data::Standardization(torch::tensor(shift, torch::kFloat32), j.at("scale").get<double>());
-  } catch (const json::exception& e) {
-    throw InvalidArgument(fmt::format("{}: the field 'standardization' must be {{\"shift\": [numbers], \"scale\": number}}: {}",
-                                      where, e.what()));
+  } catch (const json::exception&) {
+    throw InvalidArgument(fmt::format("{}: the field 'standardization' must be {{\"shift\": [numbers], \"scale\": number}}, "
+                                      "got {}", where, j.dump()));
+  } catch (const InvalidArgument& e) {  // a scale ≤ 0, or a shift that is not finite in float32
+    throw InvalidArgument(fmt::format("{}: the field 'standardization' is invalid: {}", where, e.what()));
   }
 }
 

@@ -151,12 +151,50 @@ G data --data ring -n 300 --seed 5 --out ref_a.csv --centers centers.csv >/dev/n
   [ "$(wc -l <centers.csv)" = 5 ] && pass || fail "gpm data: same seed should give the same file, and 5 centres"
 expect 0 '"modes_covered": 5' G eval --samples ref_b.csv --reference ref_a.csv --centers centers.csv --std 0.5
 expect 2 "not a Gaussian mixture" G data --data moons -n 10 --out m.csv --centers c.csv
-expect 2 "-n must be > 0" G data --data ring -n 0 --out m.csv
+expect 2 "-n: must be an integer ≥ 1, got '0'" G data --data ring -n 0 --out m.csv
 # The global --threads is accepted after the subcommand too, as `gpm train ... --threads T`.
 expect 0 "wrote 10 points" "$gpm" data --data ring -n 10 --out t.csv --threads 1
-expect 2 "--threads -1: this machine has" "$gpm" data --data ring -n 10 --out t.csv --threads -1
-expect 2 "--threads 10000: this machine has" "$gpm" data --data ring -n 10 --out t.csv --threads 10000
+
+# --- threads: at most the cores this process may use (its CPU affinity), named in the message ------
+cores=$(nproc)
+for threads in -1 10000 99999999999 $((cores + 1)); do
+  expect 2 "--threads: must be an integer from 0 to $cores (0: one per core this process may use), got '$threads'" \
+    "$gpm" data --data ring -n 10 --out t.csv --threads $threads
+done
+if command -v taskset >/dev/null && [ "$cores" -ge 2 ]; then  # the affinity, not the machine's cores, bounds it
+  expect 2 "must be an integer from 0 to 1 (0: one per core" taskset -c 0 "$gpm" --threads 2 data --data ring -n 10 --out t.csv
+  expect 0 "wrote 10 points" taskset -c 0 "$gpm" --threads 1 data --data ring -n 10 --out t.csv
+fi
+
+# --- integers: checked in the type they are stored in, before any conversion could wrap them -------
+# (A run told 99999999999999999999 steps used to train without end: timeout guards against that.)
 expect 2 "must be an integer ≥ 0, got '-1'" G data --data ring -n 10 --out t.csv --seed -1
+expect 2 "--seed: must be an integer from 0 to 18446744073709551615, got '18446744073709551616'" \
+  G data --data ring -n 10 --out t.csv --seed 18446744073709551616
+expect 2 "-n: must be an integer from 1 to 9223372036854775807, got '99999999999999999999'" \
+  G data --data ring -n 99999999999999999999 --out t.csv
+expect 2 "--steps: must be an integer from 0 to 9223372036854775807, got '99999999999999999999'" \
+  timeout 60 "$gpm" --threads 1 train --model gan --data ring --out wrapped --steps 99999999999999999999 --quiet
+expect 2 "--checkpoint-every: must be an integer from 0 to" \
+  G train --model gan --data ring --out wrapped --steps 1 --checkpoint-every 99999999999999999999
+expect 2 "--seed: must be an integer from 0 to 18446744073709551615" \
+  G train --model gan --data ring --out wrapped --steps 0 --seed 99999999999999999999
+expect 2 "--steps: must be an integer ≥ 0, got '-1'" G sample --run gan_b -n 10 --out x.csv --steps -1
+[ ! -e wrapped ] && pass || fail "a refused integer argument should leave no run behind"
+# refused_config MODEL FILE JSON TEXT: training MODEL on ring with the config JSON, written to FILE,
+# exits 2 printing TEXT.
+refused_config() {
+  echo "$3" >"$2"
+  expect 2 "$4" G train --model "$1" --data ring --out refused --config "$2"
+}
+refused_config gan seed_beyond.json '{"seed": 18446744073709551616}' \
+  "field 'seed' is 1.8446744073709552e+19, beyond the largest value 18446744073709551615"
+refused_config gan steps_below.json '{"steps": -9223372036854775809}' \
+  "field 'steps' is -9.223372036854776e+18, below the smallest value -9223372036854775808"
+refused_config gan steps_beyond.json '{"steps": 18446744073709551615}' \
+  "field 'steps' is 18446744073709551615, beyond the largest value 9223372036854775807"
+expect 2 "--refine 'flow:steps=3,steps=4': 'steps' is given twice; keep one" \
+  G sample --run gan_b -n 10 --out x.csv --refine flow:steps=3,steps=4
 
 # --- learning-rate decay: the rates fall linearly over the last lr_decay of the steps ----------------
 # Training lines only (evaluations interleave), without the wall-clock time and the logged factor.
@@ -230,6 +268,34 @@ printf '1,2,3\n4,5,6\n' >three.csv
 expect 2 "2-dimensional data" G train --model score-gan --data three.csv --out bad1 --data-denoiser edm_base
 expect 2 "unknown dataset" G train --model gan --data spiral --out bad1
 
+# --- numbers checked in the type they are stored in: data are float32, where 1e39 is infinite -------
+printf '1e39,2\n3,4\n' >big.csv
+expect 2 "'big.csv' line 1, column 1: '1e39' is beyond the largest value of dtype Float, 3.40282e+38" \
+  G train --model gan --data big.csv --out bad1
+expect 2 "'big.csv' line 1, column 1: '1e39' is beyond the largest value of dtype Float" G eval --samples big.csv --reference big.csv
+expect 2 "GaussianRing: its points reach 1e+300" G data --data ring:radius=1e300 -n 3 --out overflow.csv
+expect 2 "TwoMoons: its points reach 1e+39" G data --data moons:noise=1e38 -n 3 --out overflow.csv
+[ ! -e overflow.csv ] && pass || fail "a dataset whose points overflow float32 should write nothing"
+
+# --- CSV headers: a first line is a header when none of its cells is or begins like a number, data
+# when every cell is a number, and an error otherwise; so no row of numbers is taken for a header. ---
+printf '1,2\n3,4\n' >plain.csv
+printf '\xef\xbb\xbf1,2\n3,4\n' >bom.csv           # a UTF-8 byte order mark, then data
+printf 'x , "y"\n1,2\n3,4\n' >named.csv              # a header
+for file in bom.csv named.csv; do
+  expect 0 '"sliced_wasserstein": 0.0' G eval --samples $file --reference plain.csv
+done
+printf '2.o,1\n3,4\n' >typo.csv
+expect 2 "'typo.csv' line 1, column 1: '2.o' is not a number, but column 2 ('1') is" G eval --samples typo.csv --reference plain.csv
+printf '0x1F,0x2\n3,4\n' >hex.csv
+expect 2 "line 1, column 1: '0x1F' is not a number (hexadecimal is not read: write it in decimal) but begins like one" \
+  G eval --samples hex.csv --reference plain.csv
+printf 'x,y\n1,2\n3,0x4\n' >hex_later.csv
+expect 2 "'hex_later.csv' line 3, column 2: '0x4' is not a number (hexadecimal is not read" G train --model gan --data hex_later.csv --out bad1
+printf 'x,y\n1,2\n3,four\n' >word_later.csv
+expect 2 "'word_later.csv' line 3, column 2: 'four' is not a number; every cell after the optional header line must be a number" \
+  G train --model gan --data word_later.csv --out bad1
+
 # --- bad configs and arguments --------------------------------------------------------------------
 echo '{"widht": 3}' >unknown.json
 expect 2 "valid fields: steps, batch_size" G train --model gan --data ring --out bad2 --config unknown.json
@@ -249,8 +315,17 @@ echo '{"penalty": {"point": "middle"}}' >point.json
 expect 2 "field 'penalty.point' must be one of interpolation, real, fake" G train --model gan --data ring --out bad2 --config point.json
 echo '{"steps": -5}' >negative.json
 expect 2 "field 'steps' must be ≥ 0, got -5" G train --model gan --data ring --out bad2 --config negative.json
-echo '{"lr": 1e400}' >huge.json
-expect 2 "is not valid JSON" G train --model gan --data ring --out bad2 --config huge.json
+refused_config gan huge.json '{"lr": 1e400}' \
+  "'huge.json': the field 'lr' is 1e400, beyond the largest number (1.7976931348623157e+308)"
+refused_config gan nested_huge.json '{"generator": {"width": 8, "depth": -1e999}}' \
+  "'nested_huge.json': the field 'generator.depth' is -1e999, beyond the largest number"
+refused_config gan beta.json '{"generator_optimizer": {"beta1": 5}}' \
+  "config 'gan': field 'generator_optimizer.beta1' must be in [0, 1), got 5"
+# Batch norm needs two rows per batch in training: a batch of one is refused naming both fields.
+refused_config gan bn_one.json '{"generator.batch_norm": true, "discriminator.batch_norm": true, "batch_size": 1}' \
+  "config 'gan': 'discriminator.batch_norm' and 'generator.batch_norm' are true, and batch norm normalises over the rows of a batch, which needs 'batch_size' ≥ 2, got 1"
+refused_config edm bn_edm_one.json '{"network.mlp.batch_norm": true, "batch_size": 1}' "config 'edm': 'network.mlp.batch_norm' is true"
+[ ! -e refused ] && pass || fail "a refused config should leave no run behind"
 echo '{"latent_dim": 3, "generator": {"width": 8, "width": 16}}' >twice.json
 expect 2 "gives the field 'width' twice" G train --model gan --data ring --out bad2 --config twice.json
 echo '{"latent_dim": 3' >broken.json
@@ -310,6 +385,32 @@ code=$?
   cmp -s checkpoint.pt full_ckpt/checkpoint.pt && cmp -s checkpoint.json full_ckpt/checkpoint.json && ! ls full_ckpt/*.tmp 2>/dev/null &&
   pass || fail "a failed checkpoint write should keep the previous checkpoint; got exit $code: $(cat err.txt)"
 expect 0 "trained 5 more steps to step 10" G train --resume full_ckpt --steps 10 --quiet
+
+# --- run.json and the data of a run: a field of the wrong type, or data replaced, named -----------------
+for edit in 's/"dim": 2/"dim": "two"/|the field '"'"'dim'"'"' must be an integer ≥ 1, got "two"' \
+  's/"model": "gan"/"model": 3/|the field '"'"'model'"'"' must be a model'"'"'s name (a string), got 3' \
+  's/"config": {/"config": 7, "old": {/|the field '"'"'config'"'"' must be an object of config fields, got 7' \
+  's/"beta1": 0.5/"beta1": 5/g|config '"'"'gan'"'"': field '"'"'generator_optimizer.beta1'"'"' must be in [0, 1), got 5' \
+  's/"latent_dim": [0-9]*/"latent_dim": "many"/|config '"'"'gan'"'"': field '"'"'latent_dim'"'"' must be an integer, got "many"'; do
+  rm -rf edited && cp -r gan_a edited && sed -i "${edit%%|*}" edited/run.json
+  expect 2 "'edited/run.json': ${edit#*|}" G sample --run edited -n 5 --out x.csv
+done
+cp -r score-gan_a edited_sgan && sed -i 's/"run": "/"run": 5, "was": "/' edited_sgan/run.json
+expect 2 "'edited_sgan/run.json': the field 'data_denoiser.run' must be a run directory (a string), got 5" \
+  G sample --run edited_sgan -n 5 --out x.csv
+# A data file replaced by one of another dimension: resume and plot name the run and the file.
+printf '1,2\n3,4\n5,6\n' >swap.csv
+G train --model edm --data swap.csv --out swapped --steps 2 --config edm.json --quiet >/dev/null || fail "training on swap.csv"
+printf '1,2,3\n4,5,6\n' >swap.csv
+expect 2 "the run in 'swapped' was trained on 2-dimensional data, but its data '$PWD/swap.csv' now hold 3-dimensional data" \
+  G train --resume swapped --steps 4
+expect 2 "the run in 'swapped' was trained on 2-dimensional data" G plot --run swapped --out swapped_figures
+# Sampling one point from a model whose network has batch norm (an EDM's denoiser) works: models sample
+# in eval mode, where batch norm uses its running statistics.
+sed 's/"network": {"mlp": {/"network": {"mlp": {"batch_norm": true, /' edm.json >bn_edm.json
+G train --model edm --data ring --out bn_edm --steps 2 --config bn_edm.json --quiet >/dev/null || fail "training an EDM with batch norm"
+expect 0 "wrote 1 samples" G sample --run bn_edm -n 1 --out one.csv
+expect 0 "wrote 2 samples" G sample --run bn_edm -n 2 --out x.csv
 
 # --- a non-finite loss stops the run, names the step, and keeps the last good checkpoint -----------
 sed 's/"optimizer.lr": 0.01/"optimizer.lr": 1000/' edm.json >diverge.json

@@ -2,8 +2,10 @@
 // dataset shares (sample counts, tensor options, generator device).
 #pragma once
 
+#include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include <ATen/core/Generator.h>
@@ -50,6 +52,32 @@ inline void check_draw(int64_t n, const at::Generator& gen, const torch::Device&
   GPM_CHECK(gen.device().type() == device.type(), "{}: the generator is on {} but the dataset's tensors "
             "are on {}; create the generator with gpm::make_generator(seed, device)", where,
             gen.device().str(), device.str());
+}
+
+/// Standard deviations within which every normal draw falls: torch::randn's tails end near 8.6 of
+/// them in float64 (about 5.8 in float32), so a Gaussian dataset's points lie within its centres ± 10 s.
+inline constexpr double kNormalReach = 10.0;
+
+/// The largest finite value of the floating-point `dtype`: 3.4028235e38 for Float (float32).
+inline double largest_finite(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kFloat: return std::numeric_limits<float>::max();
+    case torch::kHalf: return static_cast<double>(std::numeric_limits<c10::Half>::max());
+    case torch::kBFloat16: return static_cast<double>(std::numeric_limits<c10::BFloat16>::max());
+    default: return std::numeric_limits<double>::max();
+  }
+}
+
+/// Checks that a dataset's points, which reach magnitude `extent` (`how` says why), are finite in
+/// the dtype of `options`: options are checked as doubles, but a float32 dataset stores its points
+/// as floats, where 1e39 is infinite.
+inline void check_extent(double extent, const torch::TensorOptions& options, const std::string& where,
+                         const std::string& how) {
+  const auto dtype = c10::typeMetaToScalarType(options.dtype());
+  GPM_CHECK(std::isfinite(extent) && extent <= largest_finite(dtype), "{}: its points reach {:g} ({}), beyond the "
+            "largest value of dtype {}, {:g}; choose smaller values{}", where, extent, how,
+            std::string(c10::toString(dtype)), largest_finite(dtype),
+            dtype == torch::kFloat64 ? "" : ", or a wider dtype (Double)");
 }
 
 }  // namespace detail

@@ -2,6 +2,7 @@
 // and write_csv to save points in the same format.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -60,8 +61,34 @@ inline bool parse_number(std::string_view text, double& value) {
   return error == std::errc() && end == text.data() + text.size();
 }
 
-/// Reads the rows of a numeric CSV file into a [rows, columns] float64 CPU tensor; see PointCloud.
-inline torch::Tensor read_csv_points(const std::string& path) {
+/// Whether `text` begins as a decimal number does: a digit, or a sign or point before one ("-.5",
+/// "2.o", "0x1F"). Such a cell is data, mistyped or not: it never names a column.
+inline bool begins_like_number(std::string_view text) {
+  size_t i = 0;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  if (i < text.size() && text[i] == '.') ++i;
+  return i < text.size() && text[i] >= '0' && text[i] <= '9';
+}
+
+/// Whether `text` is a name: not a number, and not beginning like one ("x", "height (cm)", "").
+inline bool is_column_name(std::string_view text) {
+  double ignored = 0;
+  return !parse_number(text, ignored) && !begins_like_number(text);
+}
+
+/// "'2.o' is not a number", with why for a hexadecimal cell, which is not read.
+inline std::string not_a_number(std::string_view cell) {
+  const auto digits = cell.substr(cell.starts_with('-') || cell.starts_with('+') ? 1 : 0);
+  const bool hexadecimal = digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X');
+  return fmt::format("'{}' is not a number{}", cell, hexadecimal ? " (hexadecimal is not read: write it in decimal)" : "");
+}
+
+/// A UTF-8 byte order mark, which some editors write at the start of a file.
+inline constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
+
+/// Reads the rows of a numeric CSV file into a [rows, columns] float64 CPU tensor whose values are
+/// all finite in `dtype`, the dtype they will be stored in; see PointCloud::from_csv for the format.
+inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType dtype = torch::kFloat64) {
   namespace fs = std::filesystem;
   std::error_code ec;
   GPM_CHECK(fs::exists(path, ec), "PointCloud: the file '{}' does not exist; give the path of a CSV file "
@@ -71,22 +98,36 @@ inline torch::Tensor read_csv_points(const std::string& path) {
   GPM_CHECK(file.is_open(), "PointCloud: the file '{}' cannot be read ({}); check its permissions", path,
             std::generic_category().message(errno));
 
+  const double largest = largest_finite(dtype);
   std::vector<double> values;
   int64_t columns = 0, rows = 0, first_data_line = 0;
   bool seen_first_line = false;
   std::string line;
   for (int64_t line_number = 1; std::getline(file, line); ++line_number) {
+    if (line_number == 1 && line.starts_with(kUtf8ByteOrderMark)) line.erase(0, kUtf8ByteOrderMark.size());
     if (trim(line).empty()) continue;  // blank lines (e.g. trailing ones) carry no data
     const auto cells = split_cells(line);
     std::vector<double> row(cells.size());
-    size_t bad = cells.size();  // index of the first cell that is not a number
-    for (size_t c = 0; c < cells.size() && bad == cells.size(); ++c)
-      if (!parse_number(cells[c], row[c])) bad = c;
-    const bool header = !seen_first_line && bad != cells.size();
-    seen_first_line = true;
-    if (header) continue;  // a first line that is not all numbers names the columns
-    GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: '{}' is not a number; every cell "
-              "after the optional header line must be a number", path, line_number, bad + 1, cells[bad]);
+    size_t bad = cells.size(), number = cells.size();  // the first cell that is not a number, the first that is
+    for (size_t c = 0; c < cells.size(); ++c) {
+      if (!parse_number(cells[c], row[c])) bad = std::min(bad, c);
+      else number = std::min(number, c);
+    }
+    if (!seen_first_line) {
+      seen_first_line = true;
+      // A header names the columns: no cell of it is or begins like a number. Any other first line is data.
+      const auto like_number = std::find_if(cells.begin(), cells.end(), [](auto cell) { return !is_column_name(cell); });
+      if (like_number == cells.end()) continue;
+      GPM_CHECK(number == cells.size() || bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}, but column {} "
+                "('{}') is; a first line is a header (no cell a number) or data (every cell a number), so this one is "
+                "neither: fix the cell", path, line_number, bad + 1, not_a_number(cells[bad]), number + 1, cells[number]);
+      const auto c = static_cast<size_t>(like_number - cells.begin());
+      GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {} but begins like one, so the line is "
+                "neither a header (whose names must not begin like numbers) nor data; fix the cell", path, line_number,
+                c + 1, not_a_number(cells[c]));
+    }
+    GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}; every cell after the optional header "
+              "line must be a number", path, line_number, bad + 1, not_a_number(cells[bad]));
     if (rows == 0) {
       columns = static_cast<int64_t>(cells.size());
       first_data_line = line_number;
@@ -94,9 +135,13 @@ inline torch::Tensor read_csv_points(const std::string& path) {
     GPM_CHECK(static_cast<int64_t>(cells.size()) == columns, "PointCloud: '{}' line {} has {} values, expected "
               "{} like the first data row (line {}); every row must have the same number of columns", path,
               line_number, cells.size(), columns, first_data_line);
-    for (size_t c = 0; c < row.size(); ++c)
+    for (size_t c = 0; c < row.size(); ++c) {
       GPM_CHECK(std::isfinite(row[c]), "PointCloud: '{}' line {}, column {}: '{}' is not finite (NaN or "
                 "infinite values are not allowed)", path, line_number, c + 1, cells[c]);
+      GPM_CHECK(std::abs(row[c]) <= largest, "PointCloud: '{}' line {}, column {}: '{}' is beyond the largest value "
+                "of dtype {}, {:g}, in which the points are stored; rescale the data{}", path, line_number, c + 1,
+                cells[c], std::string(c10::toString(dtype)), largest, dtype == torch::kFloat64 ? "" : " or load it as Double");
+    }
     values.insert(values.end(), row.begin(), row.end());
     ++rows;
   }
@@ -113,13 +158,16 @@ inline torch::Tensor read_csv_points(const std::string& path) {
 /// Example: `auto cloud = PointCloud::from_csv("data/spiral.csv");`
 class PointCloud {
  public:
-  /// Loads a CSV file: one point per line, comma-separated numbers. A first line that is not all
-  /// numbers is a header and is skipped; blank lines are skipped. Throws gpm::InvalidArgument naming
-  /// the file, the line and the column for a missing file, no data rows, a non-numeric cell, rows
-  /// of unequal length or a NaN / infinite value.
+  /// Loads a CSV file: one point per line, comma-separated decimal numbers; blank lines and a UTF-8
+  /// byte order mark are skipped. The first line is a header, and skipped, when none of its cells
+  /// is a number or begins like one ("x,y"); it is data when every cell is a number; anything else
+  /// is an error, so that no row of numbers is ever taken for a header ("2.o,1", "0x1F,2" are
+  /// errors: hexadecimal is not read). Throws gpm::InvalidArgument naming the file, the line and the
+  /// column for a missing file, no data rows, a cell that is not a number, rows of unequal length, or
+  /// a value that is NaN, infinite or beyond the largest value of `options`' dtype.
   static PointCloud from_csv(const std::string& path, torch::TensorOptions options = default_options()) {
     data::detail::check_options(options, "PointCloud::from_csv");
-    return PointCloud(data::detail::read_csv_points(path).to(options));
+    return PointCloud(data::detail::read_csv_points(path, c10::typeMetaToScalarType(options.dtype())).to(options));
   }
 
   /// Wraps `points` [M, D] (floating point, finite); samples keep their dtype and device.
@@ -159,15 +207,12 @@ inline void write_csv(const std::string& path, const torch::Tensor& points,
             points.defined() ? shape_string(points) : std::string("an undefined tensor"));
   GPM_CHECK(header.empty() || static_cast<int64_t>(header.size()) == points.size(1), "write_csv: the header "
             "names {} columns but the points have {}", header.size(), points.size(1));
-  bool header_reads_as_data = !header.empty();
   for (const auto& name : header) {
     GPM_CHECK(name.find_first_of(",\n\r") == std::string::npos, "write_csv: the header name '{}' contains a "
               "comma or a line break; choose plain column names", name);
-    double ignored = 0;
-    header_reads_as_data = header_reads_as_data && detail::parse_number(detail::trim(name), ignored);
+    GPM_CHECK(detail::is_column_name(detail::trim(name)), "write_csv: the header name '{}' is or begins like a "
+              "number, so the header would not read back as one; use names such as x, y", name);
   }
-  GPM_CHECK(!header_reads_as_data, "write_csv: every header name is a number, so the header would read back "
-            "as a data row; use names such as x, y");
   const bool as_double = points.scalar_type() == torch::kFloat64;
   const auto host = points.detach().cpu().to(as_double ? torch::kFloat64 : torch::kFloat32).contiguous();
   std::ofstream file(path, std::ios::trunc);

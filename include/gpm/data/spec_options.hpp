@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <set>
 #include <string>
 #include <string_view>
@@ -39,10 +40,16 @@ T read_spec_value(std::string_view text, std::string_view key, std::string_view 
     if (!parse_number(text, number) || std::floor(number) != number) throw wrong_type("an integer");
     if (std::abs(number) > exact_limit) throw wrong_type("an integer of magnitude at most 2^53");
     if (std::is_unsigned_v<T> && number < 0) throw wrong_type("an integer ≥ 0");
+    // Checked in T, the type it is stored in: a narrower integer would wrap.
+    if (number < static_cast<double>(std::numeric_limits<T>::min()) || number > static_cast<double>(std::numeric_limits<T>::max()))
+      throw wrong_type(fmt::format("an integer from {} to {}", std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
     return static_cast<T>(number);
   } else if constexpr (std::is_floating_point_v<T>) {
     double number = 0;
     if (!parse_number(text, number)) throw wrong_type("a number");
+    // Checked in T, the type it is stored in: 1e39 is a finite double but an infinite float.
+    if (std::isfinite(number) && std::abs(number) > static_cast<double>(std::numeric_limits<T>::max()))
+      throw wrong_type(fmt::format("a number of magnitude at most {}", std::numeric_limits<T>::max()));
     return static_cast<T>(number);  // a non-finite number is refused by the range check
   } else if constexpr (NamedEnum<T>) {
     const auto value = option_value<T>(text);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <ATen/core/Generator.h>
+#include <fmt/format.h>
 #include <torch/arg.h>
 #include <torch/types.h>
 
@@ -50,6 +51,9 @@ class IsotropicMixture {
               "{}: centers must have shape [K, D] with K, D >= 1, got {}", name_,
               centers.defined() ? shape_string(centers) : std::string("an undefined tensor"));
     GPM_CHECK(std_ > 0, "{}: std must be > 0, got {}; it is the standard deviation of every mode", name_, std_);
+    const double farthest = centers.to(torch::kFloat64).abs().max().item<double>();
+    detail::check_extent(farthest + detail::kNormalReach * std_, options, name_,
+                         fmt::format("centres up to {:g} plus 10 standard deviations of {:g}", farthest, std_));
     centers_ = centers.to(options);
   }
 
@@ -141,6 +145,8 @@ class TwoMoons {
       : options_(options), tensor_options_(tensor_options) {
     detail::check_options(tensor_options_, "TwoMoons");
     GPM_CHECK(options_.noise() >= 0, "TwoMoons: noise must be >= 0, got {}", options_.noise());
+    detail::check_extent(2 + detail::kNormalReach * options_.noise(), tensor_options_, "TwoMoons",
+                         fmt::format("2 plus 10 standard deviations of noise {:g}", options_.noise()));
   }
   torch::Tensor sample(int64_t n, at::Generator& gen) const {
     detail::check_draw(n, gen, tensor_options_.device(), "TwoMoons::sample");
@@ -177,6 +183,8 @@ class Checkerboard {
     detail::check_options(tensor_options_, "Checkerboard");
     GPM_CHECK(options_.cells() >= 2, "Checkerboard: cells must be >= 2, got {}", options_.cells());
     GPM_CHECK(options_.size() > 0, "Checkerboard: size must be > 0, got {}", options_.size());
+    detail::check_extent(options_.size(), tensor_options_, "Checkerboard",
+                         fmt::format("the board's side {:g}", options_.size()));
     const auto index = torch::arange(options_.cells(), tensor_options_.dtype(torch::kLong));
     const auto grid = torch::meshgrid({index, index}, "ij");
     const auto i = grid[0].flatten(), j = grid[1].flatten();
@@ -219,6 +227,8 @@ class SwissRoll {
       : options_(options), tensor_options_(tensor_options) {
     detail::check_options(tensor_options_, "SwissRoll");
     GPM_CHECK(options_.noise() >= 0, "SwissRoll: noise must be >= 0, got {}", options_.noise());
+    detail::check_extent(kScale * 4.5 * std::numbers::pi + detail::kNormalReach * options_.noise(), tensor_options_,
+                         "SwissRoll", fmt::format("2.83 plus 10 standard deviations of noise {:g}", options_.noise()));
   }
   torch::Tensor sample(int64_t n, at::Generator& gen) const {
     detail::check_draw(n, gen, tensor_options_.device(), "SwissRoll::sample");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -69,21 +70,42 @@ T read_value(const nlohmann::json& j, const T& current, std::string_view where, 
     if (!j.is_boolean()) throw wrong_type();
     return j.get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
+    // Checked before conversion, in T: a value beyond T's range would wrap.
+    using limits = std::numeric_limits<T>;
+    const auto beyond = [&](const std::string& value, bool above) {
+      return InvalidArgument(fmt::format("config '{}': field '{}' is {}, {} {}", where, path, value,
+                                         above ? "beyond the largest value" : "below the smallest value",
+                                         above ? fmt::format("{}", limits::max()) : fmt::format("{}", limits::min())));
+    };
     if (j.is_number_unsigned()) {
       const auto v = j.get<uint64_t>();
-      if (v > static_cast<uint64_t>(std::numeric_limits<T>::max()))
-        throw InvalidArgument(fmt::format("config '{}': field '{}' is {}, beyond the largest value {}", where, path, v,
-                                          std::numeric_limits<T>::max()));
+      if (v > static_cast<uint64_t>(limits::max())) throw beyond(fmt::format("{}", v), true);
       return static_cast<T>(v);
     }
-    if (!j.is_number_integer()) throw wrong_type();
-    const auto v = j.get<int64_t>();
-    if (std::is_unsigned_v<T> && v < 0)
-      throw InvalidArgument(fmt::format("config '{}': field '{}' must be ≥ 0, got {}", where, path, v));
-    return static_cast<T>(v);
+    if (j.is_number_integer()) {
+      const auto v = j.get<int64_t>();
+      if (std::is_unsigned_v<T> && v < 0)
+        throw InvalidArgument(fmt::format("config '{}': field '{}' must be ≥ 0, got {}", where, path, v));
+      if (std::is_signed_v<T> && v < static_cast<int64_t>(limits::min())) throw beyond(fmt::format("{}", v), false);
+      if (v > 0 && static_cast<uint64_t>(v) > static_cast<uint64_t>(limits::max())) throw beyond(fmt::format("{}", v), true);
+      return static_cast<T>(v);
+    }
+    // A whole number beyond 64 bits reaches the parser as a double (18446744073709551616, -9223372036854775809).
+    // (Compared one past either end, which rounds to the end itself for 64 bits: 2^63 is beyond int64_t.)
+    if (j.is_number_float()) {
+      const auto v = j.get<double>();
+      if (std::floor(v) == v && v >= static_cast<double>(limits::max()) + 1.0) throw beyond(j.dump(), true);
+      if (std::floor(v) == v && v <= static_cast<double>(limits::min()) - 1.0) throw beyond(j.dump(), false);
+    }
+    throw wrong_type();
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!j.is_number()) throw wrong_type();
-    return j.get<T>();
+    // Checked before conversion, in T: 1e39 is a double but no float.
+    const auto v = j.get<double>();
+    if (std::abs(v) > static_cast<double>(std::numeric_limits<T>::max()))
+      throw InvalidArgument(fmt::format("config '{}': field '{}' is {}, beyond the largest magnitude {} of its type", where,
+                                        path, j.dump(), std::numeric_limits<T>::max()));
+    return static_cast<T>(v);
   } else if constexpr (NamedEnum<T>) {
     if (!j.is_string()) throw wrong_type();
     const auto value = option_value<T>(j.get<std::string>());

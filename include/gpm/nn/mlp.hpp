@@ -97,6 +97,10 @@ class MlpImpl : public torch::nn::Module {
     const auto flat = x.flatten(1);
     GPM_CHECK(flat.size(1) == options_.in(), "Mlp::forward: x has shape {} ({} features per row once "
               "flattened), but the Mlp was built with in = {}", shape_string(x), flat.size(1), options_.in());
+    GPM_CHECK(!(options_.batch_norm() && options_.depth() > 0 && is_training() && flat.size(0) < 2),
+              "Mlp::forward: x has 1 row, but batch norm in training mode normalises each feature over the rows "
+              "of a batch, which needs at least 2; give batches of 2 or more rows, or call eval() to use the "
+              "running statistics");
     if (input_features) return mlp->forward(torch::cat({flat, input_features->forward(flat)}, 1));
     return mlp->forward(flat);
   }
