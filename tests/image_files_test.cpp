@@ -65,7 +65,7 @@ void write_colour_folder(const TempDir& dir) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("image folder: files of any size centre-cropped, resized, scaled to [−1, 1]; bad files skipped",
+TEMPLATE_TEST_CASE("image folder: files of any size are centre-cropped and resized and scaled to [−1, 1]; bad files skipped",
                    "[data][images]", float, double) {
   const TempDir dir;
   write_colour_folder(dir);

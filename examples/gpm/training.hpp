@@ -109,11 +109,13 @@ inline void write_image_snapshot(const fs::path& path, const torch::Tensor& x, c
 
 /// Drops the lines of the log at `path` past `step`, a resumed checkpoint's: what a training stopped
 /// after its last checkpoint logged beyond it, which the resumed training logs again; and a last line
-/// cut short. Rewritten atomically, and only when a line goes.
-inline void drop_log_lines_after(const fs::path& path, int64_t step) {
-  if (!fs::exists(path)) return;
+/// cut short. Rewritten atomically, and only when a line goes. Returns the latest wall time among
+/// the lines kept (0 if none), from which a resumed training counts on.
+inline double drop_log_lines_after(const fs::path& path, int64_t step) {
+  if (!fs::exists(path)) return 0;
   const std::string text = io::read_file(path);
   std::string kept;
+  double kept_time = 0;
   bool dropped = false;
   for (size_t begin = 0; begin < text.size();) {
     const auto end = text.find('\n', begin);
@@ -125,11 +127,17 @@ inline void drop_log_lines_after(const fs::path& path, int64_t step) {
     const json entry = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
     const bool later = entry.is_object() && entry.contains("step") && entry.at("step").is_number() &&
                        entry.at("step").get<double>() > static_cast<double>(step);
-    if (later) dropped = true;
-    else kept += line;
+    if (later) {
+      dropped = true;
+    } else {
+      kept += line;
+      if (entry.is_object() && entry.contains("time") && entry.at("time").is_number())
+        kept_time = std::max(kept_time, entry.at("time").get<double>());
+    }
     begin = end + 1;
   }
   if (dropped) io::write_file_atomically(path, kept);
+  return kept_time;
 }
 
 /// The serialized form of `object` (a Run, a Checkpoint).
@@ -158,13 +166,15 @@ inline std::optional<std::string> first_non_finite_state(const std::string& byte
 inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSettings& settings, int64_t& step,
                          at::Generator& data_generator, const RunFiles& files, const std::string& label,
                          const std::string& advice, bool progress, const std::optional<DigitJudge>& digits = std::nullopt) {
-  drop_log_lines_after(files.log(), step);
+  // Logged times count the run's wall time across resumes (less what a stop lost past its last log line).
+  const double time_before = drop_log_lines_after(files.log(), step);
   std::ofstream log(files.log(), std::ios::app);
   GPM_CHECK(static_cast<bool>(log), "cannot write '{}'; check that the run directory is writable", files.log().string());
   auto eval_gen = make_generator(settings.seed() + 2000);
   const auto reference = data.sample(settings.eval_samples(), eval_gen);
   int64_t last_checkpoint = step;
   const auto start = Clock::now();
+  const auto run_time = [&] { return time_before + seconds_since(start); };
   // A stop names the checkpoint that the run can be resumed from, if one was written.
   const auto stop = [&](const std::string& problem, const std::string& fix) {
     const auto resumable = fs::exists(files.checkpoint())
@@ -223,7 +233,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     if (const auto metric = first_non_finite_metric(metrics))
       throw stop(fmt::format("{} gave a non-finite {}", evaluation, *metric), advice);
     metrics["seconds"] = seconds_since(eval_start);
-    write_log({{"step", step}, {"time", seconds_since(start)}, {"eval", metrics}});
+    write_log({{"step", step}, {"time", run_time()}, {"eval", metrics}});
     if (data.has_image_shape()) {
       fs::create_directories(files.snapshots());
       write_image_snapshot(files.snapshots() / (snapshot_name(step) + ".png"), samples, data.image_shape());
@@ -258,7 +268,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       }
     }
     if (step % settings.log_every() == 0 || step == settings.steps()) {
-      json entry = {{"step", step}, {"time", seconds_since(start)}};
+      json entry = {{"step", step}, {"time", run_time()}};
       for (const auto& [name, value] : stats) entry[name] = value.item<double>();
       if (settings.lr_decay() > 0) entry["lr_scale"] = lr_scale;
       write_log(entry);

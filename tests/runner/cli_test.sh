@@ -518,6 +518,9 @@ G train --model gan --data ring --out stopped --steps 20 --checkpoint-every 10 -
 steps=$(grep '"discriminator_loss"' stopped/log.jsonl | grep -o '"step":[0-9]*' | tr '\n' ' ')
 [ "$steps" = "$(seq -f '"step":%g' 1 40 | tr '\n' ' ')" ] && pass ||
   fail "the resumed log should hold steps 1 to 40 once each, got: $steps"
+# Its logged time counts on from the kept lines' (the run's wall time summed over resumes): never decreasing.
+grep -o '"time":[0-9.e+-]*' stopped/log.jsonl | cut -d: -f2 | awk 'NR > 1 && $1 < last { bad = 1 } { last = $1 } END { exit bad }' &&
+  pass || fail "the logged time should go on from the resumed checkpoint's, never back: $(grep -o '"time":[0-9.e+-]*' stopped/log.jsonl | tr '\n' ' ')"
 # Evaluations every 6 steps of 30 up to step 20, then every 8 of 40.
 [ "$(grep '"eval"' stopped/log.jsonl | grep -o '"step":[0-9]*' | tr '\n' ' ')" = '"step":6 "step":12 "step":18 "step":24 "step":32 "step":40 ' ] &&
   pass || fail "the resumed log should keep the evaluations up to step 20 and add its own"
