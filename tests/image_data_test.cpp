@@ -297,6 +297,10 @@ TEST_CASE("image dataset specs: mnist's options, and images with its folder firs
   REQUIRE(data::resolve_dataset_spec(" images : /tmp/x ") == "images:/tmp/x,size=32,channels=0");
   REQUIRE(data::resolve_dataset_spec("images:dir=faces,channels=3") == "images:faces,size=32,channels=3");
   REQUIRE(data::resolve_dataset_spec("images:size=8") == "images:size=8,channels=0");
+  // A folder with '=' in its path is written with dir=, so that the spec written reads back.
+  REQUIRE(data::resolve_dataset_spec("images:dir=runs/lr=0.1,size=8") == "images:dir=runs/lr=0.1,size=8,channels=0");
+  REQUIRE(data::resolve_dataset_spec("images:dir=runs/lr=0.1,size=8,channels=0") ==
+          "images:dir=runs/lr=0.1,size=8,channels=0");
   REQUIRE(data::find_builtin_dataset("images")->defaults == "images:DIR,size=32,channels=0");
   const std::vector<std::pair<const char*, const char*>> bad{
       {"images:/tmp/x,channels=2", "the parameter 'channels' must be one of 0, 1, 3, got 2"},
@@ -304,7 +308,8 @@ TEST_CASE("image dataset specs: mnist's options, and images with its folder firs
       {"images:/tmp/x,colour=3", "unknown parameter 'colour'; valid parameters: dir, size, channels"},
       {"images:/tmp/a,b/c,size=3", "'b/c' is not of the form name=value; valid names: dir, size, channels (the dir comes "
                                    "first, and cannot contain ',' or '=')"},
-      {"images:/tmp/a=b,size=3", "the dir '/tmp/a=b' contains '=', which a spec cannot hold"},
+      {"images:/tmp/a=b,size=3", "the dir '/tmp/a=b' contains '=', which a dir given first without 'dir=' cannot "
+                                 "hold; write dir=/tmp/a=b"},
       {"images:/tmp/x,dir=/tmp/y", "the parameter 'dir' is given twice"},
   };
   for (const auto& [spec, message] : bad) {

@@ -63,6 +63,22 @@ TEST_CASE("bad nested fields name their dotted path", "[options][errors]") {
                       Contains("field 'optimizer.beta1' must be in [0, 1), got 1"));
 }
 
+TEST_CASE("a field given twice, by a dotted key and a nested object, is an error", "[options][errors]") {
+  // Each used to be read, the value read last (in key order, not file order) silently winning.
+  for (const auto* config : {R"({"network.mlp.width": 3, "network": {"mlp": {"width": 4}}})",
+                             R"({"network.mlp.width": 3, "network.mlp": {"width": 3}})",
+                             R"({"network": {"mlp.width": 3, "mlp": {"width": 4}}})"}) {
+    INFO(config);
+    REQUIRE_THROWS_WITH(gpm::io::read_options(json::parse(config), gpm::EdmOptions(), "edm"),
+                        Contains("config 'edm': the field 'network.mlp.width' is given twice"));
+  }
+  // Different fields of one nested object may come from both forms.
+  const auto both = gpm::io::read_options(json::parse(R"({"network.mlp.width": 3, "network": {"mlp": {"depth": 1}}})"),
+                                          gpm::EdmOptions(), "edm");
+  CHECK(both.network().mlp().width() == 3);
+  CHECK(both.network().mlp().depth() == 1);
+}
+
 TEST_CASE("the field table lists nested fields by their dotted names", "[options]") {
   std::vector<std::string> names;
   for (const auto& row : gpm::io::option_rows(gpm::ScoreGanOptions())) names.push_back(row.name);

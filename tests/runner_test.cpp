@@ -5,7 +5,9 @@
 #include "support/small_models.hpp"
 #include "support/test_support.hpp"
 
+#include "../examples/gpm/checkpoint_manifest.hpp"
 #include "../examples/gpm/run.hpp"
+#include "../examples/gpm/strict_json.hpp"
 
 namespace t = gpm::test;
 
@@ -47,4 +49,24 @@ TEST_CASE("a Score GAN run refines by its data denoiser too", "[runner]") {
   const auto refined = run.refine(own, {"denoiser", {{"steps", 4}}}, 2);
   CHECK(refined.sizes() == own.sizes());
   CHECK(!torch::allclose(refined, own));
+}
+
+TEST_CASE("the runner's JSON files: keys given twice, nesting too deep, manifests read back", "[runner][errors]") {
+  using gpm::runner::parse_strict_json;
+  CHECK(parse_strict_json(R"({"a": [1, {"b": 2}]})", "ok.json") == nlohmann::json::parse(R"({"a": [1, {"b": 2}]})"));
+  CHECK_THROWS_WITH(parse_strict_json(R"({"a": {"b": 1, "b": 2}})", "twice.json"),
+                    Catch::Contains("'twice.json' gives the field 'b' twice"));
+  // Nesting as deep as the file is long used to overflow the stack where a config is copied or printed.
+  const auto deep = [](size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+  CHECK(parse_strict_json(deep(gpm::runner::kMaxJsonDepth), "deep.json").is_array());
+  CHECK_THROWS_AS(parse_strict_json(deep(100000), "deeper.json"), gpm::InvalidArgument);
+  CHECK_THROWS_WITH(parse_strict_json(R"({"steps": )" + deep(gpm::runner::kMaxJsonDepth) + "}", "deeper.json"),
+                    Catch::Contains("'deeper.json' nests objects and arrays more than 100 levels deep"));
+
+  using gpm::runner::CheckpointManifest;
+  const auto manifest = CheckpointManifest::of("checkpoint bytes", 7);
+  const auto back = CheckpointManifest::parse(manifest.to_json().dump(2), "checkpoint.json");
+  CHECK((back.step == 7 && back.size == manifest.size && back.sha256 == manifest.sha256));
+  CHECK_THROWS_WITH(CheckpointManifest::parse(R"({"format": 1, "size": -1})", "bad.json"),
+                    Catch::Contains("'bad.json' is not a checkpoint manifest"));
 }

@@ -13,17 +13,16 @@
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <gpm/io/checkpoint.hpp>
 
+#include "checkpoint_manifest.hpp"
 #include "run.hpp"
 #include "run_directory.hpp"
 #include "sha256.hpp"
@@ -36,7 +35,7 @@ struct Checkpoint {
   at::Generator& data_generator;
   int64_t& step;
 
-  static constexpr int64_t kFormat = 1;
+  static constexpr int64_t kFormat = kCheckpointFormat;
 
   void save(torch::serialize::OutputArchive& archive) const {
     io::write_counter(archive, "gpm_checkpoint_format", kFormat);
@@ -55,45 +54,10 @@ struct Checkpoint {
   }
 };
 
-/// What checkpoint.json records of checkpoint.pt.
-struct CheckpointManifest {
-  int64_t format = Checkpoint::kFormat;
-  int64_t step = 0;
-  uint64_t size = 0;
-  std::string sha256;
-
-  /// The manifest of `bytes`, the checkpoint of step `step`.
-  static CheckpointManifest of(const std::string& bytes, int64_t step) {
-    return {Checkpoint::kFormat, step, bytes.size(), sha256_hex(bytes)};
-  }
-
-  nlohmann::json to_json() const {
-    return {{"file", "checkpoint.pt"}, {"format", format}, {"step", step}, {"size", size}, {"sha256", sha256}};
-  }
-
-  /// The manifest in `path`; a file that is not one is an InvalidArgument naming it.
-  static CheckpointManifest read(const fs::path& path) {
-    const auto j = nlohmann::json::parse(io::read_file(path), nullptr, /*allow_exceptions=*/false);
-    const bool valid = j.is_object() && j.contains("format") && j.at("format").is_number_integer() && j.contains("step") &&
-                       j.at("step").is_number_integer() && j.contains("size") && j.at("size").is_number_unsigned() &&
-                       j.contains("sha256") && j.at("sha256").is_string();
-    GPM_CHECK(valid, "'{}' is not a checkpoint manifest (a JSON object with format, step, size and sha256); if the "
-              "checkpoint beside it is intact, remove the manifest to load the checkpoint unverified", path.string());
-    CheckpointManifest m{j.at("format").get<int64_t>(), j.at("step").get<int64_t>(), j.at("size").get<uint64_t>(),
-                         j.at("sha256").get<std::string>()};
-    GPM_CHECK(m.format == Checkpoint::kFormat, "'{}' describes a checkpoint of format {}; this gpm reads format {}",
-              path.string(), m.format, Checkpoint::kFormat);
-    return m;
-  }
-
-  /// Why a file of `size` bytes with the SHA-256 `digest` is not the checkpoint this manifest
-  /// describes; nothing if it is.
-  std::optional<std::string> mismatch(uint64_t actual_size, const std::string& digest) const {
-    if (actual_size != size) return fmt::format("it has {} bytes, the manifest records {}", actual_size, size);
-    if (digest != sha256) return fmt::format("its SHA-256 is {}, the manifest records {}", digest, sha256);
-    return std::nullopt;
-  }
-};
+/// The manifest in the file `path`; a file that is not one is an InvalidArgument naming it.
+inline CheckpointManifest read_manifest(const fs::path& path) {
+  return CheckpointManifest::parse(io::read_file(path), path.string());
+}
 
 namespace detail {
 
@@ -181,12 +145,12 @@ inline std::string read_checkpoint(const RunFiles& files) {
     std::string bytes = io::read_file(files.checkpoint());
     if (!fs::exists(files.manifest())) return bytes;
     const auto digest = sha256_hex(bytes);
-    const auto problem = CheckpointManifest::read(files.manifest()).mismatch(bytes.size(), digest);
+    const auto problem = read_manifest(files.manifest()).mismatch(bytes.size(), digest);
     if (!problem) return bytes;
     // A training stopped between its two renames left the new checkpoint beside the temporary manifest.
     const auto pending = detail::temporary(files.manifest());
     try {
-      if (fs::exists(pending) && !CheckpointManifest::read(pending).mismatch(bytes.size(), digest)) return bytes;
+      if (fs::exists(pending) && !read_manifest(pending).mismatch(bytes.size(), digest)) return bytes;
     } catch (const InvalidArgument&) {  // a manifest cut short as it was written: not the checkpoint's
     }
     const auto after = std::pair(detail::file_identity(files.checkpoint()), detail::file_identity(files.manifest()));

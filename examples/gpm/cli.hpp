@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -26,67 +25,13 @@
 #include "plots.hpp"
 #include "registry.hpp"
 #include "standardized_run.hpp"
+#include "strict_json.hpp"
 #include "training.hpp"
 
 namespace gpm::runner::cli {
 
-/// The JSON object in `path`. A key given twice in one object is an error: the parser would keep
-/// the last one silently. So is a number beyond a double (1e400), named by its field.
-inline json read_json_file(const fs::path& path) {
-  const std::string text = gpm::io::read_file(path);
-  // Where the parser is: one level per object or array being parsed, with the key being read (an
-  // object's) or the elements begun so far (an array's), and an object's keys seen.
-  struct Level {
-    bool array = false;
-    std::string key;
-    int64_t elements = 0;
-    std::set<std::string> keys;
-  };
-  std::vector<Level> levels;
-  std::string duplicate;
-  const auto begin_element = [&] {
-    if (!levels.empty() && levels.back().array) ++levels.back().elements;
-  };
-  const json::parser_callback_t track = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        begin_element();
-        levels.push_back({event == json::parse_event_t::array_start, {}, 0, {}});
-        break;
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end: levels.pop_back(); break;
-      case json::parse_event_t::key:
-        levels.back().key = parsed.get<std::string>();
-        if (!levels.back().keys.insert(levels.back().key).second && duplicate.empty()) duplicate = levels.back().key;
-        break;
-      case json::parse_event_t::value: begin_element(); break;
-    }
-    return true;
-  };
-  // The field being read: "generator.width", "channel_mult[2]".
-  const auto field = [&] {
-    std::string name;
-    for (const auto& level : levels)
-      name += level.array ? fmt::format("[{}]", level.elements - 1) : (name.empty() ? "" : ".") + level.key;
-    return name;
-  };
-  try {
-    json parsed = json::parse(text, track);
-    GPM_CHECK(duplicate.empty(), "'{}' gives the field '{}' twice; keep one", path.string(), duplicate);
-    return parsed;
-  } catch (const json::out_of_range& e) {  // a number beyond a double; the element being read is the next one
-    if (!levels.empty() && levels.back().array) ++levels.back().elements;
-    const std::string what = e.what(), quote = "parsing '";
-    const auto at = what.find(quote);
-    const auto number = at == std::string::npos ? std::string("a number") : what.substr(at + quote.size(), what.size() - at - quote.size() - 1);
-    throw gpm::InvalidArgument(fmt::format("'{}': the field '{}' is {}, beyond the largest number ({}); give a number of "
-                                           "magnitude below that", path.string(), field(), number,
-                                           std::numeric_limits<double>::max()));
-  } catch (const json::exception& e) {  // malformed
-    throw gpm::InvalidArgument(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
-  }
-}
+/// The JSON in the file `path`, read as parse_strict_json reads it (strict_json.hpp).
+inline json read_json_file(const fs::path& path) { return parse_strict_json(gpm::io::read_file(path), path.string()); }
 
 /// `dir`, created if it does not exist.
 inline fs::path create_output_directory(const fs::path& dir) {
@@ -254,7 +199,7 @@ inline TrainResult train_and_record(Run& run, const json& info, int64_t& step, a
 /// `spec` with the file or folder it reads as an absolute path, so that run.json serves from any
 /// working directory: a CSV file's path, or the value of the option a dataset takes first (images'
 /// folder, also as dir=). Names and other options stay as given, and so does a folder whose absolute
-/// path a spec cannot hold (with ',' or '=' in it).
+/// path a spec cannot hold (with ',' in it); one with '=' in it is written as dir=.
 /// Example: `anchored_data_spec("images:faces,size=64")` is "images:/home/me/faces,size=64".
 inline std::string anchored_data_spec(const std::string& spec) {
   namespace detail = gpm::data::detail;
@@ -273,8 +218,10 @@ inline std::string anchored_data_spec(const std::string& spec) {
       continue;
     }
     const auto path = absolute(equals == std::string_view::npos ? item : detail::trim(item.substr(equals + 1)));
-    if (path.find_first_of(",=") != std::string::npos) return std::string(split.text);
-    items.push_back(equals == std::string_view::npos ? path : entry->positional + "=" + path);
+    if (path.find(',') != std::string::npos) return std::string(split.text);
+    // A path with '=' in it is held only by the name=value form.
+    const bool alone = equals == std::string_view::npos && path.find('=') == std::string::npos;
+    items.push_back(alone ? path : entry->positional + "=" + path);
   }
   return fmt::format("{}:{}", split.name, fmt::join(items, ","));
 }

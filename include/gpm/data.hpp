@@ -4,6 +4,7 @@
 #pragma once
 
 #include "gpm/data/any_dataset.hpp"
+#include "gpm/data/csv.hpp"
 #include "gpm/data/dataset.hpp"
 #include "gpm/data/image_folder.hpp"
 #include "gpm/data/mnist.hpp"

@@ -2,17 +2,12 @@
 // and write_csv to save points in the same format.
 #pragma once
 
-#include <algorithm>
 #include <cerrno>
-#include <charconv>
-#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <limits>
 #include <string>
-#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -23,68 +18,12 @@
 
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/data/csv.hpp"
 #include "gpm/data/dataset.hpp"
 
 namespace gpm::data {
 
 namespace detail {
-
-/// `text` without leading and trailing spaces, tabs and carriage returns.
-inline std::string_view trim(std::string_view text) {
-  constexpr std::string_view blank = " \t\r";
-  const auto first = text.find_first_not_of(blank);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(blank) - first + 1);
-}
-
-/// The comma-separated cells of one line, each trimmed.
-inline std::vector<std::string_view> split_cells(std::string_view line) {
-  std::vector<std::string_view> cells;
-  for (size_t start = 0;;) {
-    const auto comma = line.find(',', start);
-    cells.push_back(trim(line.substr(start, comma == std::string_view::npos ? comma : comma - start)));
-    if (comma == std::string_view::npos) return cells;
-    start = comma + 1;
-  }
-}
-
-/// Parses the whole of `text` as a decimal number (an optional leading '+' is accepted; "nan" and
-/// "inf" parse and are rejected later as non-finite). False if any character is left over.
-inline bool parse_number(std::string_view text, double& value) {
-  if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
-  if (text.empty()) return false;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error == std::errc::result_out_of_range) {
-    value = std::numeric_limits<double>::infinity();  // reported as non-finite by the caller
-    return end == text.data() + text.size();
-  }
-  return error == std::errc() && end == text.data() + text.size();
-}
-
-/// Whether `text` begins as a decimal number does: a digit, or a sign or point before one ("-.5",
-/// "2.o", "0x1F"). Such a cell is data, mistyped or not: it never names a column.
-inline bool begins_like_number(std::string_view text) {
-  size_t i = 0;
-  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
-  if (i < text.size() && text[i] == '.') ++i;
-  return i < text.size() && text[i] >= '0' && text[i] <= '9';
-}
-
-/// Whether `text` is a name: not a number, and not beginning like one ("x", "height (cm)", "").
-inline bool is_column_name(std::string_view text) {
-  double ignored = 0;
-  return !parse_number(text, ignored) && !begins_like_number(text);
-}
-
-/// "'2.o' is not a number", with why for a hexadecimal cell, which is not read.
-inline std::string not_a_number(std::string_view cell) {
-  const auto digits = cell.substr(cell.starts_with('-') || cell.starts_with('+') ? 1 : 0);
-  const bool hexadecimal = digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X');
-  return fmt::format("'{}' is not a number{}", cell, hexadecimal ? " (hexadecimal is not read: write it in decimal)" : "");
-}
-
-/// A UTF-8 byte order mark, which some editors write at the start of a file.
-inline constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
 
 /// Reads the rows of a numeric CSV file into a [rows, columns] float64 CPU tensor whose values are
 /// all finite in `dtype`, the dtype they will be stored in; see PointCloud::from_csv for the format.
@@ -98,57 +37,8 @@ inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType 
   GPM_CHECK(file.is_open(), "PointCloud: the file '{}' cannot be read ({}); check its permissions", path,
             std::generic_category().message(errno));
 
-  const double largest = largest_finite(dtype);
-  std::vector<double> values;
-  int64_t columns = 0, rows = 0, first_data_line = 0;
-  bool seen_first_line = false;
-  std::string line;
-  for (int64_t line_number = 1; std::getline(file, line); ++line_number) {
-    if (line_number == 1 && line.starts_with(kUtf8ByteOrderMark)) line.erase(0, kUtf8ByteOrderMark.size());
-    if (trim(line).empty()) continue;  // blank lines (e.g. trailing ones) carry no data
-    const auto cells = split_cells(line);
-    std::vector<double> row(cells.size());
-    size_t bad = cells.size(), number = cells.size();  // the first cell that is not a number, the first that is
-    for (size_t c = 0; c < cells.size(); ++c) {
-      if (!parse_number(cells[c], row[c])) bad = std::min(bad, c);
-      else number = std::min(number, c);
-    }
-    if (!seen_first_line) {
-      seen_first_line = true;
-      // A header names the columns: no cell of it is or begins like a number. Any other first line is data.
-      const auto like_number = std::find_if(cells.begin(), cells.end(), [](auto cell) { return !is_column_name(cell); });
-      if (like_number == cells.end()) continue;
-      GPM_CHECK(number == cells.size() || bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}, but column {} "
-                "('{}') is; a first line is a header (no cell a number) or data (every cell a number), so this one is "
-                "neither: fix the cell", path, line_number, bad + 1, not_a_number(cells[bad]), number + 1, cells[number]);
-      const auto c = static_cast<size_t>(like_number - cells.begin());
-      GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {} but begins like one, so the line is "
-                "neither a header (whose names must not begin like numbers) nor data; fix the cell", path, line_number,
-                c + 1, not_a_number(cells[c]));
-    }
-    GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}; every cell after the optional header "
-              "line must be a number", path, line_number, bad + 1, not_a_number(cells[bad]));
-    if (rows == 0) {
-      columns = static_cast<int64_t>(cells.size());
-      first_data_line = line_number;
-    }
-    GPM_CHECK(static_cast<int64_t>(cells.size()) == columns, "PointCloud: '{}' line {} has {} values, expected "
-              "{} like the first data row (line {}); every row must have the same number of columns", path,
-              line_number, cells.size(), columns, first_data_line);
-    for (size_t c = 0; c < row.size(); ++c) {
-      GPM_CHECK(std::isfinite(row[c]), "PointCloud: '{}' line {}, column {}: '{}' is not finite (NaN or "
-                "infinite values are not allowed)", path, line_number, c + 1, cells[c]);
-      GPM_CHECK(std::abs(row[c]) <= largest, "PointCloud: '{}' line {}, column {}: '{}' is beyond the largest value "
-                "of dtype {}, {:g}, in which the points are stored; rescale the data{}", path, line_number, c + 1,
-                cells[c], std::string(c10::toString(dtype)), largest, dtype == torch::kFloat64 ? "" : " or load it as Double");
-    }
-    values.insert(values.end(), row.begin(), row.end());
-    ++rows;
-  }
-  GPM_CHECK(!file.bad(), "PointCloud: reading '{}' failed", path);
-  GPM_CHECK(rows > 0, "PointCloud: '{}' holds no data rows; expected one comma-separated point per line, "
-            "after an optional header line", path);
-  return torch::tensor(values, torch::kFloat64).view({rows, columns});
+  const auto csv = read_csv_numbers(file, path, {std::string(c10::toString(dtype)), largest_finite(dtype)});
+  return torch::tensor(csv.values, torch::kFloat64).view({csv.rows, csv.columns});
 }
 
 }  // namespace detail
@@ -158,7 +48,7 @@ inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType 
 /// Example: `auto cloud = PointCloud::from_csv("data/spiral.csv");`
 class PointCloud {
  public:
-  /// Loads a CSV file: one point per line, comma-separated decimal numbers; blank lines and a UTF-8
+  /// Loads a CSV file (read by read_csv_numbers, csv.hpp): one point per line, comma-separated decimal numbers; blank lines and a UTF-8
   /// byte order mark are skipped. The first line is a header, and skipped, when none of its cells
   /// is a number or begins like one ("x,y"); it is data when every cell is a number; anything else
   /// is an error, so that no row of numbers is ever taken for a header ("2.o,1", "0x1F,2" are

@@ -16,7 +16,7 @@
 
 #include "gpm/core/errors.hpp"
 #include "gpm/core/options.hpp"
-#include "gpm/data/point_cloud.hpp"
+#include "gpm/data/csv.hpp"
 
 namespace gpm::data {
 
@@ -105,8 +105,8 @@ O read_spec_options(std::string_view text, O options, std::string_view where, st
       value = detail::trim(item.substr(equals + 1));
       // A path with '=' in it would read as an unknown key: say what is wrong instead.
       GPM_CHECK(!first || positional.empty() || key.find('/') == std::string_view::npos,
-                "{}: the {} '{}' contains '=', which a spec cannot hold; rename it or give a link to it without '=' "
-                "and ','", where, positional, item);
+                "{}: the {} '{}' contains '=', which a {} given first without '{}=' cannot hold; write {}={}", where,
+                positional, item, positional, positional, positional, item);
     }
     first = false;
     GPM_CHECK(given.insert(key).second, "{}: the parameter '{}' is given twice", where, key);
@@ -127,8 +127,9 @@ O read_spec_options(std::string_view text, O options, std::string_view where, st
 
 /// Every option of `options` as a spec writes it, "modes=5,radius=3,std=0.5", which
 /// read_spec_options reads back to the same values. A `positional` option comes first as its value
-/// alone ("faces/,size=64,channels=3"); when that value is empty, `empty_positional` stands for it
-/// (nothing when that is empty too).
+/// alone ("faces/,size=64,channels=3"), or as name=value when the value holds '=', which a value
+/// alone cannot ("dir=runs/lr=0.1,size=64,channels=3"); when that value is empty,
+/// `empty_positional` stands for it (nothing when that is empty too).
 /// Example: `data::write_spec_options(GaussianRingOptions().modes(8))`
 template <Options O>
 std::string write_spec_options(const O& options, std::string_view positional = {},
@@ -137,7 +138,8 @@ std::string write_spec_options(const O& options, std::string_view positional = {
   for_each_option<O>([&](const auto& field) {
     const auto value = detail::spec_value_text(field.get(options));
     if (field.name != positional) items.push_back(fmt::format("{}={}", field.name, value));
-    else if (!value.empty()) items.insert(items.begin(), value);
+    else if (!value.empty())
+      items.insert(items.begin(), value.find('=') == std::string::npos ? value : fmt::format("{}={}", field.name, value));
     else if (!empty_positional.empty()) items.insert(items.begin(), std::string(empty_positional));
   });
   return fmt::format("{}", fmt::join(items, ","));

@@ -8,9 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -127,11 +129,33 @@ T read_value(const nlohmann::json& j, const T& current, std::string_view where, 
 template <class T>
 nlohmann::json write_value(const T& value);
 
+/// The dotted path of a field that `config` gives twice, through a dotted key and a nested object
+/// ({"a.b": 1, "a": {"b": 2}}) or through two dotted keys; empty if none. Read as given, such a
+/// field would silently keep whichever value is read last.
+inline std::string field_given_twice(const nlohmann::json& config) {
+  std::set<std::string> given;
+  // Walked without recursion: a config nests as deep as its text does.
+  std::vector<std::pair<const nlohmann::json*, std::string>> pending{{&config, ""}};
+  while (!pending.empty()) {
+    const auto [object, path] = pending.back();
+    pending.pop_back();
+    for (const auto& item : object->items()) {
+      auto name = joined(path, item.key());
+      if (item.value().is_object()) pending.emplace_back(&item.value(), std::move(name));
+      else if (!given.insert(name).second) return name;
+    }
+  }
+  return {};
+}
+
 template <Options O>
 void read_into(O& options, const nlohmann::json& config, std::string_view where, std::string_view prefix) {
   GPM_CHECK(config.is_object(), "config '{}': {} must be a JSON object, got {}", where,
             prefix.empty() ? std::string("the config") : fmt::format("field '{}'", prefix), config.dump());
-  for (const auto& [key, value] : config.items()) {
+  for (const auto& item : config.items()) {
+    // Named, not bound: the lambda below captures them, which clang before 16 refuses for bindings.
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     // A dotted key reaches into nested options: {"network.mlp.width": 64}.
     const auto dot = key.find('.');
     const std::string name = key.substr(0, dot);
@@ -199,12 +223,17 @@ void check_options(const O& options, std::string_view where, std::string_view pr
 }
 
 /// `options` with the fields of the JSON object `config` overridden, then checked. Throws
-/// gpm::InvalidArgument on an unknown field (listing the valid ones), a wrong type, or a value out
-/// of its range. Nested options are nested objects, {"penalty": {"weight": 1}}, or dotted keys,
-/// {"penalty.weight": 1}; a list is an array, {"channel_mult": [1, 2, 2]}, replaced whole.
+/// gpm::InvalidArgument on an unknown field (listing the valid ones), a wrong type, a value out of
+/// its range, or a field given twice. Nested options are nested objects, {"penalty": {"weight": 1}},
+/// or dotted keys, {"penalty.weight": 1}; a list is an array, {"channel_mult": [1, 2, 2]}, replaced whole.
 /// Example: `auto o = io::read_options(json::parse(R"({"generator.width": 64})"), GanOptions(), "gan");`
 template <Options O>
 O read_options(const nlohmann::json& config, O options, std::string_view where) {
+  if (config.is_object()) {
+    const auto twice = detail::field_given_twice(config);
+    GPM_CHECK(twice.empty(), "config '{}': the field '{}' is given twice, by a dotted key and a nested object or by two "
+              "dotted keys; keep one", where, twice);
+  }
   detail::read_into(options, config, where, {});
   check_options(options, where);
   return options;
