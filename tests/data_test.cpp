@@ -278,7 +278,14 @@ TEMPLATE_TEST_CASE("write_csv then PointCloud::from_csv round-trips the values e
                       Contains("the header name '1' is or begins like a number, so the header would not read back as one"));
   // A header read back whole: a name beginning like a number would make it an error on reading.
   REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"a", "2b", "c"}), Contains("the header name '2b' is or begins"));
-  REQUIRE_THROWS_WITH(data::write_csv(dir.file("no/such/dir/y.csv"), x), Contains("cannot open"));
+  REQUIRE_THROWS_AS(data::write_csv(dir.file("no/such/dir/y.csv"), x), gpm::RuntimeError);
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("no/such/dir/y.csv"), x), Contains("cannot write") && Contains("y.csv"));
+  // Written atomically, through a temporary file beside it: none is left, and a write that fails
+  // (here its temporary file is a folder) leaves the previous file whole.
+  REQUIRE_FALSE(std::filesystem::exists(dir.file("plain.csv.tmp")));
+  std::filesystem::create_directories(dir.file("plain.csv.tmp/in-the-way"));
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("plain.csv"), x * 2), Contains("plain.csv.tmp"));
+  REQUIRE(torch::equal(data::PointCloud::from_csv(dir.file("plain.csv"), opts).points(), x));
   REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x.flatten()), Contains("points must have shape [N, D]"));
 }
 

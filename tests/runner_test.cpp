@@ -1,10 +1,13 @@
 // The runner's adapters: a generator run samples the generator itself, and refines only on request.
+// The runner's checkpoint files: a save stopped between its two renames stays loadable.
 #include <catch2/catch.hpp>
 
 #include "gpm/gpm.hpp"
 #include "support/small_models.hpp"
+#include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
 
+#include "../examples/gpm/checkpoint_files.hpp"
 #include "../examples/gpm/run.hpp"
 
 namespace t = gpm::test;
@@ -47,4 +50,32 @@ TEST_CASE("a Score GAN run refines by its data denoiser too", "[runner]") {
   const auto refined = run.refine(own, {"denoiser", {{"steps", 4}}}, 2);
   CHECK(refined.sizes() == own.sizes());
   CHECK(!torch::allclose(refined, own));
+}
+
+TEST_CASE("a checkpoint left beside its pending manifest survives the next save, even a failed one", "[runner][checkpoint]") {
+  namespace fs = std::filesystem;
+  using gpm::runner::CheckpointManifest;
+  const gpm::test::TempDir dir;
+  const gpm::runner::RunFiles files{dir.path()};
+  gpm::runner::save_checkpoint(files, "state of step 1", 1);
+  REQUIRE(gpm::runner::read_checkpoint(files) == "state of step 1");
+  // A save of step 2 stopped between its renames: the new checkpoint, the old manifest, the new one pending.
+  dir.write("checkpoint.pt", "state of step 2");
+  dir.write("checkpoint.json.tmp", CheckpointManifest::of("state of step 2", 2).to_json().dump());
+  REQUIRE(gpm::runner::read_checkpoint(files) == "state of step 2");
+  // The next save fails (its temporary checkpoint cannot be written: a folder is in the way). It
+  // used to remove the pending manifest with its own temporary files, leaving a checkpoint that
+  // matched no manifest; the pending rename is made first, so the checkpoint stays loadable.
+  fs::create_directories(dir.path() / "checkpoint.pt.tmp" / "in-the-way");
+  REQUIRE_THROWS_AS(gpm::runner::save_checkpoint(files, "state of step 3", 3), gpm::RuntimeError);
+  CHECK(gpm::runner::read_checkpoint(files) == "state of step 2");
+  CHECK(CheckpointManifest::read(files.manifest()).step == 2);
+  CHECK_FALSE(fs::exists(dir.path() / "checkpoint.json.tmp"));
+  // Once the way is clear, saves go on as before and leave no temporary file.
+  fs::remove_all(dir.path() / "checkpoint.pt.tmp");
+  gpm::runner::save_checkpoint(files, "state of step 3", 3);
+  CHECK(gpm::runner::read_checkpoint(files) == "state of step 3");
+  CHECK(CheckpointManifest::read(files.manifest()).step == 3);
+  CHECK_FALSE(fs::exists(dir.path() / "checkpoint.pt.tmp"));
+  CHECK_FALSE(fs::exists(dir.path() / "checkpoint.json.tmp"));
 }

@@ -198,6 +198,9 @@ inline StoredRun open_run(const fs::path& dir) {
   }
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
   const RunFiles files{dir};
+  GPM_CHECK(fs::exists(files.checkpoint()), "'{}' has no checkpoint: its training stopped before it wrote the first one "
+            "(every --checkpoint-every steps, and at the end), so there is nothing to resume, sample or plot; remove the "
+            "directory and train again", dir.string());
   gpm::io::load_bytes(checkpoint, read_checkpoint(files), files.checkpoint());  // verified before anything is loaded
   return r;
 }

@@ -24,6 +24,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/data/dataset.hpp"
+#include "gpm/io/files.hpp"
 
 namespace gpm::data {
 
@@ -200,7 +201,9 @@ class PointCloud {
 /// Writes `points` [N, D] to `path` as CSV, one point per line, after an optional header line
 /// (one name per column). Values are printed in the shortest form that reads back to the same
 /// float (for float32 and below) or double (for float64), so write_csv → PointCloud::from_csv
-/// round-trips exactly. Example: `write_csv("samples.csv", x, {"x", "y"});`
+/// round-trips exactly. The file is written atomically (gpm/io/files.hpp): a process stopped while
+/// writing leaves at `path` the previous file or the complete new one, never a part of one.
+/// Example: `write_csv("samples.csv", x, {"x", "y"});`
 inline void write_csv(const std::string& path, const torch::Tensor& points,
                       const std::vector<std::string>& header = {}) {
   GPM_CHECK(points.defined() && points.dim() == 2, "write_csv: points must have shape [N, D], got {}",
@@ -215,9 +218,6 @@ inline void write_csv(const std::string& path, const torch::Tensor& points,
   }
   const bool as_double = points.scalar_type() == torch::kFloat64;
   const auto host = points.detach().cpu().to(as_double ? torch::kFloat64 : torch::kFloat32).contiguous();
-  std::ofstream file(path, std::ios::trunc);
-  GPM_CHECK(file.is_open(), "write_csv: cannot open '{}' for writing ({}); check that its directory exists "
-            "and is writable", path, std::generic_category().message(errno));
   fmt::memory_buffer out;
   for (size_t j = 0; j < header.size(); ++j) fmt::format_to(std::back_inserter(out), "{}{}", j ? "," : "", header[j]);
   if (!header.empty()) out.push_back('\n');
@@ -230,9 +230,7 @@ inline void write_csv(const std::string& path, const torch::Tensor& points,
     }
     out.push_back('\n');
   }
-  file.write(out.data(), static_cast<std::streamsize>(out.size()));
-  file.close();
-  if (file.fail()) throw RuntimeError(fmt::format("write_csv: writing '{}' failed", path));
+  io::write_file_atomically(path, std::string_view(out.data(), out.size()));
 }
 
 }  // namespace gpm::data
