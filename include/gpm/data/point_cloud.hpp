@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -27,6 +28,32 @@
 #include "gpm/io/files.hpp"
 
 namespace gpm::data {
+
+/// How a CSV file's first line (blank lines aside) is read. Its names, as the runner's --header takes
+/// them and run.json keeps them, are "auto", "yes" and "no".
+/// Example: `PointCloud::from_csv("years.csv", default_options(), CsvHeader::present);`
+enum class CsvHeader {
+  automatic,  ///< "auto": a header when no cell is or begins like a number, data when every cell is one, else an error
+  present,    ///< "yes": a header, skipped whatever it holds (names that begin like numbers, "2019,2020")
+  absent,     ///< "no": data, so a cell that is not a number is an error naming the line
+};
+
+/// The name of `header`: "auto", "yes" or "no". Example: `csv_header_name(CsvHeader::present)` is "yes".
+inline std::string_view csv_header_name(CsvHeader header) {
+  switch (header) {
+    case CsvHeader::present: return "yes";
+    case CsvHeader::absent: return "no";
+    case CsvHeader::automatic: break;
+  }
+  return "auto";
+}
+
+/// The choice named `name` ("auto", "yes", "no"), if it names one. Example: `find_csv_header("no")`.
+inline std::optional<CsvHeader> find_csv_header(std::string_view name) {
+  for (const auto header : {CsvHeader::automatic, CsvHeader::present, CsvHeader::absent})
+    if (csv_header_name(header) == name) return header;
+  return std::nullopt;
+}
 
 namespace detail {
 
@@ -88,8 +115,10 @@ inline std::string not_a_number(std::string_view cell) {
 inline constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
 
 /// Reads the rows of a numeric CSV file into a [rows, columns] float64 CPU tensor whose values are
-/// all finite in `dtype`, the dtype they will be stored in; see PointCloud::from_csv for the format.
-inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType dtype = torch::kFloat64) {
+/// all finite in `dtype`, the dtype they will be stored in, its first line read as `header` says;
+/// see PointCloud::from_csv for the format.
+inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType dtype = torch::kFloat64,
+                                     CsvHeader header = CsvHeader::automatic) {
   namespace fs = std::filesystem;
   std::error_code ec;
   GPM_CHECK(fs::exists(path, ec), "PointCloud: the file '{}' does not exist; give the path of a CSV file "
@@ -114,6 +143,16 @@ inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType 
       if (!parse_number(cells[c], row[c])) bad = std::min(bad, c);
       else number = std::min(number, c);
     }
+    if (!seen_first_line && header == CsvHeader::present) {
+      seen_first_line = true;
+      continue;
+    }
+    if (!seen_first_line && header == CsvHeader::absent) {
+      seen_first_line = true;
+      GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}; the file is read without a header line "
+                "(header \"no\"), so every line is data: read it with header \"yes\" or \"auto\" if this line names the "
+                "columns", path, line_number, bad + 1, not_a_number(cells[bad]));
+    }
     if (!seen_first_line) {
       seen_first_line = true;
       // A header names the columns: no cell of it is or begins like a number. Any other first line is data.
@@ -121,11 +160,12 @@ inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType 
       if (like_number == cells.end()) continue;
       GPM_CHECK(number == cells.size() || bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}, but column {} "
                 "('{}') is; a first line is a header (no cell a number) or data (every cell a number), so this one is "
-                "neither: fix the cell", path, line_number, bad + 1, not_a_number(cells[bad]), number + 1, cells[number]);
+                "neither: fix the cell, or read the file with header \"yes\" if the line names the columns", path,
+                line_number, bad + 1, not_a_number(cells[bad]), number + 1, cells[number]);
       const auto c = static_cast<size_t>(like_number - cells.begin());
       GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {} but begins like one, so the line is "
-                "neither a header (whose names must not begin like numbers) nor data; fix the cell", path, line_number,
-                c + 1, not_a_number(cells[c]));
+                "neither a header (whose names must not begin like numbers) nor data: fix the cell, or read the file "
+                "with header \"yes\" if the line names the columns", path, line_number, c + 1, not_a_number(cells[c]));
     }
     GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}; every cell after the optional header "
               "line must be a number", path, line_number, bad + 1, not_a_number(cells[bad]));
@@ -160,15 +200,18 @@ inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType 
 class PointCloud {
  public:
   /// Loads a CSV file: one point per line, comma-separated decimal numbers; blank lines and a UTF-8
-  /// byte order mark are skipped. The first line is a header, and skipped, when none of its cells
-  /// is a number or begins like one ("x,y"); it is data when every cell is a number; anything else
-  /// is an error, so that no row of numbers is ever taken for a header ("2.o,1", "0x1F,2" are
-  /// errors: hexadecimal is not read). Throws gpm::InvalidArgument naming the file, the line and the
-  /// column for a missing file, no data rows, a cell that is not a number, rows of unequal length, or
-  /// a value that is NaN, infinite or beyond the largest value of `options`' dtype.
-  static PointCloud from_csv(const std::string& path, torch::TensorOptions options = default_options()) {
+  /// byte order mark are skipped. With `header` automatic (the default), the first line is a header,
+  /// and skipped, when none of its cells is a number or begins like one ("x,y"); it is data when
+  /// every cell is a number; anything else is an error, so that no row of numbers is ever taken for
+  /// a header ("2.o,1", "0x1F,2" are errors: hexadecimal is not read). CsvHeader::present skips the
+  /// first line whatever it holds; CsvHeader::absent reads it as data. Throws gpm::InvalidArgument
+  /// naming the file, the line and the column for a missing file, no data rows, a cell that is not a
+  /// number, rows of unequal length, or a value that is NaN, infinite or beyond the largest value of
+  /// `options`' dtype.
+  static PointCloud from_csv(const std::string& path, torch::TensorOptions options = default_options(),
+                             CsvHeader header = CsvHeader::automatic) {
     data::detail::check_options(options, "PointCloud::from_csv");
-    return PointCloud(data::detail::read_csv_points(path, c10::typeMetaToScalarType(options.dtype())).to(options));
+    return PointCloud(data::detail::read_csv_points(path, c10::typeMetaToScalarType(options.dtype()), header).to(options));
   }
 
   /// Wraps `points` [M, D] (floating point, finite); samples keep their dtype and device.
