@@ -327,6 +327,35 @@ G train --model edm --data named.csv --out unheaded --steps 2 --config edm.json 
   G train --resume unheaded --steps 4 --quiet >/dev/null && pass ||
   fail "a run.json without csv_header (stored before it existed) should read its CSV data with auto"
 
+# --- eval of large sets: the metrics whose cost grows with the square of the points (energy distance,
+# MMD) see at most --max-points of each set, drawn with --seed; the output says what each metric used --
+# points_used FILE METRIC SET: how many points of SET (samples, reference) METRIC used, from eval's JSON.
+points_used() { sed -n '/"points_used"/,$p' "$1" | sed -n "/\"$2\": {/,/}/p" | sed -n "s/.*\"$3\": \([0-9]*\).*/\1/p"; }
+G data --data ring -n 60000 --out big_a.csv --seed 1 >/dev/null && G data --data ring -n 60000 --out big_b.csv --seed 2 >/dev/null ||
+  fail "gpm data should write 60,000 points"
+expect 0 "gpm eval: energy_distance and squared_mmd, whose cost grows with the square of the points, use 100 of the 60000 samples and 100 of the 60000 reference points, drawn at random with --seed 0 (--max-points 100; 0 uses every point); sliced_wasserstein uses every point" \
+  G eval --samples big_a.csv --reference big_b.csv --max-points 100
+cp out.txt big.json
+[ "$(points_used big.json energy_distance samples)" = 100 ] && [ "$(points_used big.json squared_mmd reference)" = 100 ] &&
+  [ "$(points_used big.json sliced_wasserstein samples)" = 60000 ] && [ "$(points_used big.json sliced_wasserstein reference)" = 60000 ] &&
+  pass || fail "eval's points_used should say 100 points of each set for energy_distance and squared_mmd, 60000 for sliced_wasserstein: $(cat big.json)"
+# The draw is the seed's: the same seed gives the same metrics, another seed other subsets (and the
+# same sliced_wasserstein, which uses every point).
+G eval --samples big_a.csv --reference big_b.csv --max-points 100 >again.json 2>/dev/null && cmp -s big.json again.json &&
+  G eval --samples big_a.csv --reference big_b.csv --max-points 100 --seed 1 >reseeded.json 2>/dev/null &&
+  ! cmp -s <(grep '"energy_distance": [-0-9]' big.json) <(grep '"energy_distance": [-0-9]' reseeded.json) &&
+  cmp -s <(grep '"sliced_wasserstein": [-0-9]' big.json) <(grep '"sliced_wasserstein": [-0-9]' reseeded.json) && pass ||
+  fail "eval --seed should choose the subsets, and only them"
+# Sets within the limit are used whole, and nothing is said; the default limit is 10,000.
+G eval --samples plain.csv --reference named.csv --centers plain.csv --std 1 >small.json 2>small_err.txt &&
+  [ ! -s small_err.txt ] && [ "$(points_used small.json energy_distance samples)" = 2 ] &&
+  [ "$(points_used small.json mode_coverage samples)" = 2 ] && pass ||
+  fail "eval of small sets should use every point, silently: $(cat small_err.txt small.json)"
+expect 0 "(default 10000; 0: every point)" "$gpm" eval --help
+expect 2 "--max-points 1 would leave one point of each set, and the metrics compare pairs of points" \
+  G eval --samples plain.csv --reference plain.csv --max-points 1
+expect 2 "--max-points: must be an integer ≥ 0, got '-5'" G eval --samples plain.csv --reference plain.csv --max-points -5
+
 # --- bad configs and arguments --------------------------------------------------------------------
 echo '{"widht": 3}' >unknown.json
 expect 2 "valid fields: steps, batch_size" G train --model gan --data ring --out bad2 --config unknown.json
