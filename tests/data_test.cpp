@@ -278,7 +278,14 @@ TEMPLATE_TEST_CASE("write_csv then PointCloud::from_csv round-trips the values e
                       Contains("the header name '1' is or begins like a number, so the header would not read back as one"));
   // A header read back whole: a name beginning like a number would make it an error on reading.
   REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x, {"a", "2b", "c"}), Contains("the header name '2b' is or begins"));
-  REQUIRE_THROWS_WITH(data::write_csv(dir.file("no/such/dir/y.csv"), x), Contains("cannot open"));
+  REQUIRE_THROWS_AS(data::write_csv(dir.file("no/such/dir/y.csv"), x), gpm::RuntimeError);
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("no/such/dir/y.csv"), x), Contains("cannot write") && Contains("y.csv"));
+  // Written atomically, through a temporary file beside it: none is left, and a write that fails
+  // (here its temporary file is a folder) leaves the previous file whole.
+  REQUIRE_FALSE(std::filesystem::exists(dir.file("plain.csv.tmp")));
+  std::filesystem::create_directories(dir.file("plain.csv.tmp/in-the-way"));
+  REQUIRE_THROWS_WITH(data::write_csv(dir.file("plain.csv"), x * 2), Contains("plain.csv.tmp"));
+  REQUIRE(torch::equal(data::PointCloud::from_csv(dir.file("plain.csv"), opts).points(), x));
   REQUIRE_THROWS_WITH(data::write_csv(dir.file("y.csv"), x.flatten()), Contains("points must have shape [N, D]"));
 }
 
@@ -582,6 +589,50 @@ TEMPLATE_TEST_CASE("CSV headers: a first line is a header only when no cell is o
     REQUIRE_THROWS_AS(data::PointCloud::from_csv(path, opts), gpm::InvalidArgument);
     REQUIRE_THROWS_WITH(data::PointCloud::from_csv(path, opts), Contains(path) && Contains(message));
   }
+}
+
+TEMPLATE_TEST_CASE("CSV headers: --header yes and no", "[data][csv][spec][errors]", float, double) {
+  using data::CsvHeader;
+  const TempDir dir;
+  const auto opts = gpm::test::options<TestType>();
+  const auto read = [&](const std::string& path, CsvHeader header) {
+    return data::PointCloud::from_csv(path, opts, header).points();
+  };
+  const auto expected = torch::tensor({1.0, 2.0, 3.0, 4.0}, opts).view({2, 2});
+  // yes: the first line (blank lines and a byte order mark aside) is skipped whatever it holds.
+  for (const char* first : {"9,9", "2019,2020", "1st,2nd", "x,1", "0x1,0x2", "x,y"}) {
+    INFO(first);
+    REQUIRE(torch::equal(read(dir.write("yes.csv", fmt::format("\n{}\n1,2\n3,4\n", first)), CsvHeader::present), expected));
+  }
+  REQUIRE(torch::equal(read(dir.write("bom.csv", "\xEF\xBB\xBF" "2019,2020\n1,2\n3,4\n"), CsvHeader::present), expected));
+  REQUIRE_THROWS_WITH(read(dir.write("only.csv", "9,9\n"), CsvHeader::present), Contains("holds no data rows"));
+  // no: a first line of numbers is data, as with auto; one of names is an error naming line 1.
+  const auto numbers = dir.write("numbers.csv", "9,9\n1,2\n3,4\n");
+  REQUIRE(read(numbers, CsvHeader::absent).size(0) == 3);
+  REQUIRE(torch::equal(read(numbers, CsvHeader::absent), read(numbers, CsvHeader::automatic)));
+  const auto named = dir.write("named.csv", "x,y\n1,2\n3,4\n");
+  REQUIRE(torch::equal(read(named, CsvHeader::automatic), expected));
+  REQUIRE_THROWS_AS(read(named, CsvHeader::absent), gpm::InvalidArgument);
+  REQUIRE_THROWS_WITH(read(named, CsvHeader::absent),
+                      Contains(named) && Contains("line 1, column 1: 'x' is not a number; the file is read without a header "
+                                                  "line (header \"no\"), so every line is data"));
+  REQUIRE_THROWS_WITH(read(dir.write("later.csv", "\n\nx,y\n1,2\n"), CsvHeader::absent), Contains("line 3, column 1"));
+  // parse_dataset reads a CSV spec with the choice (the row 9,9 is skipped, or drawn), and the names.
+  auto gen = gpm::test::generator(19);
+  const torch::Tensor skipped = data::parse_dataset(numbers, opts, CsvHeader::present).sample(100, gen);
+  const torch::Tensor kept = data::parse_dataset(numbers, opts, CsvHeader::automatic).sample(100, gen);
+  REQUIRE((skipped != 9).all().item<bool>());
+  REQUIRE((kept == 9).any().item<bool>());
+  REQUIRE(data::is_csv_spec(numbers));
+  REQUIRE(data::is_csv_spec("points.csv"));
+  REQUIRE_FALSE(data::is_csv_spec("ring:modes=3"));
+  REQUIRE_FALSE(data::is_csv_spec("images:faces/,size=32"));
+  for (const auto header : {CsvHeader::automatic, CsvHeader::present, CsvHeader::absent})
+    REQUIRE(data::find_csv_header(data::csv_header_name(header)) == header);
+  REQUIRE(data::csv_header_name(CsvHeader::automatic) == "auto");
+  REQUIRE(data::csv_header_name(CsvHeader::present) == "yes");
+  REQUIRE(data::csv_header_name(CsvHeader::absent) == "no");
+  REQUIRE_FALSE(data::find_csv_header("maybe").has_value());
 }
 
 TEST_CASE("numbers are checked in the dtype they are stored in", "[data][csv][spec][errors]") {

@@ -1,10 +1,13 @@
 // The runner's adapters: a generator run samples the generator itself, and refines only on request.
+// The runner's files: JSON read strictly, manifests read back, a save stopped between renames loadable.
 #include <catch2/catch.hpp>
 
 #include "gpm/gpm.hpp"
 #include "support/small_models.hpp"
+#include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
 
+#include "../examples/gpm/checkpoint_files.hpp"
 #include "../examples/gpm/checkpoint_manifest.hpp"
 #include "../examples/gpm/run.hpp"
 #include "../examples/gpm/strict_json.hpp"
@@ -69,4 +72,32 @@ TEST_CASE("the runner's JSON files: keys given twice, nesting too deep, manifest
   CHECK((back.step == 7 && back.size == manifest.size && back.sha256 == manifest.sha256));
   CHECK_THROWS_WITH(CheckpointManifest::parse(R"({"format": 1, "size": -1})", "bad.json"),
                     Catch::Contains("'bad.json' is not a checkpoint manifest"));
+}
+
+TEST_CASE("a checkpoint left beside its pending manifest survives the next save, even a failed one", "[runner][checkpoint]") {
+  namespace fs = std::filesystem;
+  using gpm::runner::CheckpointManifest;
+  const gpm::test::TempDir dir;
+  const gpm::runner::RunFiles files{dir.path()};
+  gpm::runner::save_checkpoint(files, "state of step 1", 1);
+  REQUIRE(gpm::runner::read_checkpoint(files) == "state of step 1");
+  // A save of step 2 stopped between its renames: the new checkpoint, the old manifest, the new one pending.
+  dir.write("checkpoint.pt", "state of step 2");
+  dir.write("checkpoint.json.tmp", CheckpointManifest::of("state of step 2", 2).to_json().dump());
+  REQUIRE(gpm::runner::read_checkpoint(files) == "state of step 2");
+  // The next save fails (its temporary checkpoint cannot be written: a folder is in the way). It
+  // used to remove the pending manifest with its own temporary files, leaving a checkpoint that
+  // matched no manifest; the pending rename is made first, so the checkpoint stays loadable.
+  fs::create_directories(dir.path() / "checkpoint.pt.tmp" / "in-the-way");
+  REQUIRE_THROWS_AS(gpm::runner::save_checkpoint(files, "state of step 3", 3), gpm::RuntimeError);
+  CHECK(gpm::runner::read_checkpoint(files) == "state of step 2");
+  CHECK(gpm::runner::read_manifest(files.manifest()).step == 2);
+  CHECK_FALSE(fs::exists(dir.path() / "checkpoint.json.tmp"));
+  // Once the way is clear, saves go on as before and leave no temporary file.
+  fs::remove_all(dir.path() / "checkpoint.pt.tmp");
+  gpm::runner::save_checkpoint(files, "state of step 3", 3);
+  CHECK(gpm::runner::read_checkpoint(files) == "state of step 3");
+  CHECK(gpm::runner::read_manifest(files.manifest()).step == 3);
+  CHECK_FALSE(fs::exists(dir.path() / "checkpoint.pt.tmp"));
+  CHECK_FALSE(fs::exists(dir.path() / "checkpoint.json.tmp"));
 }

@@ -61,7 +61,7 @@ inline CheckpointManifest read_manifest(const fs::path& path) {
 
 namespace detail {
 
-inline fs::path temporary(const fs::path& path) { return path.string() + ".tmp"; }
+inline fs::path temporary(const fs::path& path) { return io::temporary_path(path); }
 
 /// Which file `path` names now (its inode and modification time): a rename over it changes them.
 inline std::pair<ino_t, int64_t> file_identity(const fs::path& path) {
@@ -108,15 +108,37 @@ inline void sync_directory(const fs::path& dir) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// Makes the rename that a save stopped between its two renames did not make: the checkpoint then
+/// lies beside the temporary manifest that describes it, its only manifest, which the next save would
+/// overwrite (or, failing, remove) before its own renames.
+inline void finish_stopped_save(const RunFiles& files) {
+  const auto pending = temporary(files.manifest());
+  if (!fs::exists(pending) || !fs::exists(files.checkpoint())) return;
+  const auto bytes = io::read_file(files.checkpoint());
+  try {
+    if (read_manifest(pending).mismatch(bytes.size(), sha256_hex(bytes))) return;  // a stale one
+  } catch (const InvalidArgument&) {  // cut short as it was written: not the checkpoint's
+    return;
+  }
+  rename_over(pending, files.manifest());
+  sync_directory(files.dir);
+}
+
+}  // namespace detail
+
 /// Writes `bytes`, the checkpoint of step `step`, as files.checkpoint() with its manifest. Both go to
 /// temporary files first (the checkpoint synced, read back and checked); then they are renamed over
 /// the previous pair, checkpoint first. A stop between the two renames leaves the new checkpoint
-/// with the temporary manifest that describes it, which read_checkpoint accepts. A failure removes
-/// the temporary files and leaves the previous checkpoint as it was.
+/// with the temporary manifest that describes it, which read_checkpoint accepts, and which the next
+/// save renames into place before it writes anything. A failure removes the temporary files and
+/// leaves the previous checkpoint as it was.
 /// Example: `save_checkpoint(RunFiles{dir}, archive_bytes(Checkpoint{run, gen, step}), step);`
 inline void save_checkpoint(const RunFiles& files, const std::string& bytes, int64_t step) {
   const auto manifest = CheckpointManifest::of(bytes, step);
   const auto checkpoint_tmp = detail::temporary(files.checkpoint()), manifest_tmp = detail::temporary(files.manifest());
+  detail::finish_stopped_save(files);
   try {
     detail::write_synced(checkpoint_tmp, bytes);
     const auto written = io::read_file(checkpoint_tmp);

@@ -114,6 +114,9 @@ inline void check_run_info(const json& info, const std::string& file, const std:
   }, "[channels, height, width], three integers ≥ 1");
   check("run", false, [](const json& j) { return j.is_string(); }, "a run directory (a string)");
   check("data_denoiser", false, [](const json& j) { return j.is_object(); }, "an object describing the EDM run");
+  check("csv_header", false, [](const json& j) {
+    return j.is_string() && gpm::data::find_csv_header(j.get<std::string>()).has_value();
+  }, "how its CSV data's first line is read: \"auto\", \"yes\" or \"no\"");
   if (top && info.contains("data_denoiser")) check_run_info(info.at("data_denoiser"), file, "data_denoiser.");
 }
 
@@ -143,6 +146,9 @@ inline StoredRun open_run(const fs::path& dir) {
   }
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
   const RunFiles files{dir};
+  GPM_CHECK(fs::exists(files.checkpoint()), "'{}' has no checkpoint: its training stopped before it wrote the first one "
+            "(every --checkpoint-every steps, and at the end), so there is nothing to resume, sample or plot; remove the "
+            "directory and train again", dir.string());
   gpm::io::load_bytes(checkpoint, read_checkpoint(files), files.checkpoint());  // verified before anything is loaded
   return r;
 }
@@ -167,15 +173,31 @@ struct TrainArgs {
   std::string model, data, out, config, data_denoiser, resume, preset = "default";
   std::optional<int64_t> steps, checkpoint_every;
   std::optional<uint64_t> seed;
+  std::optional<std::string> header;
   bool quiet = false;
 };
 
-/// The data of the run in `dir` described by `info`, checked against the dimension and image shape
+/// How a run described by `info` reads its CSV data's first line: as it was trained (run.json's
+/// "csv_header"; a run stored before the field existed reads it as "auto", as it then did).
+inline gpm::data::CsvHeader stored_csv_header(const json& info) {
+  return *gpm::data::find_csv_header(info.value("csv_header", std::string("auto")));
+}
+
+/// The --header choice `value` (default auto), refused when `applies` is false: when none of the
+/// files the command reads is a CSV file (`what` says what it reads instead).
+inline gpm::data::CsvHeader header_option(const std::optional<std::string>& value, bool applies, const std::string& what) {
+  if (!value) return gpm::data::CsvHeader::automatic;
+  GPM_CHECK(applies, "--header says how to read the first line of a CSV file, and {}: drop --header", what);
+  return *gpm::data::find_csv_header(*value);
+}
+
+/// The data of the run in `dir` described by `info`, read as it was trained (a CSV file's header
+/// included), checked against the dimension and image shape
 /// it was trained on: a data file replaced by one of another shape is refused, naming it, rather
 /// than failing inside a network.
 inline gpm::data::AnyDataset stored_run_data(const json& info, const fs::path& dir) {
   const auto spec = info.at("data").get<std::string>();
-  auto data = gpm::data::parse_dataset(spec);
+  auto data = gpm::data::parse_dataset(spec, gpm::data::default_options(), stored_csv_header(info));
   const auto dim = info.at("dim").get<int64_t>();
   const auto image = stored_image_shape(info);
   const auto now = data.has_image_shape() ? std::optional<ImageShape>(data.image_shape()) : std::nullopt;
@@ -250,12 +272,15 @@ inline void check_batch_norm_batches(const json& config, const std::string& mode
             fmt::join(batch_norm, "' and '"), batch_norm.size() > 1 ? "are" : "is", batch_size);
 }
 
-/// A new run's description and model: the resolved config, the data, the coordinates it trains
-/// in, and the data denoiser of a model that needs one (read from `data_denoiser_dir`).
+/// A new run's description and model: the resolved config, the data (a CSV file read with `header`,
+/// which is recorded), the coordinates it trains in, and the data denoiser of a model that needs one
+/// (read from `data_denoiser_dir`).
 inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, const std::string& data_spec, const json& config,
-                                              const std::string& data_denoiser_dir) {
-  const auto data = gpm::data::parse_dataset(data_spec);
+                                              const std::string& data_denoiser_dir,
+                                              gpm::data::CsvHeader header = gpm::data::CsvHeader::automatic) {
+  const auto data = gpm::data::parse_dataset(data_spec, gpm::data::default_options(), header);
   json info = {{"model", entry.name}, {"data", anchored_data_spec(data_spec)}, {"dim", data.dim()}, {"config", config}};
+  if (gpm::data::is_csv_spec(data_spec)) info["csv_header"] = std::string(gpm::data::csv_header_name(header));
   std::optional<ImageShape> image;
   if (data.has_image_shape()) {
     image = data.image_shape();
@@ -290,8 +315,9 @@ inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, co
   return {std::move(info), std::move(run)};
 }
 
-/// The kind of data a --data spec gives.
+/// The kind of data a --data spec gives (a CSV file's points, without reading the file).
 inline DataKind spec_kind(const std::string& spec) {
+  if (gpm::data::is_csv_spec(spec)) return DataKind::points;
   return gpm::data::parse_dataset(spec).has_image_shape() ? DataKind::images : DataKind::points;
 }
 
@@ -299,9 +325,9 @@ inline int command_train(const TrainArgs& a) {
   if (!a.resume.empty()) {
     GPM_CHECK(a.out.empty(), "--resume {} continues the run in '{}', in place; --out is for a new run (to continue a "
               "copy, copy the directory and resume the copy)", a.resume, a.resume);
-    GPM_CHECK(a.model.empty() && a.data.empty() && a.config.empty() && !a.seed && a.preset == "default",
-              "--resume continues a run with its own model, data, config and seed; only --steps and "
-              "--checkpoint-every may be given with it");
+    GPM_CHECK(a.model.empty() && a.data.empty() && a.config.empty() && !a.seed && a.preset == "default" && !a.header,
+              "--resume continues a run with its own model, data (read as it was, --header included), config and "
+              "seed; only --steps and --checkpoint-every may be given with it");
     GPM_CHECK(fs::is_directory(a.resume), "'{}' is not a run directory (it does not exist)", a.resume);
     GPM_CHECK(fs::exists(RunFiles{a.resume}.info()), "'{}' is not a run directory (it has no run.json); --resume "
               "continues a run that gpm train wrote", a.resume);
@@ -329,7 +355,10 @@ inline int command_train(const TrainArgs& a) {
   if (a.steps) overrides["steps"] = *a.steps;
   if (a.seed) overrides["seed"] = *a.seed;
   if (a.checkpoint_every) overrides["checkpoint_every"] = *a.checkpoint_every;
-  auto [info, run] = new_run(entry, a.data, entry.on(spec_kind(a.data)).resolve(a.preset, overrides), a.data_denoiser);
+  const auto header = header_option(a.header, gpm::data::is_csv_spec(a.data),
+                                    fmt::format("'{}' is a built-in dataset", a.data));
+  auto [info, run] = new_run(entry, a.data, entry.on(spec_kind(a.data)).resolve(a.preset, overrides), a.data_denoiser,
+                             header);
   if (info.contains("standardization"))
     fmt::print("{}\n", describe(stored_standardization(info, "run.json").value()));
   check_outside_run_files(a.out, "--out");
@@ -408,16 +437,31 @@ inline int command_plot(const fs::path& dir, const std::string& out) {
   return 0;
 }
 
-/// The points of a .csv or .npy file as [N, dim]; images stored as [N, C, H, W] in [0, 1] (as
-/// `gpm sample` writes them) come back flat in [−1, 1].
-inline torch::Tensor read_samples(const std::string& path) {
-  if (fs::path(path).extension() != ".npy") return gpm::data::PointCloud::from_csv(path).points();
+/// The points of a .csv (its first line read as `header` says) or .npy file as [N, dim]; images
+/// stored as [N, C, H, W] in [0, 1] (as `gpm sample` writes them) come back flat in [−1, 1].
+inline torch::Tensor read_samples(const std::string& path, gpm::data::CsvHeader header) {
+  if (fs::path(path).extension() != ".npy")
+    return gpm::data::PointCloud::from_csv(path, gpm::data::default_options(), header).points();
   const auto x = gpm::io::read_npy(path);
   GPM_CHECK(x.dim() == 2 || x.dim() == 4, "'{}' holds an array of {} dimensions; expected points [N, dim] or images "
             "[N, C, H, W]", path, x.dim());
   const auto bad = x.numel() - torch::isfinite(x).sum().item<int64_t>();
   GPM_CHECK(bad == 0, "'{}' holds {} NaN or infinite values; metrics need finite points", path, bad);
   return x.dim() == 2 ? x : (x * 2 - 1).flatten(1);
+}
+
+/// How many points of each set `gpm eval` gives the metrics whose cost grows with the product of the
+/// sets' sizes, unless --max-points says otherwise: 10,000 against 10,000 points take about 10 s on
+/// one core, where 60,000 against 60,000 took minutes.
+inline constexpr int64_t kDefaultEvalPoints = 10000;
+
+/// `x`, or `limit` of its points drawn at random without replacement with `gen` when it has more
+/// (`limit` 0: all of them).
+/// Example: `at_most(samples, 10000, gen)`
+inline torch::Tensor at_most(const torch::Tensor& x, int64_t limit, at::Generator& gen) {
+  if (limit == 0 || x.size(0) <= limit) return x;
+  const auto order = torch::randperm(x.size(0), gen, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+  return x.index_select(0, order.narrow(0, 0, limit));
 }
 
 /// Prints `metrics` of the points in `samples` as JSON. A metric that is not a finite number is a
@@ -429,40 +473,76 @@ inline void print_metrics(const json& metrics, const std::string& samples) {
   fmt::print("{}\n", metrics.dump(2));
 }
 
-inline int command_eval(const std::string& samples, const std::string& reference, const std::string& centers, std::optional<double> std) {
+/// The metrics of `samples` against `reference`. Those whose cost grows with the product of the two
+/// sets' sizes (energy distance, squared MMD, the image metrics) see at most `max_points` of each
+/// set (0: every point), drawn with `seed`; the others every point. The output's "points_used" says
+/// how many points of each set every metric used, and standard error says when points were left out.
+inline int command_eval(const std::string& samples, const std::string& reference, const std::string& centers,
+                         std::optional<double> std, const std::optional<std::string>& header_choice, int64_t max_points,
+                         uint64_t seed) {
   GPM_CHECK(centers.empty() == !std.has_value(), "--centers and --std go together: the mode metrics need both");
-  const auto x = read_samples(samples);
+  GPM_CHECK(max_points != 1, "--max-points 1 would leave one point of each set, and the metrics compare pairs of points: "
+            "give at least 2, or 0 for every point");
+  const auto is_csv = [](const std::string& path) { return fs::path(path).extension() != ".npy"; };
+  const auto header = header_option(header_choice, is_csv(samples) || (!is_mnist_spec(reference) && is_csv(reference)) ||
+                                                       !centers.empty(), "every file eval reads here is a .npy file");
+  const auto x = read_samples(samples, header);
+  auto gen = gpm::make_generator(seed);
+  const auto used = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return json{{"samples", a.size(0)}, {"reference", b.size(0)}};
+  };
+  // Subsets of the sets `all_x` and `all_y` for the metrics `names`, said on standard error when they
+  // leave points out (`others`: what the other metrics use).
+  const auto subsets = [&](const torch::Tensor& all_x, const torch::Tensor& all_y, std::string_view names,
+                           std::string_view others) {
+    auto pair = std::pair(at_most(all_x, max_points, gen), at_most(all_y, max_points, gen));
+    if (pair.first.size(0) < all_x.size(0) || pair.second.size(0) < all_y.size(0))
+      fmt::print(stderr, "gpm eval: {}, whose cost grows with the square of the points, use {} of the {} samples and {} of "
+                 "the {} reference points, drawn at random with --seed {} (--max-points {}; 0 uses every point){}\n", names,
+                 pair.first.size(0), all_x.size(0), pair.second.size(0), all_y.size(0), seed, max_points, others);
+    return pair;
+  };
   if (is_mnist_spec(reference)) {
     // Generated digits against MNIST's held-out digits: the image metrics (docs/images.md#metrics).
     auto judge = mnist_judge();
     GPM_CHECK(x.size(1) == judge.validation.size(1), "'{}' holds images of {} pixels, but MNIST's have {} (1×32×32)",
               samples, x.size(1), judge.validation.size(1));
-    json m = {{"energy_distance", gpm::metrics::energy_distance(x, judge.validation)}};
-    m.update(gpm::metrics::image_metrics(judge.classifier, x, judge.validation).to_json());
+    const auto [xs, ys] = subsets(x, judge.validation, "energy_distance and the image metrics", "");
+    json m = {{"energy_distance", gpm::metrics::energy_distance(xs, ys)}};
+    m.update(gpm::metrics::image_metrics(judge.classifier, xs, ys).to_json());
+    m["points_used"] = {{"energy_distance", used(xs, ys)}, {"image_metrics", used(xs, ys)}};
     print_metrics(m, samples);
     return 0;
   }
-  const auto y = read_samples(reference);
+  const auto y = read_samples(reference, header);
   GPM_CHECK(x.size(1) == y.size(1), "'{}' has {} coordinates per point but '{}' has {}", samples, x.size(1), reference, y.size(1));
-  json m = {{"energy_distance", gpm::metrics::energy_distance(x, y)},
-            {"squared_mmd", gpm::metrics::squared_mmd(x, y)},
+  const auto* others = centers.empty() ? "; sliced_wasserstein uses every point"
+                                        : "; sliced_wasserstein and the mode coverage use every point";
+  const auto [xs, ys] = subsets(x, y, "energy_distance and squared_mmd", others);
+  json m = {{"energy_distance", gpm::metrics::energy_distance(xs, ys)},
+            {"squared_mmd", gpm::metrics::squared_mmd(xs, ys)},
             {"sliced_wasserstein", gpm::metrics::sliced_wasserstein(x, y)}};
+  json points_used = {{"energy_distance", used(xs, ys)}, {"squared_mmd", used(xs, ys)}, {"sliced_wasserstein", used(x, y)}};
   if (!centers.empty()) {
-    const auto c = gpm::data::PointCloud::from_csv(centers).points();
+    const auto c = gpm::data::PointCloud::from_csv(centers, gpm::data::default_options(), header).points();
     const auto coverage = gpm::metrics::mode_coverage(x, c, *std);
     m["modes_covered"] = coverage.modes_covered;
     m["modes"] = c.size(0);
     m["high_quality_fraction"] = coverage.high_quality_fraction;
+    points_used["mode_coverage"] = {{"samples", x.size(0)}};
   }
+  m["points_used"] = points_used;
   print_metrics(m, samples);
   return 0;
 }
 
-inline int command_data(const std::string& spec, int64_t n, const std::string& out, uint64_t seed, const std::string& centers) {
+inline int command_data(const std::string& spec, int64_t n, const std::string& out, uint64_t seed, const std::string& centers,
+                         const std::optional<std::string>& header_choice) {
   GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
   check_outside_run_files(out, "--out");
   if (!centers.empty()) check_outside_run_files(centers, "--centers");
-  const auto data = gpm::data::parse_dataset(spec);
+  const auto header = header_option(header_choice, gpm::data::is_csv_spec(spec), fmt::format("'{}' is a built-in dataset", spec));
+  const auto data = gpm::data::parse_dataset(spec, gpm::data::default_options(), header);
   auto gen = gpm::make_generator(seed);
   gpm::data::write_csv(out, data.sample(n, gen));
   fmt::print("wrote {} points of {} to {}\n", n, spec, out);
@@ -571,8 +651,9 @@ inline int command_models(bool markdown) {
   }
   fmt::print("\n# Datasets\n\nA `--data` spec is `name:key=value,...` with a dataset below and values of its options "
              "(omitted options keep their defaults; `images` takes its folder first, `images:DIR,size=64`), or the path "
-             "of a CSV file (containing '/' or ending in .csv: one point per row, an optional header line). Image "
-             "datasets are described in [images](images.md#data).\n\n{}", gpm::data::builtin_datasets_markdown());
+             "of a CSV file (containing '/' or ending in .csv: one point per row, an optional header line, see `--header` "
+             "in [the runner](runner.md#csv-files)). Image datasets are described in [images](images.md#data).\n\n{}",
+             gpm::data::builtin_datasets_markdown());
   return 0;
 }
 
@@ -649,6 +730,10 @@ inline int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember(model_names()));
   train_cmd->add_option("--preset", train_args.preset, "start from a named configuration: default, reference, quick");
   train_cmd->add_option("--data", train_args.data, "a CSV file or a built-in spec, e.g. ring:modes=5,radius=3,std=0.5");
+  const std::string header_help = "a CSV file's first line: auto (a header when no cell is a number; the default), yes "
+                                  "(always a header, skipped), no (always data)";
+  const auto header_names = CLI::IsMember({"auto", "yes", "no"});
+  train_cmd->add_option("--header", train_args.header, header_help + "; run.json keeps it")->check(header_names);
   train_cmd->add_option("--out", train_args.out, "run directory");
   train_cmd->add_option("--config", train_args.config, "JSON file overriding any config field");
   train_cmd->add_option("--steps", train_args.steps, "training steps in total")->check(integer_argument<int64_t>(0));
@@ -688,6 +773,15 @@ inline int run_cli(int argc, char** argv) {
                                                  "MNIST's held-out ones, with the image metrics")->required();
   eval_cmd->add_option("--centers", centers, "mixture centres (CSV), for mode coverage");
   eval_cmd->add_option("--std", mode_std, "mixture component std, for mode coverage");
+  std::optional<std::string> eval_header;
+  int64_t max_points = kDefaultEvalPoints;
+  uint64_t eval_seed = 0;
+  eval_cmd->add_option("--max-points", max_points, fmt::format("at most this many points of each set (drawn at random) for "
+                       "the metrics whose cost grows with the square of the points: energy distance, MMD, the image "
+                       "metrics (default {}; 0: every point)", kDefaultEvalPoints))
+      ->check(integer_argument<int64_t>(0));
+  eval_cmd->add_option("--seed", eval_seed, "random seed of that draw (default 0)")->check(integer_argument<uint64_t>());
+  eval_cmd->add_option("--header", eval_header, header_help + ", for every CSV file eval reads")->check(header_names);
 
   std::string data_spec, data_out, data_centers;
   int64_t data_n = 0;
@@ -698,6 +792,8 @@ inline int run_cli(int argc, char** argv) {
   data_cmd->add_option("--out", data_out, "output CSV file")->required();
   data_cmd->add_option("--seed", data_seed, "random seed (default 0)")->check(integer_argument<uint64_t>());
   data_cmd->add_option("--centers", data_centers, "mixtures: also write the centres to this CSV file");
+  std::optional<std::string> data_header;
+  data_cmd->add_option("--header", data_header, header_help + ", of a --data CSV file")->check(header_names);
 
   std::string plot_run_dir, plot_out;
   auto* plot_cmd = app.add_subcommand("plot", "draw a run's figures (PNG): snapshots with velocities, samples, curves");
@@ -736,8 +832,8 @@ inline int run_cli(int argc, char** argv) {
     if (*models_cmd) return command_models(markdown);
     if (*datasets_cmd) return command_datasets();
     if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine);
-    if (*eval_cmd) return command_eval(samples, reference, centers, mode_std);
-    if (*data_cmd) return command_data(data_spec, data_n, data_out, data_seed, data_centers);
+    if (*eval_cmd) return command_eval(samples, reference, centers, mode_std, eval_header, max_points, eval_seed);
+    if (*data_cmd) return command_data(data_spec, data_n, data_out, data_seed, data_centers, data_header);
     if (*plot_cmd) return command_plot(plot_run_dir, plot_out);
     if (*demo_cmd) return command_demo(demo_out, quick, demo_quiet);
   } catch (const gpm::InvalidArgument& e) {

@@ -295,6 +295,66 @@ expect 2 "'hex_later.csv' line 3, column 2: '0x4' is not a number (hexadecimal i
 printf 'x,y\n1,2\n3,four\n' >word_later.csv
 expect 2 "'word_later.csv' line 3, column 2: 'four' is not a number; every cell after the optional header line must be a number" \
   G train --model gan --data word_later.csv --out bad1
+# --header yes|no|auto (train, data, eval): yes skips any first line, even one that reads as numbers or
+# begins like one; no reads it as data, so text in it is an error naming line 1; auto is the rule above.
+printf '9,9\n1,2\n1,2\n' >numbers_head.csv
+G data --data numbers_head.csv --header yes -n 50 --out skipped.csv >/dev/null && ! grep -q 9 skipped.csv &&
+  G data --data numbers_head.csv -n 50 --out kept.csv >/dev/null && grep -q 9 kept.csv &&
+  G data --data numbers_head.csv --header auto -n 50 --out auto.csv >/dev/null && cmp -s kept.csv auto.csv && pass ||
+  fail "--header yes should skip a first line of numbers, and auto (the default) keep it as data"
+printf '1st,2nd\n1,2\n3,4\n' >ordinal.csv
+expect 2 "'ordinal.csv' line 1, column 1: '1st' is not a number but begins like one" G data --data ordinal.csv -n 5 --out x.csv
+expect 0 '"sliced_wasserstein": 0.0' G eval --samples ordinal.csv --reference named.csv --header yes
+expect 2 "'named.csv' line 1, column 1: 'x' is not a number; the file is read without a header line (header \"no\")" \
+  G eval --samples plain.csv --reference named.csv --header no
+expect 0 '"sliced_wasserstein": 0.0' G eval --samples plain.csv --reference plain.csv --header no
+expect 2 "--header says how to read the first line of a CSV file, and 'ring' is a built-in dataset: drop --header" \
+  G train --model gan --data ring --out bad1 --header yes
+expect 2 "and every file eval reads here is a .npy file" G eval --samples a.npy --reference b.npy --header no
+expect 2 "--header: maybe not in {auto,yes,no}" G data --data plain.csv -n 5 --out x.csv --header maybe
+# The choice is kept in run.json: resume and plot read the data as the training did; a run.json
+# without it (stored before the option) reads its data with auto; --resume takes no --header.
+G train --model edm --data ordinal.csv --header yes --out headed --steps 2 --config edm.json --quiet >/dev/null &&
+  grep -q '"csv_header": "yes"' headed/run.json && G train --resume headed --steps 4 --quiet >/dev/null &&
+  G plot --run headed --out headed_figures >/dev/null && pass ||
+  fail "a run trained with --header yes should keep it in run.json, and resume and plot with it"
+expect 2 "only --steps and --checkpoint-every may be given with it" G train --resume headed --steps 6 --header no
+sed -i 's/"csv_header": "yes"/"csv_header": "maybe"/' headed/run.json
+expect 2 "'headed/run.json': the field 'csv_header' must be how its CSV data's first line is read: \"auto\", \"yes\" or \"no\", got \"maybe\"" \
+  G train --resume headed --steps 6
+G train --model edm --data named.csv --out unheaded --steps 2 --config edm.json --quiet >/dev/null &&
+  grep -q '"csv_header": "auto"' unheaded/run.json && sed -i '/"csv_header"/d' unheaded/run.json &&
+  G train --resume unheaded --steps 4 --quiet >/dev/null && pass ||
+  fail "a run.json without csv_header (stored before it existed) should read its CSV data with auto"
+
+# --- eval of large sets: the metrics whose cost grows with the square of the points (energy distance,
+# MMD) see at most --max-points of each set, drawn with --seed; the output says what each metric used --
+# points_used FILE METRIC SET: how many points of SET (samples, reference) METRIC used, from eval's JSON.
+points_used() { sed -n '/"points_used"/,$p' "$1" | sed -n "/\"$2\": {/,/}/p" | sed -n "s/.*\"$3\": \([0-9]*\).*/\1/p"; }
+G data --data ring -n 60000 --out big_a.csv --seed 1 >/dev/null && G data --data ring -n 60000 --out big_b.csv --seed 2 >/dev/null ||
+  fail "gpm data should write 60,000 points"
+expect 0 "gpm eval: energy_distance and squared_mmd, whose cost grows with the square of the points, use 100 of the 60000 samples and 100 of the 60000 reference points, drawn at random with --seed 0 (--max-points 100; 0 uses every point); sliced_wasserstein uses every point" \
+  G eval --samples big_a.csv --reference big_b.csv --max-points 100
+cp out.txt big.json
+[ "$(points_used big.json energy_distance samples)" = 100 ] && [ "$(points_used big.json squared_mmd reference)" = 100 ] &&
+  [ "$(points_used big.json sliced_wasserstein samples)" = 60000 ] && [ "$(points_used big.json sliced_wasserstein reference)" = 60000 ] &&
+  pass || fail "eval's points_used should say 100 points of each set for energy_distance and squared_mmd, 60000 for sliced_wasserstein: $(cat big.json)"
+# The draw is the seed's: the same seed gives the same metrics, another seed other subsets (and the
+# same sliced_wasserstein, which uses every point).
+G eval --samples big_a.csv --reference big_b.csv --max-points 100 >again.json 2>/dev/null && cmp -s big.json again.json &&
+  G eval --samples big_a.csv --reference big_b.csv --max-points 100 --seed 1 >reseeded.json 2>/dev/null &&
+  ! cmp -s <(grep '"energy_distance": [-0-9]' big.json) <(grep '"energy_distance": [-0-9]' reseeded.json) &&
+  cmp -s <(grep '"sliced_wasserstein": [-0-9]' big.json) <(grep '"sliced_wasserstein": [-0-9]' reseeded.json) && pass ||
+  fail "eval --seed should choose the subsets, and only them"
+# Sets within the limit are used whole, and nothing is said; the default limit is 10,000.
+G eval --samples plain.csv --reference named.csv --centers plain.csv --std 1 >small.json 2>small_err.txt &&
+  [ ! -s small_err.txt ] && [ "$(points_used small.json energy_distance samples)" = 2 ] &&
+  [ "$(points_used small.json mode_coverage samples)" = 2 ] && pass ||
+  fail "eval of small sets should use every point, silently: $(cat small_err.txt small.json)"
+expect 0 "(default 10000; 0: every point)" "$gpm" eval --help
+expect 2 "--max-points 1 would leave one point of each set, and the metrics compare pairs of points" \
+  G eval --samples plain.csv --reference plain.csv --max-points 1
+expect 2 "--max-points: must be an integer ≥ 0, got '-5'" G eval --samples plain.csv --reference plain.csv --max-points -5
 
 # --- bad configs and arguments --------------------------------------------------------------------
 echo '{"widht": 3}' >unknown.json

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <istream>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -106,6 +107,32 @@ inline constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
 
 }  // namespace detail
 
+/// How a CSV file's first line (blank lines aside) is read. Its names, as the runner's --header takes
+/// them and run.json keeps them, are "auto", "yes" and "no".
+/// Example: `PointCloud::from_csv("years.csv", default_options(), CsvHeader::present);`
+enum class CsvHeader {
+  automatic,  ///< "auto": a header when no cell is or begins like a number, data when every cell is one, else an error
+  present,    ///< "yes": a header, skipped whatever it holds (names that begin like numbers, "2019,2020")
+  absent,     ///< "no": data, so a cell that is not a number is an error naming the line
+};
+
+/// The name of `header`: "auto", "yes" or "no". Example: `csv_header_name(CsvHeader::present)` is "yes".
+inline std::string_view csv_header_name(CsvHeader header) {
+  switch (header) {
+    case CsvHeader::present: return "yes";
+    case CsvHeader::absent: return "no";
+    case CsvHeader::automatic: break;
+  }
+  return "auto";
+}
+
+/// The choice named `name` ("auto", "yes", "no"), if it names one. Example: `find_csv_header("no")`.
+inline std::optional<CsvHeader> find_csv_header(std::string_view name) {
+  for (const auto header : {CsvHeader::automatic, CsvHeader::present, CsvHeader::absent})
+    if (csv_header_name(header) == name) return header;
+  return std::nullopt;
+}
+
 /// The numbers of a CSV text, row after row: `values` holds rows × columns numbers.
 struct CsvNumbers {
   std::vector<double> values;
@@ -119,11 +146,12 @@ struct CsvStorage {
   double largest = std::numeric_limits<double>::max();
 };
 
-/// Reads the numeric CSV text of `in` (see PointCloud::from_csv for the format), every value finite
-/// and within `storage`'s range; `source` names the text (a file's path) in errors, which are
+/// Reads the numeric CSV text of `in` (see PointCloud::from_csv for the format), its first line read
+/// as `header` says, every value finite and within `storage`'s range; `source` names the text (a file's path) in errors, which are
 /// gpm::InvalidArgument naming the line and the column. Reading stops at the end of `in`.
 /// Example: `std::istringstream text("x,y\n1,2\n"); auto csv = data::read_csv_numbers(text, "inline");`
-inline CsvNumbers read_csv_numbers(std::istream& in, std::string_view source, const CsvStorage& storage = {}) {
+inline CsvNumbers read_csv_numbers(std::istream& in, std::string_view source, const CsvStorage& storage = {},
+                                   CsvHeader header = CsvHeader::automatic) {
   CsvNumbers csv;
   int64_t first_data_line = 0;
   bool seen_first_line = false;
@@ -138,6 +166,16 @@ inline CsvNumbers read_csv_numbers(std::istream& in, std::string_view source, co
       if (!detail::parse_number(cells[c], row[c])) bad = std::min(bad, c);
       else number = std::min(number, c);
     }
+    if (!seen_first_line && header == CsvHeader::present) {
+      seen_first_line = true;
+      continue;
+    }
+    if (!seen_first_line && header == CsvHeader::absent) {
+      seen_first_line = true;
+      GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}; the file is read without a header line "
+                "(header \"no\"), so every line is data: read it with header \"yes\" or \"auto\" if this line names the "
+                "columns", source, line_number, bad + 1, detail::not_a_number(cells[bad]));
+    }
     if (!seen_first_line) {
       seen_first_line = true;
       // A header names the columns: no cell of it is or begins like a number. Any other first line is data.
@@ -146,11 +184,12 @@ inline CsvNumbers read_csv_numbers(std::istream& in, std::string_view source, co
       if (like_number == cells.end()) continue;
       GPM_CHECK(number == cells.size() || bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}, but column {} "
                 "('{}') is; a first line is a header (no cell a number) or data (every cell a number), so this one is "
-                "neither: fix the cell", source, line_number, bad + 1, detail::not_a_number(cells[bad]), number + 1,
-                cells[number]);
+                "neither: fix the cell, or read the file with header \"yes\" if the line names the columns", source,
+                line_number, bad + 1, detail::not_a_number(cells[bad]), number + 1, cells[number]);
       const auto c = static_cast<size_t>(like_number - cells.begin());
       GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {} but begins like one, so the line is "
-                "neither a header (whose names must not begin like numbers) nor data; fix the cell", source,
+                "neither a header (whose names must not begin like numbers) nor data: fix the cell, or read the file "
+                "with header \"yes\" if the line names the columns", source,
                 line_number, c + 1, detail::not_a_number(cells[c]));
     }
     GPM_CHECK(bad == cells.size(), "PointCloud: '{}' line {}, column {}: {}; every cell after the optional header "

@@ -20,14 +20,17 @@
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/data/csv.hpp"
 #include "gpm/data/dataset.hpp"
+#include "gpm/io/files.hpp"
 
 namespace gpm::data {
 
 namespace detail {
 
 /// Reads the rows of a numeric CSV file into a [rows, columns] float64 CPU tensor whose values are
-/// all finite in `dtype`, the dtype they will be stored in; see PointCloud::from_csv for the format.
-inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType dtype = torch::kFloat64) {
+/// all finite in `dtype`, the dtype they will be stored in, its first line read as `header` says;
+/// see PointCloud::from_csv for the format.
+inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType dtype = torch::kFloat64,
+                                     CsvHeader header = CsvHeader::automatic) {
   namespace fs = std::filesystem;
   std::error_code ec;
   GPM_CHECK(fs::exists(path, ec), "PointCloud: the file '{}' does not exist; give the path of a CSV file "
@@ -37,7 +40,7 @@ inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType 
   GPM_CHECK(file.is_open(), "PointCloud: the file '{}' cannot be read ({}); check its permissions", path,
             std::generic_category().message(errno));
 
-  const auto csv = read_csv_numbers(file, path, {std::string(c10::toString(dtype)), largest_finite(dtype)});
+  const auto csv = read_csv_numbers(file, path, {std::string(c10::toString(dtype)), largest_finite(dtype)}, header);
   return torch::tensor(csv.values, torch::kFloat64).view({csv.rows, csv.columns});
 }
 
@@ -48,16 +51,19 @@ inline torch::Tensor read_csv_points(const std::string& path, torch::ScalarType 
 /// Example: `auto cloud = PointCloud::from_csv("data/spiral.csv");`
 class PointCloud {
  public:
-  /// Loads a CSV file (read by read_csv_numbers, csv.hpp): one point per line, comma-separated decimal numbers; blank lines and a UTF-8
-  /// byte order mark are skipped. The first line is a header, and skipped, when none of its cells
-  /// is a number or begins like one ("x,y"); it is data when every cell is a number; anything else
-  /// is an error, so that no row of numbers is ever taken for a header ("2.o,1", "0x1F,2" are
-  /// errors: hexadecimal is not read). Throws gpm::InvalidArgument naming the file, the line and the
-  /// column for a missing file, no data rows, a cell that is not a number, rows of unequal length, or
-  /// a value that is NaN, infinite or beyond the largest value of `options`' dtype.
-  static PointCloud from_csv(const std::string& path, torch::TensorOptions options = default_options()) {
+  /// Loads a CSV file (read by read_csv_numbers, csv.hpp): one point per line, comma-separated
+  /// decimal numbers; blank lines and a UTF-8 byte order mark are skipped. With `header` automatic (the default), the first line is a header,
+  /// and skipped, when none of its cells is a number or begins like one ("x,y"); it is data when
+  /// every cell is a number; anything else is an error, so that no row of numbers is ever taken for
+  /// a header ("2.o,1", "0x1F,2" are errors: hexadecimal is not read). CsvHeader::present skips the
+  /// first line whatever it holds; CsvHeader::absent reads it as data. Throws gpm::InvalidArgument
+  /// naming the file, the line and the column for a missing file, no data rows, a cell that is not a
+  /// number, rows of unequal length, or a value that is NaN, infinite or beyond the largest value of
+  /// `options`' dtype.
+  static PointCloud from_csv(const std::string& path, torch::TensorOptions options = default_options(),
+                             CsvHeader header = CsvHeader::automatic) {
     data::detail::check_options(options, "PointCloud::from_csv");
-    return PointCloud(data::detail::read_csv_points(path, c10::typeMetaToScalarType(options.dtype())).to(options));
+    return PointCloud(data::detail::read_csv_points(path, c10::typeMetaToScalarType(options.dtype()), header).to(options));
   }
 
   /// Wraps `points` [M, D] (floating point, finite); samples keep their dtype and device.
@@ -90,7 +96,9 @@ class PointCloud {
 /// Writes `points` [N, D] to `path` as CSV, one point per line, after an optional header line
 /// (one name per column). Values are printed in the shortest form that reads back to the same
 /// float (for float32 and below) or double (for float64), so write_csv → PointCloud::from_csv
-/// round-trips exactly. Example: `write_csv("samples.csv", x, {"x", "y"});`
+/// round-trips exactly. The file is written atomically (gpm/io/files.hpp): a process stopped while
+/// writing leaves at `path` the previous file or the complete new one, never a part of one.
+/// Example: `write_csv("samples.csv", x, {"x", "y"});`
 inline void write_csv(const std::string& path, const torch::Tensor& points,
                       const std::vector<std::string>& header = {}) {
   GPM_CHECK(points.defined() && points.dim() == 2, "write_csv: points must have shape [N, D], got {}",
@@ -105,9 +113,6 @@ inline void write_csv(const std::string& path, const torch::Tensor& points,
   }
   const bool as_double = points.scalar_type() == torch::kFloat64;
   const auto host = points.detach().cpu().to(as_double ? torch::kFloat64 : torch::kFloat32).contiguous();
-  std::ofstream file(path, std::ios::trunc);
-  GPM_CHECK(file.is_open(), "write_csv: cannot open '{}' for writing ({}); check that its directory exists "
-            "and is writable", path, std::generic_category().message(errno));
   fmt::memory_buffer out;
   for (size_t j = 0; j < header.size(); ++j) fmt::format_to(std::back_inserter(out), "{}{}", j ? "," : "", header[j]);
   if (!header.empty()) out.push_back('\n');
@@ -120,9 +125,7 @@ inline void write_csv(const std::string& path, const torch::Tensor& points,
     }
     out.push_back('\n');
   }
-  file.write(out.data(), static_cast<std::streamsize>(out.size()));
-  file.close();
-  if (file.fail()) throw RuntimeError(fmt::format("write_csv: writing '{}' failed", path));
+  io::write_file_atomically(path, std::string_view(out.data(), out.size()));
 }
 
 }  // namespace gpm::data

@@ -47,6 +47,11 @@ inline const DatasetEntry& spec_entry(const SplitSpec& spec) {
 
 }  // namespace detail
 
+/// Whether `spec` is the path of a CSV file (containing '/' or ending in ".csv", and not beginning
+/// with a built-in dataset's name and ':'), not a built-in dataset. Throws for an empty spec.
+/// Example: `is_csv_spec("data/points.csv")` is true, `is_csv_spec("images:faces/")` false.
+inline bool is_csv_spec(std::string_view spec) { return detail::split_spec(spec).is_file; }
+
 /// Parses a dataset spec: `name` or `name:key=value,key=value`, the name of an entry of
 /// builtin_datasets() and values of its options, e.g.
 ///   ring:modes=5,radius=3,std=0.5      (GaussianRing)
@@ -58,13 +63,15 @@ inline const DatasetEntry& spec_entry(const SplitSpec& spec) {
 ///   images:faces/,size=32,channels=3   (ImageFolder: the folder first, without dir=)
 /// where omitted options keep the defaults shown (builtin_datasets_text() lists them all). Any
 /// other spec containing '/' or ending in ".csv" is the path of a CSV file (see
-/// PointCloud::from_csv). An
-/// unknown name, an unknown option, a value of the wrong type or out of its range throws
+/// PointCloud::from_csv), whose first line is read as `header` says (it applies to CSV files
+/// alone). An unknown name, an unknown option, a value of the wrong type or out of its range throws
 /// gpm::InvalidArgument listing what is valid.
 /// Example: `AnyDataset data = parse_dataset("grid:std=0.05", torch::TensorOptions().dtype(torch::kFloat64));`
-inline AnyDataset parse_dataset(std::string_view spec, torch::TensorOptions options = default_options()) {
+inline AnyDataset parse_dataset(std::string_view spec, torch::TensorOptions options = default_options(),
+                                CsvHeader header = CsvHeader::automatic) {
   const auto split = detail::split_spec(spec);
-  if (split.is_file) return AnyDataset(PointCloud::from_csv(std::string(split.text), options), std::string(split.text));
+  if (split.is_file)
+    return AnyDataset(PointCloud::from_csv(std::string(split.text), options, header), std::string(split.text));
   return detail::spec_entry(split).build(split.parameters, options, std::string(split.text));
 }
 

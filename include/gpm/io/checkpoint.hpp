@@ -1,9 +1,8 @@
-// Saving and loading checkpoints (modules, optimisers, whole models) as files. Every write goes to a
-// temporary file that is flushed and renamed, so a crash never leaves a half-written file behind.
+// Saving and loading checkpoints (modules, optimisers, whole models) as files. Every write is atomic
+// (gpm/io/files.hpp), so a crash never leaves a half-written file behind.
 #pragma once
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -14,36 +13,13 @@
 
 #include "gpm/core/capabilities.hpp"
 #include "gpm/core/errors.hpp"
+#include "gpm/io/files.hpp"
 #include "gpm/io/state.hpp"
 
 namespace gpm::io {
 
 /// The first line of an exception message (LibTorch appends a backtrace).
 inline std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
-
-/// Writes `contents` to `path` atomically: a temporary file beside it, flushed, then renamed over it.
-inline void write_file_atomically(const std::filesystem::path& path, const std::string& contents) {
-  const auto tmp = std::filesystem::path(path.string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw RuntimeError(fmt::format("cannot write '{}': check that the directory exists and is writable", tmp.string()));
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    out.flush();
-    if (!out) throw RuntimeError(fmt::format("writing '{}' failed (disk full?)", tmp.string()));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw RuntimeError(fmt::format("cannot rename '{}' to '{}': {}", tmp.string(), path.string(), ec.message()));
-}
-
-/// Reads a whole file; a missing or unreadable file is an InvalidArgument naming it.
-inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  GPM_CHECK(static_cast<bool>(in), "cannot read '{}': the file is missing or unreadable", path.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 /// Saves `object` (a module, an optimiser, or any gpm::Checkpointable) to `path` atomically.
 /// Example: `gpm::io::save(model, dir / "model.pt");`

@@ -20,6 +20,7 @@
 
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
+#include "gpm/io/files.hpp"
 #include "gpm/io/image_decoder.hpp"
 
 namespace gpm::io {
@@ -57,8 +58,10 @@ inline DecodedImage read_image(const std::string& path, int64_t channels) {
 inline const bool stb_image_decoder_installed = install_image_decoder(&read_image);
 
 /// Writes `pixels`, uint8 [H, W, C] with C = 1 (gray), 3 (RGB) or 4 (RGBA), on any device, to a
-/// PNG file. Throws gpm::InvalidArgument on another shape or dtype and gpm::RuntimeError when the
-/// file cannot be written. Example: `gpm::io::write_png("grid.png", torch::zeros({8, 8, 3}, torch::kUInt8));`
+/// PNG file, atomically (gpm/io/files.hpp: a process stopped while writing never leaves part of an
+/// image at `path`). Throws gpm::InvalidArgument on another shape or dtype or a path that cannot be
+/// written, and gpm::RuntimeError when writing fails.
+/// Example: `gpm::io::write_png("grid.png", torch::zeros({8, 8, 3}, torch::kUInt8));`
 inline void write_png(const std::string& path, const torch::Tensor& pixels) {
   GPM_CHECK(pixels.defined() && pixels.dim() == 3 && pixels.size(0) > 0 && pixels.size(1) > 0 &&
                 (pixels.size(2) == 1 || pixels.size(2) == 3 || pixels.size(2) == 4),
@@ -68,10 +71,14 @@ inline void write_png(const std::string& path, const torch::Tensor& pixels) {
             std::string(c10::toString(pixels.scalar_type())));
   const auto cpu = pixels.to(torch::kCPU).contiguous();
   const auto width = static_cast<int>(cpu.size(1)), channels = static_cast<int>(cpu.size(2));
-  if (stbi_write_png(path.c_str(), width, static_cast<int>(cpu.size(0)), channels, cpu.data_ptr<uint8_t>(),
-                     width * channels) == 0)
-    throw RuntimeError(fmt::format("write_png: cannot write '{}'; check that its directory exists and is writable",
-                                   path));
+  std::string png;
+  const auto append = [](void* to, void* bytes, int size) {
+    static_cast<std::string*>(to)->append(static_cast<const char*>(bytes), static_cast<size_t>(size));
+  };
+  if (stbi_write_png_to_func(append, &png, width, static_cast<int>(cpu.size(0)), channels, cpu.data_ptr<uint8_t>(),
+                             width * channels) == 0)
+    throw RuntimeError(fmt::format("write_png: encoding the image for '{}' failed", path));
+  write_file_atomically(path, png);
 }
 
 }  // namespace gpm::io

@@ -17,7 +17,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/errors.hpp"
-#include "gpm/io/checkpoint.hpp"
+#include "gpm/io/files.hpp"
 
 namespace gpm::io {
 
