@@ -1,6 +1,6 @@
-// CSV point clouds (gpm/data/csv.hpp): any text is read into numbers or refused with
-// gpm::InvalidArgument; numbers read are finite and within the storage type; written back in the
-// shortest form (as write_csv writes them), they read back the same.
+// CSV point clouds (gpm/data/csv.hpp), read with each header rule: any text is read into numbers
+// or refused with gpm::InvalidArgument; numbers read are finite and within the storage type; written
+// back in the shortest form (as write_csv writes them), they read back the same.
 #include <cfloat>
 #include <cmath>
 #include <sstream>
@@ -12,11 +12,11 @@
 
 namespace {
 
-void check(std::string_view text, const gpm::data::CsvStorage& storage) {
+void check(std::string_view text, const gpm::data::CsvStorage& storage, gpm::data::CsvHeader header) {
   std::istringstream in{std::string(text)};
   gpm::data::CsvNumbers csv;
   try {
-    csv = gpm::data::read_csv_numbers(in, "fuzz.csv", storage);
+    csv = gpm::data::read_csv_numbers(in, "fuzz.csv", storage, header);
   } catch (const gpm::InvalidArgument&) {
     return;
   }
@@ -32,7 +32,7 @@ void check(std::string_view text, const gpm::data::CsvStorage& storage) {
     written += '\n';
   }
   std::istringstream again(written);
-  const auto back = gpm::data::read_csv_numbers(again, "written.csv", storage);
+  const auto back = gpm::data::read_csv_numbers(again, "written.csv", storage, gpm::data::CsvHeader::absent);
   gpm::fuzz::require(back.values == csv.values && back.columns == csv.columns, "'{}' reads back otherwise", written);
 }
 
@@ -40,7 +40,10 @@ void check(std::string_view text, const gpm::data::CsvStorage& storage) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto text = gpm::fuzz::as_text(data, size);
-  check(text, {});
-  check(text, {"Float", FLT_MAX});
+  using gpm::data::CsvHeader;
+  for (const auto header : {CsvHeader::automatic, CsvHeader::present, CsvHeader::absent}) {
+    check(text, {}, header);
+    check(text, {"Float", FLT_MAX}, header);
+  }
   return 0;
 }
