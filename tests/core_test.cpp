@@ -54,6 +54,12 @@ TEST_CASE("geometric grid has a constant ratio", "[core][grid][numeric]") {
   const auto t = gpm::GeometricGrid(gpm::GeometricGridOptions(3, 8.0, 1.0)).times();
   REQUIRE(t.size() == 4);
   for (size_t i = 0; i < 4; ++i) CHECK(t[i] == Approx(8.0 / std::pow(2.0, static_cast<double>(i))));
+  const gpm::GeometricGrid ending(gpm::GeometricGridOptions(3, 8.0, 1.0).final_zero(true));
+  const auto with_zero = ending.times();
+  REQUIRE(with_zero.size() == 5);
+  CHECK(std::equal(t.begin(), t.end(), with_zero.begin()));
+  CHECK(with_zero.back() == 0.0);
+  CHECK(ending.steps() == 4);
 }
 
 TEST_CASE("grids and priors refuse invalid options with a message naming the option", "[core][errors]") {

@@ -75,6 +75,7 @@ static_assert(gpm::Integrator<gpm::Heun>);
 static_assert(gpm::Integrator<gpm::EulerMaruyama<>>);
 static_assert(gpm::Integrator<gpm::EulerMaruyama<gpm::EdmDiffusion>>);
 static_assert(gpm::Integrator<gpm::EdmStochastic>);
+static_assert(gpm::Integrator<gpm::AnnealedLangevin> && gpm::Integrator<gpm::ConsistentAnnealed>);
 static_assert(!gpm::Integrator<StepWithoutGenerator>);
 static_assert(gpm::Euler::order == 1 && gpm::Heun::order == 2);
 

@@ -128,22 +128,43 @@ struct StoredRun {
   int64_t step = 0;
 };
 
-inline StoredRun open_run(const fs::path& dir) {
+/// `config` with its sampler replaced by `name` (`gpm sample --sampler`), checked as a config is.
+inline json with_sampler(const ModelVariant& variant, const std::string& model, json config, const std::string& name) {
+  GPM_CHECK(config.contains("sampler"), "--sampler {}: a {} run has no sampler to choose; --sampler applies to runs that "
+            "integrate a score flow (edm)", name, model);
+  config["sampler"] = name;
+  try {
+    return variant.resolve("default", config);
+  } catch (const gpm::InvalidArgument& e) {
+    throw gpm::InvalidArgument(fmt::format("--sampler {}: {}", name, e.what()));
+  }
+}
+
+/// The run stored in `dir`, its state loaded from the checkpoint; `sampler`, if given, replaces the
+/// sampler of its config.
+inline StoredRun open_run(const fs::path& dir, const std::optional<std::string>& sampler = std::nullopt) {
   GPM_CHECK(fs::is_directory(dir), "'{}' is not a run directory (it does not exist)", dir.string());
   const auto file = (dir / "run.json").string();
   StoredRun r{read_json_file(file), nullptr, gpm::make_generator(0), 0};
   check_run_info(r.info, file);
-  try {  // everything built here comes from run.json: its errors name it
-    const auto& entry = model(r.info.at("model").get<std::string>());
-    const auto kind = data_kind(r.info);
-    r.info["config"] = upgrade_stored_config(entry, r.info.at("config"), kind);
-    r.run = in_coordinates(entry.on(kind).build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), stored_image_shape(r.info),
-                                                                       data_denoiser_network(r.info)}),
-                           stored_standardization(r.info, file));
-  } catch (const gpm::InvalidArgument& e) {
-    const std::string what = e.what();
-    throw gpm::InvalidArgument(what.find(file) != std::string::npos ? what : fmt::format("'{}': {}", file, what));
-  }
+  const auto from_run_json = [&](auto&& action) -> decltype(auto) {  // everything built here comes from run.json: its errors name it
+    try {
+      return action();
+    } catch (const gpm::InvalidArgument& e) {
+      const std::string what = e.what();
+      throw gpm::InvalidArgument(what.find(file) != std::string::npos ? what : fmt::format("'{}': {}", file, what));
+    }
+  };
+  const auto model_name = r.info.at("model").get<std::string>();
+  const auto& entry = from_run_json([&]() -> const ModelEntry& { return model(model_name); });
+  const auto kind = from_run_json([&] { return data_kind(r.info); });
+  r.info["config"] = from_run_json([&] { return upgrade_stored_config(entry, r.info.at("config"), kind); });
+  if (sampler) r.info["config"] = with_sampler(entry.on(kind), model_name, r.info.at("config"), *sampler);
+  r.run = from_run_json([&] {
+    return in_coordinates(entry.on(kind).build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), stored_image_shape(r.info),
+                                                                      data_denoiser_network(r.info)}),
+                          stored_standardization(r.info, file));
+  });
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
   const RunFiles files{dir};
   GPM_CHECK(fs::exists(files.checkpoint()), "'{}' has no checkpoint: its training stopped before it wrote the first one "
@@ -411,11 +432,11 @@ inline void write_samples(const fs::path& path, const torch::Tensor& x, const st
 }
 
 inline int command_sample(const std::string& dir, int64_t n, const std::string& out, std::optional<int64_t> steps,
-                   std::optional<uint64_t> seed, const std::string& refine) {
+                   std::optional<uint64_t> seed, const std::string& refine, const std::optional<std::string>& sampler) {
   GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
   check_outside_run_files(out, "--out");
   const auto request = refine.empty() ? std::optional<RefinementRequest>() : parse_refinement(refine);
-  auto stored = open_run(dir);
+  auto stored = open_run(dir, sampler);
   stored.run->seed(seed.value_or(0));
   auto x = stored.run->sample(n, request ? std::nullopt : steps);
   if (request) x = stored.run->refine(x, *request, steps);
@@ -763,6 +784,9 @@ inline int run_cli(int argc, char** argv) {
   std::string refine;
   sample_cmd->add_option("--refine", refine, "refine a generator's samples: flow[:steps=K,time=T] (by the field that "
                                              "trained it) or denoiser[:steps=K,sigma=S] (a Score GAN's, by its EDM)");
+  std::optional<std::string> sampler;
+  sample_cmd->add_option("--sampler", sampler, "sample an EDM run with another stepper than its config's: heun, euler, sde, "
+                                               "churn, als (annealed Langevin) or cas (consistent annealed sampling)");
 
   std::string samples, reference, centers;
   std::optional<double> mode_std;
@@ -831,7 +855,7 @@ inline int run_cli(int argc, char** argv) {
     if (*train_cmd) return command_train(train_args);
     if (*models_cmd) return command_models(markdown);
     if (*datasets_cmd) return command_datasets();
-    if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine);
+    if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine, sampler);
     if (*eval_cmd) return command_eval(samples, reference, centers, mode_std, eval_header, max_points, eval_seed);
     if (*data_cmd) return command_data(data_spec, data_n, data_out, data_seed, data_centers, data_header);
     if (*plot_cmd) return command_plot(plot_run_dir, plot_out);

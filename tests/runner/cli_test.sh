@@ -585,6 +585,18 @@ grep -o '"time":[0-9.e+-]*' stopped/log.jsonl | cut -d: -f2 | awk 'NR > 1 && $1 
 [ "$(grep '"eval"' stopped/log.jsonl | grep -o '"step":[0-9]*' | tr '\n' ' ')" = '"step":6 "step":12 "step":18 "step":24 "step":32 "step":40 ' ] &&
   pass || fail "the resumed log should keep the evaluations up to step 20 and add its own"
 
+# --- gpm sample --sampler: an EDM run sampled with another stepper, its run left as it was ---------------
+cp edm_base/run.json edm_base_run.json
+for sampler in heun als cas; do
+  G sample --run edm_base -n 300 --seed 4 --sampler $sampler --out sampler_$sampler.csv >/dev/null || fail "--sampler $sampler"
+done
+G sample --run edm_base -n 300 --seed 4 --out sampler_default.csv >/dev/null
+cmp -s sampler_heun.csv sampler_default.csv && ! cmp -s sampler_als.csv sampler_heun.csv && ! cmp -s sampler_cas.csv sampler_als.csv &&
+  cmp -s edm_base/run.json edm_base_run.json && pass ||
+  fail "--sampler heun should sample as the config does, als and cas differently, and run.json stay as it was"
+expect 2 "--sampler ode: config 'edm': field 'sampler' must be one of" G sample --run edm_base -n 5 --sampler ode --out x.csv
+expect 2 "--sampler cas: a gan run has no sampler to choose" G sample --run gan_a -n 5 --sampler cas --out x.csv
+
 # --- a run serves from any working directory, and --resume continues it where it is ------------------
 cp -r gan_a resume_here && tar -cf resume_here.tar resume_here
 expect 2 "continues the run in 'resume_here', in place" G train --resume resume_here --out resume_there --steps 40

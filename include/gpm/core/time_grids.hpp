@@ -131,10 +131,13 @@ struct GeometricGridOptions {
   TORCH_ARG(int64_t, steps);
   TORCH_ARG(double, start);
   TORCH_ARG(double, end);
+  /// Whether a final 0 follows the levels, so that the last step of an annealed sampler denoises.
+  TORCH_ARG(bool, final_zero) = false;
 };
 
 /// N + 1 geometrically spaced levels from `start` to `end` (both > 0), as the noise levels of
-/// annealed Langevin sampling: t_k = start · (end / start)^{k / N}.
+/// annealed Langevin sampling: t_k = start · (end / start)^{k / N}; then 0 if `final_zero`.
+/// Example: `GeometricGrid grid(GeometricGridOptions(99, 40, 0.002).final_zero(true));` (100 levels, 0)
 class GeometricGrid {
  public:
   explicit GeometricGrid(GeometricGridOptions options) : options_(options) {
@@ -149,9 +152,10 @@ class GeometricGrid {
     const double ratio = options_.end() / options_.start();
     for (int64_t k = 0; k <= n; ++k)
       t[static_cast<size_t>(k)] = options_.start() * std::pow(ratio, static_cast<double>(k) / static_cast<double>(n));
+    if (options_.final_zero()) t.push_back(0.0);
     return t;
   }
-  int64_t steps() const { return options_.steps(); }
+  int64_t steps() const { return options_.steps() + (options_.final_zero() ? 1 : 0); }
   const GeometricGridOptions& options() const { return options_; }
 
  private:

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <torch/arg.h>
 #include <torch/optim/adam.h>
@@ -18,6 +19,8 @@
 #include "gpm/core/random.hpp"
 #include "gpm/core/time_grids.hpp"
 #include "gpm/flows/denoising_score_flow.hpp"
+#include "gpm/integrators/annealed_langevin.hpp"
+#include "gpm/integrators/consistent_annealed.hpp"
 #include "gpm/integrators/edm_stochastic.hpp"
 #include "gpm/integrators/euler.hpp"
 #include "gpm/integrators/euler_maruyama.hpp"
@@ -68,19 +71,26 @@ enum class EdmSampler {
   heun,   ///< deterministic, second order (EDM's Algorithm 1)
   euler,  ///< the probability flow, first order
   sde,    ///< Euler–Maruyama on the reverse SDE
-  churn   ///< EDM's stochastic Heun (Algorithm 2)
+  churn,  ///< EDM's stochastic Heun (Algorithm 2)
+  als,    ///< annealed Langevin on geometric noise levels
+  cas     ///< consistent annealed sampling on geometric noise levels
 };
 
 /// Every EDM sampler with its config name (gpm::NamedEnum).
-constexpr std::array<std::pair<EdmSampler, std::string_view>, 4> option_names(EdmSampler) {
-  return {{{EdmSampler::heun, "heun"}, {EdmSampler::euler, "euler"}, {EdmSampler::sde, "sde"}, {EdmSampler::churn, "churn"}}};
+constexpr std::array<std::pair<EdmSampler, std::string_view>, 6> option_names(EdmSampler) {
+  return {{{EdmSampler::heun, "heun"}, {EdmSampler::euler, "euler"}, {EdmSampler::sde, "sde"}, {EdmSampler::churn, "churn"},
+           {EdmSampler::als, "als"}, {EdmSampler::cas, "cas"}}};
 }
 
 struct EdmSamplerOptions {
   GPM_OPTIONS_BEGIN
-  GPM_OPTION(EdmSampler, sampler, Range::any(), "the stepper that samples: heun, euler, sde or churn") = EdmSampler::heun;
+  GPM_OPTION(EdmSampler, sampler, Range::any(), "the stepper that samples: heun, euler, sde, churn, als or cas") = EdmSampler::heun;
   GPM_OPTION(EdmStochasticOptions, churn, Range::any(), "the churn sampler's settings (EDM's 2-D values)") =
       EdmStochasticOptions().s_churn(40.0).s_min(0.05).s_max(50.0);
+  GPM_OPTION(int64_t, annealed_levels, Range::at_least(2),
+             "als and cas: geometric noise levels from the grid's σ_max to its σ_min, then a denoising step") = 56;
+  GPM_OPTION(AnnealedLangevinOptions, als, Range::any(), "annealed Langevin's settings") = {};
+  GPM_OPTION(ConsistentAnnealedOptions, cas, Range::any(), "consistent annealed sampling's settings") = {};
   GPM_OPTIONS_END
 };
 
@@ -163,6 +173,17 @@ Edm<I> make_edm(int64_t dim, const EdmOptions& o = {}, I integrator = {}) {
 }
 
 /// n samples of `edm` with the stepper `sampler` names, all N steps or the first `steps`.
+/// The noise levels of EDM's annealed samplers: `annealed_levels` geometric levels from the first
+/// to the last positive level of the model's Karras grid (its σ_max and σ_min), then 0.
+template <Denoiser Net, Integrator I>
+std::vector<double> annealed_levels(const EdmWith<Net, I>& edm, const EdmSamplerOptions& sampler) {
+  const auto levels = edm.grid().times();
+  const double sigma_max = levels.front(), sigma_min = levels[levels.size() - 2];
+  GPM_CHECK(sigma_min < sigma_max, "sample_edm: the annealed samplers need a grid of at least 2 noise levels; this EDM's "
+            "Karras grid has {} step(s): raise sampling_steps", edm.grid().steps());
+  return GeometricGrid(GeometricGridOptions(sampler.annealed_levels() - 1, sigma_max, sigma_min).final_zero(true)).times();
+}
+
 /// Example: `auto x = sample_edm(edm, 2000, EdmSamplerOptions().sampler(EdmSampler::churn));`
 template <Denoiser Net, Integrator I>
 torch::Tensor sample_edm(EdmWith<Net, I>& edm, int64_t n, const EdmSamplerOptions& sampler,
@@ -184,6 +205,10 @@ torch::Tensor sample_edm(EdmWith<Net, I>& edm, int64_t n, const EdmSamplerOption
       EdmStochastic churn(sampler.churn());
       return edm.sample_with(churn, n, steps);
     }
+    case EdmSampler::als:
+      return edm.sample_with(AnnealedLangevin(sampler.als()), annealed_levels(edm, sampler), n, steps);
+    case EdmSampler::cas:
+      return edm.sample_with(ConsistentAnnealed(sampler.cas()), annealed_levels(edm, sampler), n, steps);
   }
   throw InvalidArgument("sample_edm: unknown sampler");
 }

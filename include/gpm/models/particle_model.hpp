@@ -2,12 +2,15 @@
 // EDM, Discriminator Flows, Langevin, SVGD and MMD flows are all instances.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include <ATen/core/Generator.h>
+#include <fmt/format.h>
 #include <torch/arg.h>
 #include <torch/types.h>
 
@@ -82,6 +85,22 @@ class ParticleModel {
     torch::NoGradGuard no_grad;
     const auto weights = averaged_weights_of(flow_);
     return integrate(integrator, flow_, draw_prior(n), times_, gen_, steps);
+  }
+
+  /// n particles integrated with another stepper over another grid `times` (e.g. annealed Langevin
+  /// on geometric noise levels for an EDM), all its steps or the first `steps`. The particles start
+  /// from the model's prior, so the grid must start where the model's does (EDM: at σ_max).
+  template <class J>
+    requires Integrator<std::remove_cvref_t<J>>
+  torch::Tensor sample_with(J&& integrator, const std::vector<double>& times, int64_t n,
+                            std::optional<int64_t> steps = std::nullopt) {
+    GPM_CHECK(times.size() >= 2 && std::abs(times.front() - times_.front()) <= 1e-9 * std::abs(times_.front()),
+              "ParticleModel::sample_with: the grid must start where the model's grid does ({}, where the prior is), got {}",
+              times_.front(),
+              times.empty() ? std::string("an empty grid") : fmt::format("{}", times.front()));
+    torch::NoGradGuard no_grad;
+    const auto weights = averaged_weights_of(flow_);
+    return integrate(integrator, flow_, draw_prior(n), times, gen_, steps);
   }
 
   /// Every intermediate state and the velocity each particle receives there.
