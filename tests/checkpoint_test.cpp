@@ -280,6 +280,18 @@ TEST_CASE("checkpoint: InteractingParticleModel with a generator and a Discrimin
   });
 }
 
+TEST_CASE("checkpoint: InteractingParticleModel with instance noise keeps its noise stream and its annealing",
+          "[checkpoint]") {
+  require_exact_resume([](uint64_t seed) {
+    const gpm::ScopedGlobalSeed init(seed);
+    return gpm::InteractingParticleModel(
+        tiny_generator(/*batch_norm=*/false, 0.9),
+        gpm::InstanceNoise(tiny_critic_flow(seed + 1),
+                           gpm::InstanceNoiseOptions().std(0.5).anneal_updates(5).seed(seed + 2).device(t::device())),
+        interacting_options(seed));
+  });
+}
+
 TEST_CASE("checkpoint: InteractingParticleModel with a batch-norm generator keeps its running and averaged "
           "statistics", "[checkpoint]") {
   require_exact_resume([](uint64_t seed) {

@@ -84,6 +84,15 @@ struct DiscriminatorFlowTimeMlp {
   }
 };
 template <class T>
+struct InstanceNoiseFDivergenceFlow {
+  static auto make() {
+    return gpm::InstanceNoise(
+        gpm::DiscriminatorFlow(on_test_device<T>(gpm::nn::Mlp(gpm::nn::MlpOptions(2, 1).width(16).depth(2))),
+                               gpm::FDivergenceLoss(gpm::FDivergence::chi_squared), torch::optim::AdamOptions(1e-3)),
+        gpm::InstanceNoiseOptions().std(0.2).seed(1).device(t::device()));
+  }
+};
+template <class T>
 struct ScoreDifferenceFlow {
   static constexpr bool flat_particles_only = true;
   static auto make() { return score_difference_flow<T>(); }
@@ -153,7 +162,8 @@ struct ScalarOf<Fixture<T>> {
 TEMPLATE_PRODUCT_TEST_CASE("every flow keeps the Flow contract: shape, no grad, dtype, device, finite",
                            "[flows][contract]",
                            (ScoreFlowOfMixture, ScoreFlowOfNetwork, DenoisingScoreFlow, DiscriminatorFlowMlp,
-                            DiscriminatorFlowTimeMlp, ScoreDifferenceFlow, PerturbedScoreDifferenceFlow,
+                            DiscriminatorFlowTimeMlp, InstanceNoiseFDivergenceFlow, ScoreDifferenceFlow,
+                            PerturbedScoreDifferenceFlow,
                             KlFlowOfGaussian, MmdFlowRbf, MmdFlowRbfSum, MmdFlowImq, SteinFlowMedianBandwidth,
                             SteinFlowFixedBandwidth, PotentialFlow),
                            (float, double)) {

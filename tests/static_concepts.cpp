@@ -259,4 +259,12 @@ TEST_CASE("wrappers have exactly the optional capabilities of what they wrap (ch
   STATIC_REQUIRE(gpm::HasAveragedWeights<PerturbedBy<Gan>>);
   STATIC_REQUIRE_FALSE(gpm::HasAveragedWeights<PerturbedBy<MmdRbf>>);
   STATIC_REQUIRE(wrappers_forward_exactly<AveragingFlow>());
+  // InstanceNoise wraps trainable flows: the GAN's keeps its discriminator, averages and learning rates.
+  using NoisyGan = gpm::InstanceNoise<Gan>;
+  STATIC_REQUIRE(gpm::TrainableFlow<NoisyGan>);
+  STATIC_REQUIRE(gpm::ExposesDiscriminator<NoisyGan>);
+  STATIC_REQUIRE(gpm::HasAveragedWeights<NoisyGan> == gpm::HasAveragedWeights<Gan>);
+  STATIC_REQUIRE(gpm::LearningRateScalable<NoisyGan>);
+  STATIC_REQUIRE(gpm::Checkpointable<NoisyGan>);
+  STATIC_REQUIRE(gpm::OwnsRandomStream<NoisyGan>);
 }

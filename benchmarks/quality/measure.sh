@@ -31,7 +31,10 @@ else
   for seed in 777 778; do
     line=$("$gpm" data --data "$data" -n 2000 --seed "$seed" --out "$out/ref-$seed.csv" --centers "$out/centers.csv" 2>/dev/null) ||
       line=$("$gpm" data --data "$data" -n 2000 --seed "$seed" --out "$out/ref-$seed.csv")
-    if [[ $line == *"--std "* ]]; then std_args=(--centers "$out/centers.csv" --std "${line##*--std }"); fi
+    if [[ $line == *"--std "* ]]; then
+      std=${line##*--std }
+      std_args=(--centers "$out/centers.csv" --std "${std%%)*}")
+    fi
   done
 fi
 

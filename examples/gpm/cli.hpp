@@ -595,6 +595,7 @@ inline int command_demo(const fs::path& out, bool quick, bool quiet) {
   std::string denoiser_run;  // the first model that samples with a denoiser drives those that need one
   fmt::print("training every model on {} (preset \"{}\"); runs go to {}\n", spec, preset, dir.string());
   for (const auto& entry : models()) {
+    if (!entry.in_demo) continue;
     const auto run_dir = prepare_output_directory(dir / entry.name);
     const RunLock lock(run_dir, "wait for it to finish, or choose another --out");
     fs::remove(RunFiles{run_dir}.log());

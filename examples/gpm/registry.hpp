@@ -19,11 +19,13 @@
 
 #include <gpm/models/discriminator_flow_model.hpp>
 #include <gpm/models/edm.hpp>
+#include <gpm/models/f_divergence_flow.hpp>
 #include <gpm/models/gan.hpp>
 #include <gpm/models/image_discriminator_flow.hpp>
 #include <gpm/models/image_edm.hpp>
 #include <gpm/models/image_gan.hpp>
 #include <gpm/models/image_score_gan.hpp>
+#include <gpm/models/instance_noise_gan.hpp>
 #include <gpm/models/score_gan.hpp>
 
 #include "run.hpp"
@@ -102,6 +104,8 @@ struct ModelEntry {
   bool needs_data_denoiser = false;
   ModelVariant points;
   std::optional<ModelVariant> images = std::nullopt;
+  /// Whether `gpm demo` trains it (the paper's models); an extension is trained by name.
+  bool in_demo = true;
 
   /// The model's form for `kind` of data; an error for images when it has no image form.
   const ModelVariant& on(DataKind kind) const {
@@ -109,6 +113,11 @@ struct ModelEntry {
     GPM_CHECK(images.has_value(), "the model '{}' does not train on images; train it on point clouds (a CSV file or a "
               "built-in 2-D dataset)", name);
     return *images;
+  }
+  /// This entry, left out of `gpm demo`.
+  ModelEntry outside_demo() && {
+    in_demo = false;
+    return std::move(*this);
   }
   /// This entry with `variant` as its image form.
   ModelEntry with_images(ModelVariant variant) && {
@@ -176,17 +185,24 @@ inline ModelVariant image_gan_variant() {
       });
 }
 
+/// The GAN of the "quick" presets: smaller networks, one discriminator step, a higher learning rate.
+inline GanOptions quick_gan() {
+  return GanOptions()
+      .generator(nn::MlpOptions().width(128).depth(3))
+      .discriminator(nn::MlpOptions().width(128).depth(3))
+      .generator_optimizer(AdamOptions().lr(5e-4).beta1(0.5))
+      .discriminator_optimizer(AdamOptions().lr(5e-4).beta1(0.5))
+      .latent_dim(16)
+      .discriminator_steps(1);
+}
+
 inline ModelEntry gan_entry() {
   using Config = RunConfig<GanOptions>;
   return model_entry<Config>(
       "gan", "GAN: a generator whose samples follow its discriminator's field",
       {{"default", {TrainSettings().steps(28000).lr_decay(0.5), GanOptions(), {}}},
        {"reference", {TrainSettings().steps(1900), GanOptions::reference(), {}}},
-       {"quick", {TrainSettings().steps(1500),
-                  GanOptions().generator(nn::MlpOptions().width(128).depth(3)).discriminator(nn::MlpOptions().width(128).depth(3))
-                      .generator_optimizer(AdamOptions().lr(5e-4).beta1(0.5))
-                      .discriminator_optimizer(AdamOptions().lr(5e-4).beta1(0.5)).latent_dim(16).discriminator_steps(1),
-                  {}}}},
+       {"quick", {TrainSettings().steps(1500), quick_gan(), {}}}},
       [](const Config& c, BuildInputs in) {
         return std::make_unique<GeneratorRun<Gan<>>>(make_gan(in.dim, GanOptions(c.model).seed(c.train.seed())));
       },
@@ -262,18 +278,21 @@ inline ModelVariant image_discriminator_flow_variant() {
       });
 }
 
+/// The Discriminator Flow of the "quick" presets: a smaller discriminator, 32 generation steps.
+inline DiscriminatorFlowModelOptions quick_discriminator_flow() {
+  const auto critic = DiscriminatorFlowModelOptions().discriminator();
+  return DiscriminatorFlowModelOptions()
+      .discriminator(nn::TimeMlpOptions(critic).embedding_size(32).mlp(nn::MlpOptions(critic.mlp()).width(128).depth(3)))
+      .generation_steps(32);
+}
+
 inline ModelEntry discriminator_flow_entry() {
   using Config = RunConfig<DiscriminatorFlowModelOptions>;
   return model_entry<Config>(
       "discr-flow", "Discriminator Flow: particles from N(0, I) along a time-dependent discriminator's field",
       {{"default", {TrainSettings().steps(4000).standardize("always"), DiscriminatorFlowModelOptions(), {}}},
        {"reference", {TrainSettings().steps(4000), DiscriminatorFlowModelOptions::reference(), {}}},
-       {"quick", {TrainSettings().steps(600).standardize("always"),
-                  DiscriminatorFlowModelOptions()
-                      .discriminator(DiscriminatorFlowModelOptions().discriminator().embedding_size(32).mlp(
-                          DiscriminatorFlowModelOptions().discriminator().mlp().width(128).depth(3)))
-                      .generation_steps(32),
-                  {}}}},
+       {"quick", {TrainSettings().steps(600).standardize("always"), quick_discriminator_flow(), {}}}},
       [](const Config& c, BuildInputs in) {
         return std::make_unique<ParticleRun<DiscriminatorFlowModel<>>>(
             make_discriminator_flow(in.dim, DiscriminatorFlowModelOptions(c.model).seed(c.train.seed())));
@@ -353,9 +372,65 @@ inline ModelEntry score_gan_entry() {
       .with_images(image_score_gan_variant());
 }
 
+/// The f-divergence flow as a particle model: the Discriminator Flow with a logistic discriminator and
+/// the divergence's particle cost.
+inline ModelEntry f_divergence_flow_entry() {
+  using Config = RunConfig<FDivergenceFlowOptions>;
+  return model_entry<Config>(
+             "f-flow", "f-divergence flow: particles from N(0, I) descend KL, reverse KL, Jensen–Shannon or χ² to the "
+             "data, the density ratio estimated by a time-dependent logistic discriminator",
+             {{"default", {TrainSettings().steps(4000).standardize("always"), FDivergenceFlowOptions(), {}}},
+              {"quick", {TrainSettings().steps(600).standardize("always"),
+                         FDivergenceFlowOptions().flow(quick_discriminator_flow().eta(5.0)), {}}}},
+             [](const Config& c, BuildInputs in) {
+               return std::make_unique<ParticleRun<FDivergenceFlowModel>>(
+                   make_f_divergence_flow(in.dim, FDivergenceFlowOptions(c.model).seed(c.train.seed())));
+             })
+      .outside_demo();
+}
+
+/// The f-divergence flow with a generator: the GAN with a logistic discriminator and the divergence's
+/// particle cost.
+inline ModelEntry f_divergence_gan_entry() {
+  using Config = RunConfig<FDivergenceGanOptions>;
+  return model_entry<Config>(
+             "f-gan", "f-divergence GAN: a generator whose samples descend KL, reverse KL, Jensen–Shannon or χ² to "
+             "the data, the density ratio estimated by a logistic discriminator",
+             {{"default", {TrainSettings().steps(28000).lr_decay(0.5), FDivergenceGanOptions(), {}}},
+              {"quick", {TrainSettings().steps(1500), FDivergenceGanOptions().gan(quick_gan()), {}}}},
+             [](const Config& c, BuildInputs in) {
+               return std::make_unique<GeneratorRun<FDivergenceGan>>(
+                   make_f_divergence_gan(in.dim, FDivergenceGanOptions(c.model).seed(c.train.seed())));
+             })
+      .outside_demo();
+}
+
+/// The GAN with instance noise on every discriminator input, annealed.
+inline ModelEntry instance_noise_gan_entry() {
+  using Config = RunConfig<InstanceNoiseGanOptions>;
+  return model_entry<Config>(
+             "instance-noise-gan", "GAN with instance noise: data and generated samples reach the discriminator noised, "
+             "the noise annealed to 0",
+             {{"default", {TrainSettings().steps(28000).lr_decay(0.5), InstanceNoiseGanOptions(), {}}},
+              {"quick", {TrainSettings().steps(1500),
+                         InstanceNoiseGanOptions().gan(quick_gan()).instance_noise(InstanceNoiseOptions().anneal_updates(750)),
+                         {}}}},
+             [](const Config& c, BuildInputs in) {
+               return std::make_unique<GeneratorRun<InstanceNoiseGan<>>>(
+                   make_instance_noise_gan(in.dim, InstanceNoiseGanOptions(c.model).seed(c.train.seed())));
+             })
+      .outside_demo();
+}
+
 namespace detail {
 inline std::vector<ModelEntry>& registry() {
-  static std::vector<ModelEntry> entries{edm_entry(), gan_entry(), discriminator_flow_entry(), score_gan_entry()};
+  static std::vector<ModelEntry> entries{edm_entry(),
+                                         gan_entry(),
+                                         discriminator_flow_entry(),
+                                         score_gan_entry(),
+                                         f_divergence_flow_entry(),
+                                         f_divergence_gan_entry(),
+                                         instance_noise_gan_entry()};
   return entries;
 }
 }  // namespace detail

@@ -6,6 +6,7 @@
 #include "gpm/flows/denoising_score_flow.hpp"
 #include "gpm/flows/discriminator_flow.hpp"
 #include "gpm/flows/gaussian_targets.hpp"
+#include "gpm/flows/instance_noise.hpp"
 #include "gpm/flows/kl_flow.hpp"
 #include "gpm/flows/mmd_flow.hpp"
 #include "gpm/flows/perturbed.hpp"

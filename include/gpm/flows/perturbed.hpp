@@ -1,5 +1,6 @@
 // Flow combinator: evaluate a flow at noised particles x + σε with a random noise level per
-// particle, passing σ as the flow's time (instance noise, Score GAN's noising).
+// particle, passing σ as the flow's time (Score GAN's noising). The estimator's updates are not
+// noised: instance noise, on both of its sides, is gpm::InstanceNoise.
 #pragma once
 
 #include <torch/arg.h>
