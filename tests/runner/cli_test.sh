@@ -20,6 +20,14 @@ echo '{"discriminator": {"mlp.width": 32, "mlp.depth": 2, "embedding_size": 8}, 
   "optimizer.lr": 0.01}' >df.json
 echo '{"generator": {"width": 32, "depth": 2}, "latent_dim": 8, "score_steps": 2, "denoiser": {"mlp": {"width": 32,
   "depth": 2}, "embedding_size": 8}, "generator_optimizer.lr": 0.01}' >sgan.json
+# The extensions' models: an f-divergence flow, an f-divergence GAN, a GAN with instance noise annealed
+# within the 30 steps (so that a resume must restore the noise's stream and its update count).
+echo '{"divergence": "reverse_kl", "flow": {"discriminator": {"mlp.width": 32, "mlp.depth": 2, "embedding_size": 8},
+  "generation_steps": 8, "optimizer.lr": 0.01}}' >fflow.json
+gan_fields='"generator": {"width": 32, "depth": 2}, "discriminator.width": 32, "discriminator.depth": 2, "latent_dim": 8,
+  "generator_optimizer.lr": 0.01, "discriminator_optimizer.lr": 0.01'
+echo "{\"divergence\": \"chi_squared\", \"gan\": {$gan_fields}, \"lr_decay\": 0}" >fgan.json
+echo "{\"instance_noise\": {\"std\": 0.3, \"anneal_updates\": 20}, \"gan\": {$gan_fields}, \"lr_decay\": 0}" >noisy.json
 G train --model edm --data ring --out edm_base --steps 20 --config edm.json --quiet >/dev/null || fail "EDM base run"
 check_resume() {
   local model="$1" config="$2"
@@ -43,6 +51,11 @@ check_resume gan gan.json
 check_resume edm edm.json
 check_resume discr-flow df.json
 check_resume score-gan sgan.json --data-denoiser edm_base
+check_resume f-flow fflow.json
+check_resume f-gan fgan.json
+check_resume instance-noise-gan noisy.json
+expect 2 "field 'divergence' must be one of kl, reverse_kl, jensen_shannon, chi_squared" \
+  G train --model f-flow --data ring --out bad_divergence --config <(echo '{"divergence": "hellinger"}')
 # Every snapshot holds finite velocities: a particle model's are its field's at the time of its last
 # step (EDM's smallest noise level; its probability flow is undefined at the final σ = 0).
 for model in gan edm discr-flow score-gan; do
