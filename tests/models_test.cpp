@@ -487,3 +487,18 @@ TEST_CASE("sample_with takes a temporary stepper as documented", "[models][edm]"
   edm.seed(5);
   CHECK_FALSE(torch::equal(temporary, edm.sample_with(gpm::Euler{}, 16)));
 }
+
+TEST_CASE("a generator sampled from another latent law: its own prior gives its own samples, a narrow truncation g(0)",
+          "[models][prior]") {
+  auto gan = gpm::make_gan(2, gpm::GanOptions().latent_dim(4).generator(gpm::nn::MlpOptions().width(16).depth(2))
+                                  .discriminator(gpm::nn::MlpOptions().width(16).depth(2)).seed(1).device(gpm::test::device()));
+  auto gen = gpm::test::generator(2);
+  for (int i = 0; i < 3; ++i) gan.train_step(torch::randn({32, 2}, gen, gpm::test::options<float>()));
+  gan.seed(5);
+  const auto own = gan.sample(64);
+  gan.seed(5);
+  CHECK(torch::equal(own, gan.sample_with(gpm::GaussianPrior(gpm::GaussianPriorOptions({4})), 64)));
+  const auto narrow = gan.sample_with(gpm::TruncatedGaussianPrior(gpm::TruncatedGaussianPriorOptions({4}, 1e-6)), 64);
+  const auto at_zero = gan.sample_with(gpm::TruncatedGaussianPrior(gpm::TruncatedGaussianPriorOptions({4}, 1e-9)), 1);
+  CHECK(gpm::test::max_abs(narrow - at_zero) < 1e-4);
+}

@@ -431,14 +431,32 @@ inline void write_samples(const fs::path& path, const torch::Tensor& x, const st
   }
 }
 
+/// n samples of a generator run from latents N(0, I) truncated to [−τ, τ] (the truncation trick),
+/// drawn with a stream seeded by `seed`.
+inline torch::Tensor sample_truncated(Run& run, const std::string& model, int64_t n, double truncation, uint64_t seed) {
+  const auto dim = run.latent_dim();
+  GPM_CHECK(dim > 0, "--truncation: a {} run samples along its own flow, from no latent; truncation draws a generator's "
+            "latents (gan, score-gan, f-gan, instance-noise-gan)", model);
+  auto gen = gpm::make_generator(seed);
+  return run.generate(gpm::TruncatedGaussianPrior(gpm::TruncatedGaussianPriorOptions({dim}, truncation))
+                          .sample(n, torch::TensorOptions(torch::kFloat32), gen));
+}
+
 inline int command_sample(const std::string& dir, int64_t n, const std::string& out, std::optional<int64_t> steps,
-                   std::optional<uint64_t> seed, const std::string& refine, const std::optional<std::string>& sampler) {
+                   std::optional<uint64_t> seed, const std::string& refine, const std::optional<std::string>& sampler,
+                   std::optional<double> truncation) {
   GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
+  GPM_CHECK(!truncation || *truncation > 0, "--truncation must be > 0 (smaller keeps latents nearer 0), got {}",
+            truncation.value_or(0));
   check_outside_run_files(out, "--out");
   const auto request = refine.empty() ? std::optional<RefinementRequest>() : parse_refinement(refine);
   auto stored = open_run(dir, sampler);
   stored.run->seed(seed.value_or(0));
-  auto x = stored.run->sample(n, request ? std::nullopt : steps);
+  GPM_CHECK(!truncation || !steps || request, "--steps stops a particle model's flow or a refinement early, but a "
+            "truncated generator samples in one pass; pass --refine to refine its samples");
+  auto x = truncation ? sample_truncated(*stored.run, stored.info.at("model").get<std::string>(), n, *truncation,
+                                         seed.value_or(0))
+                      : stored.run->sample(n, request ? std::nullopt : steps);
   if (request) x = stored.run->refine(x, *request, steps);
   if (const auto bad = non_finite_samples(x))
     throw gpm::RuntimeError(fmt::format("sampling '{}' produced {}; nothing was written to '{}'. The model's samples are "
@@ -788,6 +806,9 @@ inline int run_cli(int argc, char** argv) {
   std::optional<std::string> sampler;
   sample_cmd->add_option("--sampler", sampler, "sample an EDM run with another stepper than its config's: heun, euler, sde, "
                                                "churn, als (annealed Langevin) or cas (consistent annealed sampling)");
+  std::optional<double> truncation;
+  sample_cmd->add_option("--truncation", truncation, "sample a generator from latents N(0, I) truncated to [-TAU, TAU] "
+                                                     "(the truncation trick: smaller TAU, fewer but surer modes)");
 
   std::string samples, reference, centers;
   std::optional<double> mode_std;
@@ -856,7 +877,7 @@ inline int run_cli(int argc, char** argv) {
     if (*train_cmd) return command_train(train_args);
     if (*models_cmd) return command_models(markdown);
     if (*datasets_cmd) return command_datasets();
-    if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine, sampler);
+    if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine, sampler, truncation);
     if (*eval_cmd) return command_eval(samples, reference, centers, mode_std, eval_header, max_points, eval_seed);
     if (*data_cmd) return command_data(data_spec, data_n, data_out, data_seed, data_centers, data_header);
     if (*plot_cmd) return command_plot(plot_run_dir, plot_out);

@@ -173,6 +173,7 @@ class GeneratorRun final : public ModelRun<Model> {
     torch::NoGradGuard no_grad;
     auto& dynamics = this->model_.dynamics();
     const auto weights = averaged_weights_of(dynamics);
+    const EvalMode eval(*dynamics.net());  // batch norm with its running statistics, as sample() does
     return dynamics.net()->forward(z.to(dynamics.net()->parameters().front().options()));
   }
   torch::Tensor latents(int64_t n, uint64_t seed) override {

@@ -610,6 +610,18 @@ cmp -s sampler_heun.csv sampler_default.csv && ! cmp -s sampler_als.csv sampler_
 expect 2 "--sampler ode: config 'edm': field 'sampler' must be one of" G sample --run edm_base -n 5 --sampler ode --out x.csv
 expect 2 "--sampler cas: a gan run has no sampler to choose" G sample --run gan_a -n 5 --sampler cas --out x.csv
 
+# --- gpm sample --truncation: a generator's latents truncated to [-TAU, TAU] ---------------------------
+G sample --run gan_a -n 300 --seed 4 --out plain.csv >/dev/null &&
+  G sample --run gan_a -n 300 --seed 4 --truncation 0.5 --out truncated.csv >/dev/null &&
+  G sample --run gan_a -n 300 --seed 4 --truncation 0.5 --out truncated_again.csv >/dev/null &&
+  G sample --run gan_a -n 300 --seed 4 --truncation 0.000001 --out pinned.csv >/dev/null &&
+  ! cmp -s plain.csv truncated.csv && cmp -s truncated.csv truncated_again.csv &&
+  [ "$(tail -n +2 pinned.csv | cut -c1-4 | sort -u | wc -l)" -le 2 ] && pass ||
+  fail "--truncation should sample the generator from truncated latents, reproducibly, near g(0) for a tiny TAU"
+expect 2 "--truncation: a discr-flow run samples along its own flow, from no latent" \
+  G sample --run discr-flow_a -n 5 --truncation 1 --out x.csv
+expect 2 "--truncation must be > 0" G sample --run gan_a -n 5 --truncation -1 --out x.csv
+
 # --- a run serves from any working directory, and --resume continues it where it is ------------------
 cp -r gan_a resume_here && tar -cf resume_here.tar resume_here
 expect 2 "continues the run in 'resume_here', in place" G train --resume resume_here --out resume_there --steps 40

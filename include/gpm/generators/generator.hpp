@@ -56,6 +56,15 @@ class Generator : public OwnsOptimisedNetwork<Net, Opt> {
     return this->net()->forward(latent_.sample(n, parameter_options(), gen));
   }
 
+  /// g(z) for n latents drawn from `latent` instead of the generator's own prior (a truncated one,
+  /// say), as `sample` does otherwise.
+  template <Prior P>
+  torch::Tensor sample_with(const P& latent, int64_t n, at::Generator& gen) {
+    torch::NoGradGuard no_grad;
+    const EvalMode eval(*this->net());
+    return this->net()->forward(latent.sample(n, parameter_options(), gen));
+  }
+
   /// g(z) for n fresh latents in the network's own (training) mode, as the generator's steps see
   /// them: the generated batch on which a flow's estimator (a discriminator) trains.
   torch::Tensor training_sample(int64_t n, at::Generator& gen) {

@@ -75,6 +75,16 @@ class InteractingParticleModel {
     return dynamics_.sample(n, gen_);
   }
 
+  /// n generated particles g(z) with z drawn from `latent` instead of the generator's prior: the
+  /// truncation trick with a gpm::TruncatedGaussianPrior.
+  template <Prior P>
+    requires requires(D& d, const P& p, at::Generator& gen) { d.sample_with(p, int64_t{1}, gen); }
+  torch::Tensor sample_with(const P& latent, int64_t n) {
+    GPM_CHECK(n > 0, "InteractingParticleModel::sample_with: n must be > 0, got {}", n);
+    const auto weights = averaged_weights_of(dynamics_);
+    return dynamics_.sample_with(latent, n, gen_);
+  }
+
   void seed(uint64_t seed) { gen_.set_current_seed(seed); }
 
   /// The generator's and the flow estimator's learning rates times `factor` (a schedule's multiplier).
