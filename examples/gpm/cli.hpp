@@ -436,7 +436,7 @@ inline void write_samples(const fs::path& path, const torch::Tensor& x, const st
 inline torch::Tensor sample_truncated(Run& run, const std::string& model, int64_t n, double truncation, uint64_t seed) {
   const auto dim = run.latent_dim();
   GPM_CHECK(dim > 0, "--truncation: a {} run samples along its own flow, from no latent; truncation draws a generator's "
-            "latents (gan, score-gan, f-gan, instance-noise-gan)", model);
+            "latents: sample the run of a model with a generator", model);
   auto gen = gpm::make_generator(seed);
   return run.generate(gpm::TruncatedGaussianPrior(gpm::TruncatedGaussianPriorOptions({dim}, truncation))
                           .sample(n, torch::TensorOptions(torch::kFloat32), gen));
