@@ -292,6 +292,29 @@ TEST_CASE("checkpoint: InteractingParticleModel with instance noise keeps its no
   });
 }
 
+TEST_CASE("checkpoint: InteractingParticleModel with a SMaRt flow (a discriminator plus a lazy, weighted "
+          "score-matching regularity) keeps the regularity's stream and schedule", "[checkpoint]") {
+  require_exact_resume([](uint64_t seed) {
+    const gpm::ScopedGlobalSeed init(seed);
+    gpm::ScoreMatchingRegularity regularity(
+        tiny_denoiser(seed + 10), gpm::ScoreMatchingRegularityOptions().seed(seed + 3).device(t::device()));
+    return gpm::InteractingParticleModel(
+        tiny_generator(/*batch_norm=*/false, 0.9),
+        gpm::FlowSum(tiny_critic_flow(seed + 1), gpm::Every(gpm::Weighted(std::move(regularity), 0.5), 3)),
+        interacting_options(seed));
+  });
+}
+
+TEST_CASE("checkpoint: InteractingParticleModel with top-k generator steps keeps its annealing count", "[checkpoint]") {
+  require_exact_resume([](uint64_t seed) {
+    const gpm::ScopedGlobalSeed init(seed);
+    return gpm::InteractingParticleModel(
+        tiny_generator(/*batch_norm=*/false, 0.9),
+        gpm::TopK(tiny_critic_flow(seed + 1), gpm::TopKOptions().decay(0.5).min_fraction(0.25).epoch_evaluations(1)),
+        interacting_options(seed));
+  });
+}
+
 TEST_CASE("checkpoint: InteractingParticleModel with a batch-norm generator keeps its running and averaged "
           "statistics", "[checkpoint]") {
   require_exact_resume([](uint64_t seed) {

@@ -194,12 +194,15 @@ template <class F>
 using PerturbedBy = gpm::Perturbed<F, gpm::ScheduleSigma>;
 
 /// Every wrapper has each capability iff the flow it wraps has it (Perturbed, which owns a random
-/// stream, is Checkpointable and OwnsRandomStream whatever it wraps).
+/// stream, is Checkpointable and OwnsRandomStream whatever it wraps; Every, which counts evaluations,
+/// is Checkpointable whatever it wraps).
 template <class F>
 constexpr bool wrappers_forward_exactly() {
   return capabilities<Reversed<F>>() == capabilities<F>() &&
          capabilities<PerturbedBy<F>>() == capabilities_and_checkpoint<F>() && gpm::OwnsRandomStream<PerturbedBy<F>> &&
-         !gpm::OwnsRandomStream<Reversed<F>> && gpm::Flow<Reversed<F>> && gpm::Flow<PerturbedBy<F>>;
+         !gpm::OwnsRandomStream<Reversed<F>> && gpm::Flow<Reversed<F>> && gpm::Flow<PerturbedBy<F>> &&
+         capabilities<gpm::Weighted<F>>() == capabilities<F>() &&
+         capabilities<gpm::Every<F>>() == capabilities_and_checkpoint<F>() && !gpm::OwnsRandomStream<gpm::Every<F>>;
 }
 static_assert(wrappers_forward_exactly<BareFlow>());
 static_assert(wrappers_forward_exactly<CheckpointableFlow>());
@@ -248,6 +251,10 @@ static_assert(gpm::Checkpointable<gpm::ScoreGan<>> && gpm::LearningRateScalable<
 static_assert(gpm::HasDataDenoiser<std::remove_reference_t<decltype(std::declval<gpm::ScoreGan<>&>().flow())>>);
 static_assert(gpm::ExposesDiscriminator<std::remove_reference_t<decltype(std::declval<gpm::Gan<>&>().flow())>>);
 
+/// Whether TopK can wrap F (it ranks particles by F's discriminator).
+template <class F>
+concept top_k_accepts = requires { typename gpm::TopK<F>; };
+
 }  // namespace
 
 TEST_CASE("policies model their concepts and near-misses are rejected (checked at compile time)", "[static]") {
@@ -267,4 +274,20 @@ TEST_CASE("wrappers have exactly the optional capabilities of what they wrap (ch
   STATIC_REQUIRE(gpm::LearningRateScalable<NoisyGan>);
   STATIC_REQUIRE(gpm::Checkpointable<NoisyGan>);
   STATIC_REQUIRE(gpm::OwnsRandomStream<NoisyGan>);
+  // Flow arithmetic: a weight keeps every capability; Every adds a checkpointed count; a sum is
+  // trainable, averaged and scalable through either term and shows its first term's discriminator.
+  STATIC_REQUIRE(gpm::TrainableFlow<gpm::Weighted<Gan>> && gpm::ExposesDiscriminator<gpm::Weighted<Gan>>);
+  STATIC_REQUIRE(gpm::TrainableFlow<gpm::Every<Gan>> && gpm::ExposesDiscriminator<gpm::Every<Gan>>);
+  using Smart = gpm::SmartFlow<Gan, Mixture>;
+  STATIC_REQUIRE(gpm::TrainableFlow<Smart> && gpm::ExposesDiscriminator<Smart> && gpm::Checkpointable<Smart>);
+  STATIC_REQUIRE(gpm::HasAveragedWeights<Smart> == gpm::HasAveragedWeights<Gan>);
+  STATIC_REQUIRE(gpm::LearningRateScalable<Smart>);
+  STATIC_REQUIRE_FALSE(gpm::TrainableFlow<gpm::FlowSum<gpm::ScoreFlow<Mixture>, gpm::ScoreMatchingRegularity<Mixture>>>);
+  STATIC_REQUIRE_FALSE(gpm::ExposesDiscriminator<gpm::FlowSum<gpm::ScoreFlow<Mixture>, Gan>>);
+  STATIC_REQUIRE(gpm::Checkpointable<gpm::SmartGan<>> && gpm::LearningRateScalable<gpm::SmartGan<>>);
+  // TopK needs a discriminator to rank by, and keeps every capability of the flow, adding a checkpoint.
+  STATIC_REQUIRE(capabilities<gpm::TopK<Gan>>() == capabilities_and_checkpoint<Gan>());
+  STATIC_REQUIRE(capabilities<gpm::TopK<DiscriminatorDrivenFlow>>() == capabilities_and_checkpoint<DiscriminatorDrivenFlow>());
+  STATIC_REQUIRE(top_k_accepts<Gan> && !top_k_accepts<MmdRbf>);
+  STATIC_REQUIRE(gpm::Checkpointable<gpm::TopKGan<>> && gpm::LearningRateScalable<gpm::TopKGan<>>);
 }

@@ -7,7 +7,7 @@
 #
 # GPM is the runner binary; DATA a built-in spec ("grid:std=0.3") or "heldout" (the mixture of
 # heldout_mixture.py, trained from 5,000 points); MODELs default to edm gan discr-flow score-gan
-# (a Score GAN uses the EDM trained in the same OUT). Prints one JSON line per model and draw,
+# (a Score GAN or a SMaRt GAN uses the EDM trained in the same OUT). Prints one JSON line per model and draw,
 # and appends them to OUT/results.jsonl. Extra train arguments: GPM_TRAIN_ARGS.
 set -euo pipefail
 gpm=$1 out=$2 data=$3
@@ -41,7 +41,7 @@ fi
 for model in "${models[@]}"; do
   run=$out/$model
   extra=()
-  [ "$model" = score-gan ] && extra=(--data-denoiser "$out/edm")
+  case $model in score-gan | smart-gan) extra=(--data-denoiser "$out/edm") ;; esac
   start=$(date +%s)
   # shellcheck disable=SC2086
   "$gpm" --threads 1 train --model "$model" --data "$train_data" --out "$run" "${extra[@]}" ${GPM_TRAIN_ARGS:-} >"$run.train.log" 2>&1

@@ -396,18 +396,20 @@ inline int command_train(const TrainArgs& a) {
   return 0;
 }
 
-/// `kind[:key=value,...]` (values as JSON: numbers, true, false; anything else a string).
-inline RefinementRequest parse_refinement(const std::string& spec) {
+/// `kind[:key=value,...]` (values as JSON: numbers, true, false; anything else a string), the value
+/// of the option `option` (--refine, --guided).
+inline RefinementRequest parse_refinement(const std::string& spec, const std::string& option) {
   const auto colon = spec.find(':');
   RefinementRequest request{spec.substr(0, colon), json::object()};
-  GPM_CHECK(!request.kind.empty(), "--refine '{}': give a refinement, e.g. flow or flow:steps=20,time=2", spec);
+  GPM_CHECK(!request.kind.empty(), "{} '{}': give a kind, e.g. {}", option, spec,
+            option == "--refine" ? "flow or flow:steps=20,time=2" : "latent or latent:steps=50");
   if (colon == std::string::npos) return request;
   std::stringstream items(spec.substr(colon + 1));
   for (std::string item; std::getline(items, item, ',');) {
     const auto equals = item.find('=');
-    GPM_CHECK(equals != std::string::npos && equals > 0, "--refine '{}': '{}' is not of the form key=value", spec, item);
+    GPM_CHECK(equals != std::string::npos && equals > 0, "{} '{}': '{}' is not of the form key=value", option, spec, item);
     const auto value = item.substr(equals + 1);
-    GPM_CHECK(!request.options.contains(item.substr(0, equals)), "--refine '{}': '{}' is given twice; keep one", spec,
+    GPM_CHECK(!request.options.contains(item.substr(0, equals)), "{} '{}': '{}' is given twice; keep one", option, spec,
               item.substr(0, equals));
     const json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
     request.options[item.substr(0, equals)] = parsed.is_discarded() ? json(value) : parsed;
@@ -444,18 +446,21 @@ inline torch::Tensor sample_truncated(Run& run, const std::string& model, int64_
 
 inline int command_sample(const std::string& dir, int64_t n, const std::string& out, std::optional<int64_t> steps,
                    std::optional<uint64_t> seed, const std::string& refine, const std::optional<std::string>& sampler,
-                   std::optional<double> truncation) {
+                   std::optional<double> truncation, const std::string& guided) {
   GPM_CHECK(n > 0, "-n must be > 0, got {}", n);
   GPM_CHECK(!truncation || *truncation > 0, "--truncation must be > 0 (smaller keeps latents nearer 0), got {}",
             truncation.value_or(0));
   check_outside_run_files(out, "--out");
-  const auto request = refine.empty() ? std::optional<RefinementRequest>() : parse_refinement(refine);
+  const auto request = refine.empty() ? std::optional<RefinementRequest>() : parse_refinement(refine, "--refine");
+  const auto guide = guided.empty() ? std::optional<RefinementRequest>() : parse_refinement(guided, "--guided");
+  GPM_CHECK(!guide || !truncation, "--guided draws its own latents (N(0, I)); leave out --truncation or --guided");
   auto stored = open_run(dir, sampler);
   stored.run->seed(seed.value_or(0));
   GPM_CHECK(!truncation || !steps || request, "--steps stops a particle model's flow or a refinement early, but a "
             "truncated generator samples in one pass; pass --refine to refine its samples");
   auto x = truncation ? sample_truncated(*stored.run, stored.info.at("model").get<std::string>(), n, *truncation,
                                          seed.value_or(0))
+           : guide    ? stored.run->guided_sample(n, *guide)
                       : stored.run->sample(n, request ? std::nullopt : steps);
   if (request) x = stored.run->refine(x, *request, steps);
   if (const auto bad = non_finite_samples(x))
@@ -806,6 +811,9 @@ inline int run_cli(int argc, char** argv) {
   std::optional<std::string> sampler;
   sample_cmd->add_option("--sampler", sampler, "sample an EDM run with another stepper than its config's: heun, euler, sde, "
                                                "churn, als (annealed Langevin) or cas (consistent annealed sampling)");
+  std::string guided;
+  sample_cmd->add_option("--guided", guided, "sample a GAN's generator guided by its discriminator: latent[:steps=K,eta=E,"
+                                             "noise=S,energy=ddls|dgflow] (refined latents) or drs[:percentile=Q] (rejection)");
   std::optional<double> truncation;
   sample_cmd->add_option("--truncation", truncation, "sample a generator from latents N(0, I) truncated to [-TAU, TAU] "
                                                      "(the truncation trick: smaller TAU, fewer but surer modes)");
@@ -877,7 +885,7 @@ inline int run_cli(int argc, char** argv) {
     if (*train_cmd) return command_train(train_args);
     if (*models_cmd) return command_models(markdown);
     if (*datasets_cmd) return command_datasets();
-    if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine, sampler, truncation);
+    if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine, sampler, truncation, guided);
     if (*eval_cmd) return command_eval(samples, reference, centers, mode_std, eval_header, max_points, eval_seed);
     if (*data_cmd) return command_data(data_spec, data_n, data_out, data_seed, data_centers, data_header);
     if (*plot_cmd) return command_plot(plot_run_dir, plot_out);

@@ -27,6 +27,8 @@
 #include <gpm/models/image_score_gan.hpp>
 #include <gpm/models/instance_noise_gan.hpp>
 #include <gpm/models/score_gan.hpp>
+#include <gpm/models/smart_gan.hpp>
+#include <gpm/models/top_k_gan.hpp>
 
 #include "run.hpp"
 #include "run_config.hpp"
@@ -171,14 +173,18 @@ inline TrainSettings image_train_settings(int64_t steps, int64_t batch_size) {
 
 /// The GAN on images: DCGAN generator and discriminator. The default is sized for a CPU
 /// (docs/images.md gives its measurements); "reference" is the reference's MNIST run.
+/// The image GAN sized for a CPU: width 16, a 64-dimensional latent.
+inline ImageGanOptions cpu_image_gan() {
+  return ImageGanOptions()
+      .latent_dim(64)
+      .generator(ImageGanOptions().generator().width(16))
+      .discriminator(ImageGanOptions().discriminator().width(16));
+}
+
 inline ModelVariant image_gan_variant() {
   using Config = RunConfig<ImageGanOptions>;
-  const auto cpu = ImageGanOptions()
-                       .latent_dim(64)
-                       .generator(ImageGanOptions().generator().width(16))
-                       .discriminator(ImageGanOptions().discriminator().width(16));
   return model_variant<Config>(
-      "gan", {{"default", {image_train_settings(6000, 64), cpu, {}}},
+      "gan", {{"default", {image_train_settings(6000, 64), cpu_image_gan(), {}}},
               {"reference", {image_train_settings(10000, 128), ImageGanOptions::reference(), {}}}},
       [](const Config& c, BuildInputs in) {
         return std::make_unique<GeneratorRun<ImageGan<>>>(make_image_gan(*in.image, ImageGanOptions(c.model).seed(c.train.seed())));
@@ -422,6 +428,50 @@ inline ModelEntry instance_noise_gan_entry() {
       .outside_demo();
 }
 
+/// SMaRt on images: the image GAN's default, regularised by an image EDM's U-Net.
+inline ModelVariant image_smart_gan_variant() {
+  using Config = RunConfig<ImageSmartGanOptions>;
+  return model_variant<Config>(
+      "smart-gan", {{"default", {image_train_settings(6000, 64), ImageSmartGanOptions().gan(cpu_image_gan()), {}}}},
+      [](const Config& c, BuildInputs in) {
+        return std::make_unique<GeneratorRun<ImageSmartGan<>>>(make_image_smart_gan(
+            *in.image, in.data_denoiser_as<nn::EdmUNetDenoiser>("SMaRt GAN"), ImageSmartGanOptions(c.model).seed(c.train.seed())));
+      });
+}
+
+/// SMaRt: the GAN whose generator also descends a trained EDM's denoising error at its samples.
+inline ModelEntry smart_gan_entry() {
+  using Config = RunConfig<SmartGanOptions>;
+  return model_entry<Config>(
+             "smart-gan", "SMaRt: a GAN whose generator also descends a trained EDM's denoising error at its samples, "
+             "weighted and every k-th step",
+             {{"default", {TrainSettings().steps(28000).lr_decay(0.5), SmartGanOptions(), {}}},
+              {"quick", {TrainSettings().steps(1500), SmartGanOptions().gan(quick_gan()), {}}}},
+             [](const Config& c, BuildInputs in) {
+               return std::make_unique<GeneratorRun<SmartGan<>>>(make_smart_gan(
+                   in.dim, in.data_denoiser_as<nn::EdmMlpDenoiser>("SMaRt GAN"), SmartGanOptions(c.model).seed(c.train.seed())));
+             },
+             {}, /*needs_data_denoiser=*/true)
+      .outside_demo()
+      .with_images(image_smart_gan_variant());
+}
+
+/// The GAN with top-k generator steps, the kept fraction annealed.
+inline ModelEntry top_k_gan_entry() {
+  using Config = RunConfig<TopKGanOptions>;
+  return model_entry<Config>(
+             "top-k-gan", "GAN with top-k generator steps: each generator step follows only the samples its "
+             "discriminator finds most realistic, their fraction annealed to ν",
+             {{"default", {TrainSettings().steps(28000).lr_decay(0.5), TopKGanOptions(), {}}},
+              {"quick", {TrainSettings().steps(1500), TopKGanOptions().gan(quick_gan()).top_k(TopKOptions().epoch_evaluations(10)),
+                         {}}}},
+             [](const Config& c, BuildInputs in) {
+               return std::make_unique<GeneratorRun<TopKGan<>>>(
+                   make_top_k_gan(in.dim, TopKGanOptions(c.model).seed(c.train.seed())));
+             })
+      .outside_demo();
+}
+
 namespace detail {
 inline std::vector<ModelEntry>& registry() {
   static std::vector<ModelEntry> entries{edm_entry(),
@@ -430,7 +480,9 @@ inline std::vector<ModelEntry>& registry() {
                                          score_gan_entry(),
                                          f_divergence_flow_entry(),
                                          f_divergence_gan_entry(),
-                                         instance_noise_gan_entry()};
+                                         instance_noise_gan_entry(),
+                                         smart_gan_entry(),
+                                         top_k_gan_entry()};
   return entries;
 }
 }  // namespace detail

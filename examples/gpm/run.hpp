@@ -21,6 +21,7 @@
 #include <gpm/integrators.hpp>
 #include <gpm/io/checkpoint.hpp>
 #include <gpm/io/config.hpp>
+#include <gpm/models/discriminator_samplers.hpp>
 #include <gpm/models/edm.hpp>
 #include <gpm/models/image_edm.hpp>
 #include <gpm/models/particle_model.hpp>
@@ -54,6 +55,14 @@ class Run {
   /// `x` moved by the refinement `request`, stopping after `steps` of its steps if given.
   virtual torch::Tensor refine(const torch::Tensor& /*x*/, const RefinementRequest& request, std::optional<int64_t> /*steps*/) {
     throw InvalidArgument(fmt::format("--refine {}: this model has no refinement; it samples along its own flow", request.kind));
+  }
+  /// The discriminator-guided samplers `guided_sample` accepts (a GAN's: "latent", by refined
+  /// latents, and "drs", by rejection); none for a model without a discriminator.
+  virtual std::vector<std::string> guided_samplers() const { return {}; }
+  /// n samples of the generator guided by its discriminator, as `request` says.
+  virtual torch::Tensor guided_sample(int64_t /*n*/, const RefinementRequest& request) {
+    throw InvalidArgument(fmt::format("--guided {}: this model has no discriminator to guide a generator by; --guided "
+                                      "applies to runs of a GAN", request.kind));
   }
   virtual void seed(uint64_t seed) = 0;
   /// The model's random stream, which sampling draws from.
@@ -166,6 +175,26 @@ class GeneratorRun final : public ModelRun<Model> {
     }
     throw InvalidArgument(fmt::format("--refine: unknown refinement '{}' for this model; choose one of {}", request.kind,
                                       fmt::join(refinements(), ", ")));
+  }
+  std::vector<std::string> guided_samplers() const override {
+    if constexpr (ModelRun<Model>::has_discriminator) return {"latent", "drs"};
+    else return {};
+  }
+  torch::Tensor guided_sample(int64_t n, const RefinementRequest& request) override {
+    if constexpr (ModelRun<Model>::has_discriminator) {
+      const auto where = "--guided " + request.kind;
+      if (request.kind == "latent")
+        return sample_with_latent_refinement(this->model_, n, io::read_options(request.options, LatentRefinementOptions(), where));
+      if (request.kind == "drs") {
+        const auto result = sample_by_rejection(this->model_, n, io::read_options(request.options, RejectionSamplingOptions(), where));
+        fmt::print(stderr, "--guided drs: kept {:.1f} % of the {} samples drawn after the burn-in\n", 100 * result.acceptance,
+                   result.drawn);
+        return result.samples;
+      }
+    }
+    if (guided_samplers().empty()) return ModelRun<Model>::guided_sample(n, request);
+    throw InvalidArgument(fmt::format("--guided: unknown sampler '{}' for this model; choose one of {}", request.kind,
+                                      fmt::join(guided_samplers(), ", ")));
   }
   int64_t generation_steps() const override { return 0; }
   int64_t latent_dim() override { return this->model_.dynamics().latent().options().shape().front(); }

@@ -98,6 +98,10 @@ class StandardizedRun final : public Run {
   Stats train_step(const torch::Tensor& batch) override { return inner_->train_step(z_.to_standard(batch)); }
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return z_.from_standard(inner_->sample(n, steps)); }
   std::vector<std::string> refinements() const override { return inner_->refinements(); }
+  std::vector<std::string> guided_samplers() const override { return inner_->guided_samplers(); }
+  torch::Tensor guided_sample(int64_t n, const RefinementRequest& request) override {
+    return z_.from_standard(inner_->guided_sample(n, request));
+  }
   torch::Tensor refine(const torch::Tensor& x, const RefinementRequest& request, std::optional<int64_t> steps) override {
     return z_.from_standard(inner_->refine(z_.to_standard(x), request, steps));
   }

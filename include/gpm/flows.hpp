@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gpm/flows/borrowed_flow.hpp"
+#include "gpm/flows/combinators.hpp"
 #include "gpm/flows/denoiser_trainer.hpp"
 #include "gpm/flows/denoising_score_flow.hpp"
 #include "gpm/flows/discriminator_flow.hpp"
@@ -13,4 +14,6 @@
 #include "gpm/flows/potential_flow.hpp"
 #include "gpm/flows/score_difference_flow.hpp"
 #include "gpm/flows/score_flow.hpp"
+#include "gpm/flows/score_matching_regularity.hpp"
 #include "gpm/flows/stein_flow.hpp"
+#include "gpm/flows/top_k.hpp"

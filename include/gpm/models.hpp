@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gpm/models/discriminator_flow_model.hpp"
+#include "gpm/models/discriminator_samplers.hpp"
 #include "gpm/models/edm.hpp"
 #include "gpm/models/f_divergence_flow.hpp"
 #include "gpm/models/gan.hpp"
@@ -14,3 +15,5 @@
 #include "gpm/models/particle_model.hpp"
 #include "gpm/models/refinement.hpp"
 #include "gpm/models/score_gan.hpp"
+#include "gpm/models/smart_gan.hpp"
+#include "gpm/models/top_k_gan.hpp"

@@ -1,8 +1,9 @@
 // Test helpers: the device under test (GPM_TEST_DEVICE, default cpu), tensor options per dtype,
-// and tolerances that scale with the dtype's precision.
+// tolerances that scale with the dtype's precision, and a checkpoint round trip in memory.
 #pragma once
 
 #include <cstdlib>
+#include <sstream>
 #include <string>
 
 #include <torch/torch.h>
@@ -36,5 +37,17 @@ double eps() {
 inline at::Generator generator(uint64_t seed) { return make_generator(seed, device()); }
 
 inline double max_abs(const torch::Tensor& a) { return a.abs().max().item<double>(); }
+
+/// Writes `from`'s state to an archive in memory and loads it into `into` (a checkpoint round trip).
+template <class T>
+void round_trip(const T& from, T& into) {
+  torch::serialize::OutputArchive out;
+  from.save(out);
+  std::stringstream buffer;
+  out.save_to(buffer);
+  torch::serialize::InputArchive in;
+  in.load_from(buffer);
+  into.load(in);
+}
 
 }  // namespace gpm::test

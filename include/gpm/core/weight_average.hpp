@@ -159,14 +159,21 @@ class [[nodiscard]] AveragedWeights {
       : eval_(std::make_unique<EvalMode>(module)), average_(average), module_(&module) {
     if (average_ != nullptr) average_->swap(*module_);
   }
+  /// Both scopes at once (a combinator of two policies that each keep an average); `second` ends first.
+  AveragedWeights(AveragedWeights first, AveragedWeights second)
+      : AveragedWeights(std::move(first)) {
+    also_ = std::make_unique<AveragedWeights>(std::move(second));
+  }
   AveragedWeights(AveragedWeights&& other) noexcept
       : eval_(std::move(other.eval_)),
         average_(std::exchange(other.average_, nullptr)),
-        module_(std::exchange(other.module_, nullptr)) {}
+        module_(std::exchange(other.module_, nullptr)),
+        also_(std::move(other.also_)) {}
   AveragedWeights& operator=(AveragedWeights&&) = delete;
   AveragedWeights(const AveragedWeights&) = delete;
   AveragedWeights& operator=(const AveragedWeights&) = delete;
   ~AveragedWeights() {
+    also_.reset();
     if (average_ != nullptr) average_->swap(*module_);
   }
 
@@ -174,6 +181,7 @@ class [[nodiscard]] AveragedWeights {
   std::unique_ptr<EvalMode> eval_;  // destroyed after the weights are back: modes restore last
   WeightAverage* average_ = nullptr;
   torch::nn::Module* module_ = nullptr;
+  std::unique_ptr<AveragedWeights> also_;
 };
 
 }  // namespace gpm
