@@ -255,6 +255,10 @@ static_assert(gpm::ExposesDiscriminator<std::remove_reference_t<decltype(std::de
 template <class F>
 concept top_k_accepts = requires { typename gpm::TopK<F>; };
 
+/// Whether AdaptiveDiffusion can wrap F (a trainable flow exposing its discriminator).
+template <class F>
+concept adaptive_diffusion_accepts = requires { typename gpm::AdaptiveDiffusion<F>; };
+
 }  // namespace
 
 TEST_CASE("policies model their concepts and near-misses are rejected (checked at compile time)", "[static]") {
@@ -290,4 +294,15 @@ TEST_CASE("wrappers have exactly the optional capabilities of what they wrap (ch
   STATIC_REQUIRE(capabilities<gpm::TopK<DiscriminatorDrivenFlow>>() == capabilities_and_checkpoint<DiscriminatorDrivenFlow>());
   STATIC_REQUIRE(top_k_accepts<Gan> && !top_k_accepts<MmdRbf>);
   STATIC_REQUIRE(gpm::Checkpointable<gpm::TopKGan<>> && gpm::LearningRateScalable<gpm::TopKGan<>>);
+  // AdaptiveDiffusion too (it reads r_d from the discriminator), and owns a random stream.
+  STATIC_REQUIRE(capabilities<gpm::AdaptiveDiffusion<TimeCritic>>() == capabilities_and_checkpoint<TimeCritic>());
+  STATIC_REQUIRE(gpm::OwnsRandomStream<gpm::AdaptiveDiffusion<TimeCritic>>);
+  STATIC_REQUIRE(adaptive_diffusion_accepts<Gan> && !adaptive_diffusion_accepts<MmdRbf>);
+  STATIC_REQUIRE(gpm::Checkpointable<gpm::DiffusionGan<>> && gpm::LearningRateScalable<gpm::DiffusionGan<>>);
+  // LOGAN's latent step is a generator network: the generator dynamics keep every capability.
+  STATIC_REQUIRE(gpm::GeneratorNetwork<gpm::LatentOptimised<gpm::nn::Mlp>>);
+  using LoganGenerator = gpm::Generator<gpm::LatentOptimised<gpm::nn::Mlp>, torch::optim::Adam>;
+  STATIC_REQUIRE(gpm::HasTrainingSample<LoganGenerator> && gpm::HasAveragedWeights<LoganGenerator> &&
+                 gpm::Checkpointable<LoganGenerator>);
+  STATIC_REQUIRE(gpm::Checkpointable<gpm::LoganGan<>> && gpm::LearningRateScalable<gpm::LoganGan<>>);
 }

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <gpm/models/diffusion_gan.hpp>
 #include <gpm/models/discriminator_flow_model.hpp>
 #include <gpm/models/edm.hpp>
 #include <gpm/models/f_divergence_flow.hpp>
@@ -26,6 +27,7 @@
 #include <gpm/models/image_gan.hpp>
 #include <gpm/models/image_score_gan.hpp>
 #include <gpm/models/instance_noise_gan.hpp>
+#include <gpm/models/logan_gan.hpp>
 #include <gpm/models/score_gan.hpp>
 #include <gpm/models/smart_gan.hpp>
 #include <gpm/models/top_k_gan.hpp>
@@ -472,6 +474,34 @@ inline ModelEntry top_k_gan_entry() {
       .outside_demo();
 }
 
+inline ModelEntry diffusion_gan_entry() {
+  using Config = RunConfig<DiffusionGanOptions>;
+  return model_entry<Config>(
+             "diffusion-gan", "Diffusion-GAN: the discriminator sees data and generated samples after a forward "
+             "diffusion of t steps, t given as its input, the longest diffusion adapted to its overfitting",
+             {{"default", {TrainSettings().steps(28000).lr_decay(0.5), DiffusionGanOptions(), {}}},
+              {"quick", {TrainSettings().steps(1500), DiffusionGanOptions().gan(quick_gan()), {}}}},
+             [](const Config& c, BuildInputs in) {
+               return std::make_unique<GeneratorRun<DiffusionGan<>>>(
+                   make_diffusion_gan(in.dim, DiffusionGanOptions(c.model).seed(c.train.seed())));
+             })
+      .outside_demo();
+}
+
+inline ModelEntry logan_gan_entry() {
+  using Config = RunConfig<LoganGanOptions>;
+  return model_entry<Config>(
+             "logan-gan", "LOGAN: a GAN whose training samples come from latents moved one step uphill on the "
+             "discriminator's logit",
+             {{"default", {TrainSettings().steps(28000).lr_decay(0.5), LoganGanOptions(), {}}},
+              {"quick", {TrainSettings().steps(1500), LoganGanOptions().gan(quick_gan()), {}}}},
+             [](const Config& c, BuildInputs in) {
+               return std::make_unique<GeneratorRun<LoganGan<>>>(
+                   make_logan_gan(in.dim, LoganGanOptions(c.model).seed(c.train.seed())));
+             })
+      .outside_demo();
+}
+
 namespace detail {
 inline std::vector<ModelEntry>& registry() {
   static std::vector<ModelEntry> entries{edm_entry(),
@@ -482,7 +512,9 @@ inline std::vector<ModelEntry>& registry() {
                                          f_divergence_gan_entry(),
                                          instance_noise_gan_entry(),
                                          smart_gan_entry(),
-                                         top_k_gan_entry()};
+                                         top_k_gan_entry(),
+                                         diffusion_gan_entry(),
+                                         logan_gan_entry()};
   return entries;
 }
 }  // namespace detail

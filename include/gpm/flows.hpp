@@ -1,6 +1,7 @@
 // All flow functionals: the vector fields particles follow, their estimators and combinators.
 #pragma once
 
+#include "gpm/flows/adaptive_diffusion.hpp"
 #include "gpm/flows/borrowed_flow.hpp"
 #include "gpm/flows/combinators.hpp"
 #include "gpm/flows/denoiser_trainer.hpp"

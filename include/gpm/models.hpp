@@ -3,6 +3,7 @@
 
 #include "gpm/models/discriminator_flow_model.hpp"
 #include "gpm/models/discriminator_samplers.hpp"
+#include "gpm/models/diffusion_gan.hpp"
 #include "gpm/models/edm.hpp"
 #include "gpm/models/f_divergence_flow.hpp"
 #include "gpm/models/gan.hpp"
@@ -12,6 +13,7 @@
 #include "gpm/models/image_score_gan.hpp"
 #include "gpm/models/instance_noise_gan.hpp"
 #include "gpm/models/interacting_particle_model.hpp"
+#include "gpm/models/logan_gan.hpp"
 #include "gpm/models/particle_model.hpp"
 #include "gpm/models/refinement.hpp"
 #include "gpm/models/score_gan.hpp"

@@ -32,6 +32,10 @@ echo "{\"instance_noise\": {\"std\": 0.3, \"anneal_updates\": 20}, \"gan\": {$ga
 # top-k with a fraction annealed within the 30 steps.
 echo "{\"smart\": {\"weight\": 0.5, \"every\": 2}, \"gan\": {$gan_fields}, \"lr_decay\": 0}" >smart.json
 echo "{\"top_k\": {\"decay\": 0.8, \"min_fraction\": 0.25, \"epoch_evaluations\": 2}, \"gan\": {$gan_fields}, \"lr_decay\": 0}" >topk.json
+# Diffusion-GAN adapting T every 2 updates, so that the resume at step 15 falls between two adaptations.
+echo "{\"diffusion\": {\"target\": 0.0, \"adapt_every\": 2, \"adapt_samples\": 5000, \"initial_level\": 0.3},
+  \"gan\": {$gan_fields}, \"lr_decay\": 0}" >dgan.json
+echo "{\"latent_optimisation\": {\"step_size\": 0.5, \"natural_gradient\": false}, \"gan\": {$gan_fields}, \"lr_decay\": 0}" >logan.json
 G train --model edm --data ring --out edm_base --steps 20 --config edm.json --quiet >/dev/null || fail "EDM base run"
 check_resume() {
   local model="$1" config="$2"
@@ -60,6 +64,8 @@ check_resume f-gan fgan.json
 check_resume instance-noise-gan noisy.json
 check_resume smart-gan smart.json --data-denoiser edm_base
 check_resume top-k-gan topk.json
+check_resume diffusion-gan dgan.json
+check_resume logan-gan logan.json
 expect 2 "field 'divergence' must be one of kl, reverse_kl, jensen_shannon, chi_squared" \
   G train --model f-flow --data ring --out bad_divergence --config <(echo '{"divergence": "hellinger"}')
 # Every snapshot holds finite velocities: a particle model's are its field's at the time of its last

@@ -2,6 +2,8 @@
 // (an interacting particle model), with the reference's 2-D configuration as defaults.
 #pragma once
 
+#include <type_traits>
+
 #include <torch/arg.h>
 #include <torch/optim/adam.h>
 
@@ -53,25 +55,36 @@ struct GanOptions {
 template <GanLoss Loss = NonSaturatingLoss>
 using Gan = InteractingParticleModel<Generator<nn::Mlp, torch::optim::Adam>, DiscriminatorFlow<nn::Mlp, Loss>>;
 
+/// The GAN of `o` around the discriminator network `make_discriminator(mlp)` builds from `mlp`, the
+/// options of the discriminator's MLP with its sizes set (dim → 1): the generator, the prior, the
+/// initialisation, the optimisers and the training schedule are the GAN's.
+/// Example: `auto gan = make_gan_around(2, GanOptions(), [](nn::MlpOptions m) { return nn::TimeMlp(nn::TimeMlpOptions(2, 1).mlp(m)); });`
+template <GanLoss Loss = NonSaturatingLoss, class MakeDiscriminator>
+auto make_gan_around(int64_t dim, const GanOptions& o, MakeDiscriminator make_discriminator, Loss loss = {}) {
+  using Net = std::invoke_result_t<MakeDiscriminator, nn::MlpOptions>;
+  using Model = InteractingParticleModel<Generator<nn::Mlp, torch::optim::Adam>, DiscriminatorFlow<Net, Loss>>;
+  const ScopedGlobalSeed seed(o.seed());
+  nn::Mlp generator(nn::MlpOptions(o.generator()).in(o.latent_dim()).out(dim));
+  Net discriminator = make_discriminator(nn::MlpOptions(o.discriminator()).in(dim).out(1).input_feature_seed(o.seed() + 2));
+  nn::init_normal(*generator, o.init_std());
+  nn::init_normal(*discriminator, o.init_std());
+  generator->to(o.device());
+  discriminator->to(o.device());
+  return Model(Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})),
+                                                      o.generator_optimizer().to_torch(),
+                                                      GeneratorOptions().weight_average(o.weight_average())),
+               DiscriminatorFlow<Net, Loss>(discriminator, std::move(loss), o.discriminator_optimizer().to_torch(),
+                                            DiscriminatorFlowOptions().penalty(o.penalty()).seed(o.seed() + 1)),
+               InteractingParticleModelOptions()
+                   .flow_steps_per_generator_step(o.discriminator_steps())
+                   .seed(o.seed())
+                   .device(o.device()));
+}
+
 /// A GAN for data of `dim` coordinates. Example: `auto gan = make_gan(2);` then `gan.train_step(batch)`.
 template <GanLoss Loss = NonSaturatingLoss>
 Gan<Loss> make_gan(int64_t dim, const GanOptions& o = {}, Loss loss = {}) {
-  const ScopedGlobalSeed seed(o.seed());
-  nn::Mlp generator(nn::MlpOptions(o.generator()).in(o.latent_dim()).out(dim));
-  nn::Mlp discriminator(nn::MlpOptions(o.discriminator()).in(dim).out(1).input_feature_seed(o.seed() + 2));
-  for (auto* net : {&generator, &discriminator}) {
-    nn::init_normal(**net, o.init_std());
-    (*net)->to(o.device());
-  }
-  return Gan<Loss>(Generator<nn::Mlp, torch::optim::Adam>(generator, GaussianPrior(GaussianPriorOptions({o.latent_dim()})),
-                                                           o.generator_optimizer().to_torch(),
-                                                           GeneratorOptions().weight_average(o.weight_average())),
-                   DiscriminatorFlow<nn::Mlp, Loss>(discriminator, std::move(loss), o.discriminator_optimizer().to_torch(),
-                                                    DiscriminatorFlowOptions().penalty(o.penalty()).seed(o.seed() + 1)),
-                   InteractingParticleModelOptions()
-                       .flow_steps_per_generator_step(o.discriminator_steps())
-                       .seed(o.seed())
-                       .device(o.device()));
+  return make_gan_around(dim, o, [](const nn::MlpOptions& mlp) { return nn::Mlp(mlp); }, std::move(loss));
 }
 
 }  // namespace gpm
