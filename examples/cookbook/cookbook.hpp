@@ -1,5 +1,5 @@
-// What the cookbook's programs share: the data they learn (the reference 5-mode ring), the check
-// each makes of its samples, and the optional PNG of them.
+// What the cookbook's programs share: the data they learn (the reference 5-mode ring), the small GAN
+// the GAN recipes start from, the check each makes of its samples, and the optional PNG of them.
 #pragma once
 
 #include <gpm/gpm.hpp>
@@ -21,6 +21,20 @@ namespace cookbook {
 inline const gpm::data::GaussianRing& ring() {
   static const gpm::data::GaussianRing data;
   return data;
+}
+
+/// The small GAN the GAN recipes start from: latents of 8, two hidden layers of 64 in each network,
+/// Adam(1e-3, β₁ 0.5) on both sides, one discriminator step per generator step, and sampling with a
+/// weight average of decay 0.995.
+inline gpm::GanOptions small_gan() {
+  return gpm::GanOptions()
+      .latent_dim(8)
+      .generator(gpm::nn::MlpOptions().width(64).depth(2))
+      .discriminator(gpm::nn::MlpOptions().width(64).depth(2))
+      .generator_optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5))
+      .discriminator_optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5))
+      .discriminator_steps(1)
+      .weight_average(0.995);
 }
 
 /// The largest energy distance to 2,000 fresh data points that 2,000 samples pass with, so that the

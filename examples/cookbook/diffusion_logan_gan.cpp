@@ -8,15 +8,8 @@ int main(int argc, char** argv) {
   gpm::configure_cpu_runtime();
   auto data_gen = gpm::make_generator(1);
   // [recipe]
-  // The GAN of these options around a time-conditioned discriminator (the diffusion step is its time).
-  const auto options = gpm::GanOptions()
-                           .latent_dim(8)
-                           .generator(gpm::nn::MlpOptions().width(64).depth(2))
-                           .discriminator(gpm::nn::MlpOptions().width(64).depth(2))
-                           .generator_optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5))
-                           .discriminator_optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5))
-                           .discriminator_steps(1)
-                           .weight_average(0.995);
+  // The small GAN around a time-conditioned discriminator (the diffusion step is its time).
+  const gpm::GanOptions options = cookbook::small_gan();
   auto gan = gpm::make_gan_around(2, options, [](const gpm::nn::MlpOptions& mlp) {
     return gpm::nn::TimeMlp(gpm::nn::TimeMlpOptions(2, 1).mlp(mlp).embedding_size(16));
   });

@@ -15,15 +15,8 @@ int main(int argc, char** argv) {
   // The GAN's flow plus 0.1 × the regularity (the denoising error's descent at σ' ∈ [0.09, 0.125]),
   // applied on every 8th generator step.
   auto gan = gpm::with_score_matching_regularity(
-      gpm::make_gan(2, gpm::GanOptions()
-                           .latent_dim(8)
-                           .generator(gpm::nn::MlpOptions().width(64).depth(2))
-                           .discriminator(gpm::nn::MlpOptions().width(64).depth(2))
-                           .generator_optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5))
-                           .discriminator_optimizer(gpm::AdamOptions().lr(1e-3).beta1(0.5))
-                           .discriminator_steps(1)
-                           .weight_average(0.995)),
-      gpm::copy_sampling_denoiser(edm, 2, edm_options), gpm::SmartOptions().weight(0.1).every(8));
+      gpm::make_gan(2, cookbook::small_gan()), gpm::copy_sampling_denoiser(edm, 2, edm_options),
+      gpm::SmartOptions().weight(0.1).every(8));
   for (int step = 0; step < 3000; ++step) gan.train_step(cookbook::ring().sample(256, data_gen).to(torch::kFloat32));
   const torch::Tensor samples = gan.sample(2000);
   // [/recipe]
