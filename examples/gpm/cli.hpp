@@ -22,6 +22,8 @@
 #include <gpm/io/npy.hpp>
 #include <gpm/metrics.hpp>
 
+#include "bench.hpp"
+#include "machine_load.hpp"
 #include "plots.hpp"
 #include "registry.hpp"
 #include "standardized_run.hpp"
@@ -396,6 +398,42 @@ inline int command_train(const TrainArgs& a) {
   return 0;
 }
 
+struct BenchArgs {
+  std::string model, data = "ring", config, data_denoiser, what = "train", preset = "default";
+  std::optional<int64_t> batch;
+  std::optional<uint64_t> seed;
+  BenchSettings settings;
+};
+
+/// `gpm bench`: a new run of the model built as `gpm train` builds it, its training step or sampler
+/// timed on batches drawn beforehand (drawing data is not part of a step); the figures as JSON.
+inline int command_bench(const BenchArgs& a) {
+  GPM_CHECK(!a.model.empty(), "bench needs --model");
+  const auto& entry = model(a.model);
+  json overrides = a.config.empty() ? json::object() : read_json_file(a.config);
+  if (a.seed) overrides["seed"] = *a.seed;
+  if (a.batch && a.what == "train") overrides["batch_size"] = *a.batch;
+  auto [info, run] = new_run(entry, a.data, entry.on(spec_kind(a.data)).resolve(a.preset, overrides), a.data_denoiser);
+  const auto settings = train_settings(info.at("config"));
+  const auto data = gpm::data::parse_dataset(a.data);
+  auto data_generator = gpm::make_generator(settings.seed() + 1000);
+  json result = {{"model", a.model}, {"data", a.data}, {"preset", a.preset}, {"what", a.what}};
+  if (a.what == "train") {
+    std::vector<torch::Tensor> batches;
+    for (int i = 0; i < 16; ++i) batches.push_back(data.sample(settings.batch_size(), data_generator));
+    size_t next = 0;
+    result["batch"] = settings.batch_size();
+    result.update(bench([&] { run->train_step(batches[next++ % batches.size()]); }, 1, "steps/s", a.settings));
+  } else {
+    const int64_t batch = a.batch.value_or(settings.batch_size());
+    result["batch"] = batch;
+    if (const auto steps = run->generation_steps(); steps > 0) result["generation_steps"] = steps;
+    result.update(bench([&] { run->sample(batch, std::nullopt); }, batch, "samples/s", a.settings));
+  }
+  fmt::print("{}\n", result.dump(2));
+  return 0;
+}
+
 /// `kind[:key=value,...]` (values as JSON: numbers, true, false; anything else a string), the value
 /// of the option `option` (--refine, --guided).
 inline RefinementRequest parse_refinement(const std::string& spec, const std::string& option) {
@@ -751,6 +789,17 @@ inline int available_cores() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+/// Before a long command on every core: a warning when other processes keep some of them busy, since
+/// an OpenMP thread that spins while another process holds its core holds up every step.
+inline void warn_if_cores_taken(int cores) {
+  const auto foreign = foreign_cores(std::chrono::milliseconds(250));
+  if (!foreign || *foreign < 0.5) return;
+  const int free = std::max(1, cores - static_cast<int>(std::lround(*foreign)));
+  fmt::print(stderr, "gpm: other processes keep {:.1f} of the {} cores busy, and a thread on each core waits for the ones "
+             "they hold (a step can take several times as long); pass --threads {}, or start gpm with "
+             "OMP_WAIT_POLICY=passive (docs/performance.md#threads)\n", *foreign, cores, free);
+}
+
 }  // namespace gpm::runner::cli
 
 namespace gpm::runner {
@@ -861,6 +910,29 @@ inline int run_cli(int argc, char** argv) {
   demo_cmd->add_flag("--quick", quick, "small networks, short runs: a first look in a few minutes");
   demo_cmd->add_flag("--quiet", demo_quiet, "no progress line");
 
+  BenchArgs bench_args;
+  auto* bench_cmd = app.add_subcommand("bench", "time a model's training step or sampler and print the figures as JSON "
+                                                "(docs/performance.md)");
+  bench_cmd->add_option("--model", bench_args.model, fmt::format("{}", fmt::join(model_names(), " | ")))
+      ->required()->check(CLI::IsMember(model_names()));
+  bench_cmd->add_option("--data", bench_args.data, "a built-in spec or a CSV file (default ring: the reference's mixture)");
+  bench_cmd->add_option("--preset", bench_args.preset, "default, reference (the reference's configuration: identical work "
+                                                       "for comparisons), quick");
+  bench_cmd->add_option("--config", bench_args.config, "JSON file overriding any config field");
+  bench_cmd->add_option("--batch", bench_args.batch, "points per training step, or samples per sampler call (default: the "
+                                                     "config's batch_size)")->check(integer_argument<int64_t>(1));
+  bench_cmd->add_option("--what", bench_args.what, "train (one training step per call) or sample (one sampler call)")
+      ->check(CLI::IsMember({"train", "sample"}));
+  bench_cmd->add_option("--seed", bench_args.seed, "random seed")->check(integer_argument<uint64_t>());
+  bench_cmd->add_option("--data-denoiser", bench_args.data_denoiser, "Score GAN: run directory of an EDM");
+  bench_cmd->add_option("--warmup", bench_args.settings.warmup, "untimed calls first (default 5)")
+      ->check(integer_argument<int64_t>(0));
+  bench_cmd->add_option("--windows", bench_args.settings.windows, "timed windows (default 3)")
+      ->check(integer_argument<int64_t>(1));
+  bench_cmd->add_option("--window-seconds", bench_args.settings.window_seconds, "length of a window: whole calls until "
+                                                                              "this much time has passed (default 2)")
+      ->check(CLI::PositiveNumber);
+
   bool markdown = false;
   auto* models_cmd = app.add_subcommand("models", "list the models and their presets");
   models_cmd->add_flag("--markdown", markdown, "print every model's and dataset's fields as Markdown tables (docs/options.md)");
@@ -882,6 +954,7 @@ inline int run_cli(int argc, char** argv) {
                            .fields(train_args.preset)));
       return 0;
     }
+    if ((*train_cmd || *demo_cmd || *bench_cmd) && threads == 0 && cores > 1) warn_if_cores_taken(cores);
     if (*train_cmd) return command_train(train_args);
     if (*models_cmd) return command_models(markdown);
     if (*datasets_cmd) return command_datasets();
@@ -889,6 +962,7 @@ inline int run_cli(int argc, char** argv) {
     if (*eval_cmd) return command_eval(samples, reference, centers, mode_std, eval_header, max_points, eval_seed);
     if (*data_cmd) return command_data(data_spec, data_n, data_out, data_seed, data_centers, data_header);
     if (*plot_cmd) return command_plot(plot_run_dir, plot_out);
+    if (*bench_cmd) return command_bench(bench_args);
     if (*demo_cmd) return command_demo(demo_out, quick, demo_quiet);
   } catch (const gpm::InvalidArgument& e) {
     fmt::print(stderr, "gpm: error: {}\n", e.what());

@@ -672,4 +672,28 @@ G train --model edm --data small.csv --out csv_run --steps 10 --config edm.json 
   fail "a run on a CSV file should resume, sample and plot from another working directory"
 grep -qF "\"data\": \"$PWD/small.csv\"" csv_run/run.json && pass || fail "run.json should hold the data file's absolute path"
 
+# --- gpm bench: a training step's and a sampler's throughput, as JSON -----------------------------------
+G bench --model gan --preset quick --warmup 1 --windows 2 --window-seconds 0.2 >bench_train.json 2>bench_err.txt &&
+  grep -qF '"unit": "steps/s"' bench_train.json && [ "$(grep -c '"rate":' bench_train.json)" = 2 ] &&
+  grep -qE '"flops_per_call": [1-9]' bench_train.json && grep -qE '"share_of_same_ops_alone": ([1-9]|0\.0*[1-9])' bench_train.json &&
+  grep -qF '"op": "aten::addmm"' bench_train.json && grep -qF '"peak":' bench_train.json && pass ||
+  fail "gpm bench should time a training step and print rates, FLOPs and the same ops' share as JSON: $(cat bench_err.txt)"
+G bench --model edm --preset quick --what sample --batch 64 --warmup 1 --windows 1 --window-seconds 0.2 >bench_sample.json &&
+  grep -qF '"unit": "samples/s"' bench_sample.json && grep -qF '"batch": 64' bench_sample.json &&
+  grep -qF '"generation_steps":' bench_sample.json && pass ||
+  fail "gpm bench --what sample should time sampler calls of --batch samples"
+expect 2 "needs --data-denoiser" G bench --model score-gan --preset quick
+expect 2 "--what" G bench --model gan --what fast
+expect 2 "--window-seconds" G bench --model gan --window-seconds 0
+
+# A command on every core says so when another process holds one (a busy loop beside it here).
+if [ "$(nproc)" -ge 2 ]; then
+  bash -c 'while [ $SECONDS -lt 4 ]; do :; done' &
+  busy=$!
+  sleep 0.5
+  "$gpm" bench --model gan --preset quick --warmup 0 --windows 1 --window-seconds 0.1 >/dev/null 2>busy_err.txt
+  kill $busy 2>/dev/null; wait $busy 2>/dev/null
+  grep -qF "other processes keep" busy_err.txt && grep -qF -- "pass --threads" busy_err.txt && pass ||
+    fail "gpm bench on every core should warn when another process holds one: $(cat busy_err.txt)"
+fi
 finish
