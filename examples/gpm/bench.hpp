@@ -15,10 +15,10 @@
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
-#include <torch/cuda.h>
 
 #include "machine_load.hpp"
 #include "op_census.hpp"
+#include "timing.hpp"
 
 namespace gpm::runner {
 
@@ -46,30 +46,12 @@ inline double peak_resident_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
-/// Waits for queued device work, so that a timer stopped after it counts it.
-inline void synchronize_devices() {
-  static const bool cuda = torch::cuda::is_available();
-  if (cuda) torch::cuda::synchronize();
-}
-
 /// GFLOP/s of one 256×512 by 512×512 float matrix product, the fastest of three timed blocks: a
 /// probe of the machine's state, comparable with the one the reference's benchmark records.
 inline double gemm_probe_gflops() {
   const auto a = torch::randn({256, 512}), b = torch::randn({512, 512});
   auto c = torch::mm(a, b);
-  double best = 0;
-  for (int block = 0; block < 3; ++block) {
-    int64_t calls = 0;
-    const auto start = std::chrono::steady_clock::now();
-    double elapsed = 0;
-    do {
-      torch::mm_out(c, a, b);
-      ++calls;
-      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    } while (elapsed < 0.1);
-    best = std::max(best, 2.0 * 256 * 512 * 512 * static_cast<double>(calls) / elapsed / 1e9);
-  }
-  return best;
+  return 2.0 * 256 * 512 * 512 / fastest_seconds_per_call([&] { torch::mm_out(c, a, b); }, 0.1) / 1e9;
 }
 
 }  // namespace detail
@@ -83,7 +65,7 @@ inline nlohmann::json bench(const std::function<void()>& call, int64_t items_per
   GPM_CHECK(settings.windows >= 1 && settings.window_seconds > 0, "a benchmark needs ≥ 1 window of > 0 s");
   const auto timed = [&](int64_t calls) {
     for (int64_t i = 0; i < calls; ++i) call();
-    detail::synchronize_devices();
+    synchronize_devices();
   };
   const auto warmup_start = std::chrono::steady_clock::now();
   timed(settings.warmup);

@@ -8,7 +8,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -22,6 +21,8 @@
 #include <fmt/ranges.h>
 
 #include <gpm/core/errors.hpp>
+
+#include "timing.hpp"
 
 namespace gpm::runner {
 
@@ -227,18 +228,8 @@ inline double replay_seconds(const OpCensus& census, double block_seconds = 0.02
       handle->callBoxed(&stack);
     };
     call();  // warm-up: first-touch allocation, kernel selection
-    double best = std::numeric_limits<double>::infinity();
-    for (int block = 0; block < 3; ++block) {
-      int64_t calls = 0;
-      const auto start = std::chrono::steady_clock::now();
-      double elapsed = 0;
-      do {
-        call();
-        ++calls;
-        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      } while (elapsed < block_seconds);
-      best = std::min(best, elapsed / static_cast<double>(calls));
-    }
+    synchronize_devices();
+    const double best = fastest_seconds_per_call(call, block_seconds);
     total += best * static_cast<double>(op.calls);
   }
   return total;
