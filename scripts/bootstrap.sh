@@ -11,6 +11,7 @@ packages=(
   catch2 libfmt-dev nlohmann-json3-dev libcli11-dev
   pkg-config libcairo2-dev           # optional PNG figures (gpm::plot)
   libstb-dev                         # optional PNG/JPEG files and image folders (gpm::images)
+  libgloo-dev                        # Gloo's headers, for c10d's process group (gpm::distributed)
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang libclang-rt-dev)  # libFuzzer's runtime is only a recommendation of clang's

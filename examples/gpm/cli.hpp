@@ -23,6 +23,7 @@
 #include <gpm/metrics.hpp>
 
 #include "bench.hpp"
+#include "launch.hpp"
 #include "machine_load.hpp"
 #include "plots.hpp"
 #include "registry.hpp"
@@ -198,6 +199,7 @@ struct TrainArgs {
   std::optional<uint64_t> seed;
   std::optional<std::string> header;
   bool quiet = false;
+  DistributedArgs distributed;
 };
 
 /// How a run described by `info` reads its CSV data's first line: as it was trained (run.json's
@@ -231,15 +233,22 @@ inline gpm::data::AnyDataset stored_run_data(const json& info, const fs::path& d
 }
 
 /// Trains `run` from `step` and writes run.json after it; the same for a new run and a resumed one.
+/// As a rank of `group`, it starts from rank 0's state, and rank 0 alone writes.
 inline TrainResult train_and_record(Run& run, const json& info, int64_t& step, at::Generator& data_generator, const fs::path& dir,
-                             bool progress) {
+                             bool progress, const std::shared_ptr<distributed::ProcessGroup>& group = nullptr) {
   const auto data = stored_run_data(info, dir);
   const auto settings = train_settings(info.at("config"));
+  if (group) start_from_rank_zero(*group, info, Checkpoint{run, data_generator, step});
+  const bool writer = group == nullptr || group->rank() == 0;
   const auto result = train(run, data, settings, step, data_generator, RunFiles{dir}, info.at("model").get<std::string>(),
-                            divergence_advice(info.at("config")), progress, digit_judge(info.at("data").get<std::string>()));
-  write_run_info(dir, info);
+                            divergence_advice(info.at("config")), progress,
+                            writer ? digit_judge(info.at("data").get<std::string>()) : std::nullopt, group);
+  if (writer) write_run_info(dir, info);
   return result;
 }
+
+/// The number of processes that trained the run described by `info` (1 unless it says otherwise).
+inline int64_t stored_world_size(const json& info) { return info.value("world_size", int64_t{1}); }
 
 /// `spec` with the file or folder it reads as an absolute path, so that run.json serves from any
 /// working directory: a CSV file's path, or the value of the option a dataset takes first (images'
@@ -345,6 +354,11 @@ inline DataKind spec_kind(const std::string& spec) {
 }
 
 inline int command_train(const TrainArgs& a) {
+  // As a rank of a group: all ranks build the run as rank 0 does (reading the same files), rank 0 alone writes.
+  const auto rendezvous = rendezvous_of(a.distributed);
+  const auto group = rendezvous ? distributed::ProcessGroup::connect(*rendezvous) : nullptr;
+  const int64_t world = group ? group->world_size() : 1;
+  const bool writer = group == nullptr || group->rank() == 0;
   if (!a.resume.empty()) {
     GPM_CHECK(a.out.empty(), "--resume {} continues the run in '{}', in place; --out is for a new run (to continue a "
               "copy, copy the directory and resume the copy)", a.resume, a.resume);
@@ -354,8 +368,14 @@ inline int command_train(const TrainArgs& a) {
     GPM_CHECK(fs::is_directory(a.resume), "'{}' is not a run directory (it does not exist)", a.resume);
     GPM_CHECK(fs::exists(RunFiles{a.resume}.info()), "'{}' is not a run directory (it has no run.json); --resume "
               "continues a run that gpm train wrote", a.resume);
-    const RunLock lock(a.resume, "wait for it to finish");  // read and written by this process alone from here
+    std::optional<RunLock> lock;  // read and written by this process alone from here
+    if (writer) lock.emplace(a.resume, "wait for it to finish");
     auto stored = open_run(a.resume);  // refuses a bad checkpoint before anything is written
+    GPM_CHECK(stored_world_size(stored.info) == world, "the run in '{}' was trained by {} process{} with batches of {} each; "
+              "resume it with as many (gpm launch -n {} -- train --resume {}, or --world-size {}): another number of "
+              "processes would change the batch", a.resume, stored_world_size(stored.info),
+              stored_world_size(stored.info) == 1 ? "" : "es", stored.info.at("config").at("batch_size").dump(),
+              stored_world_size(stored.info), a.resume, stored_world_size(stored.info));
     json config = stored.info.at("config");
     if (a.steps) config["steps"] = *a.steps;
     if (a.checkpoint_every) config["checkpoint_every"] = *a.checkpoint_every;
@@ -363,13 +383,16 @@ inline int command_train(const TrainArgs& a) {
     stored.info["config"] = model(model_name).on(data_kind(stored.info)).resolve("default", config);
     const auto settings = train_settings(stored.info["config"]);
     if (stored.step >= settings.steps()) {
-      fmt::print("'{}' is already at step {} of {}; pass --steps N with N > {} to train further\n", a.resume, stored.step,
-                 settings.steps(), stored.step);
+      if (writer)
+        fmt::print("'{}' is already at step {} of {}; pass --steps N with N > {} to train further\n", a.resume,
+                   stored.step, settings.steps(), stored.step);
       return 0;
     }
-    const auto result = train_and_record(*stored.run, stored.info, stored.step, stored.data_generator, a.resume, !a.quiet);
-    fmt::print("resumed {} and trained {} more steps to step {} in {:.1f} s\n", model_name, result.steps, stored.step,
-               result.seconds);
+    const auto result = train_and_record(*stored.run, stored.info, stored.step, stored.data_generator, a.resume, !a.quiet,
+                                         group);
+    if (writer)
+      fmt::print("resumed {} and trained {} more steps to step {} in {:.1f} s\n", model_name, result.steps, stored.step,
+                 result.seconds);
     return 0;
   }
   GPM_CHECK(!a.model.empty() && !a.data.empty() && !a.out.empty(), "train needs --model, --data and --out (or --resume DIR)");
@@ -382,6 +405,13 @@ inline int command_train(const TrainArgs& a) {
                                     fmt::format("'{}' is a built-in dataset", a.data));
   auto [info, run] = new_run(entry, a.data, entry.on(spec_kind(a.data)).resolve(a.preset, overrides), a.data_denoiser,
                              header);
+  if (world > 1) info["world_size"] = world;
+  auto data_generator = gpm::make_generator(train_settings(info.at("config")).seed() + 1000);
+  int64_t step = 0;
+  if (!writer) {
+    train_and_record(*run, info, step, data_generator, a.out, false, group);
+    return 0;
+  }
   if (info.contains("standardization"))
     fmt::print("{}\n", describe(stored_standardization(info, "run.json").value()));
   check_outside_run_files(a.out, "--out");
@@ -389,10 +419,8 @@ inline int command_train(const TrainArgs& a) {
   check_new_run_directory(dir);  // before a lock file goes into a directory that is refused
   const RunLock lock(dir, "wait for it to finish, or choose another --out");
   check_empty_for_run(dir);  // what another process wrote between the look and the lock
-  auto data_generator = gpm::make_generator(train_settings(info.at("config")).seed() + 1000);
-  int64_t step = 0;
   write_run_info(dir, info);
-  const auto result = train_and_record(*run, info, step, data_generator, dir, !a.quiet);
+  const auto result = train_and_record(*run, info, step, data_generator, dir, !a.quiet, group);
   fmt::print("trained {} for {} steps in {:.1f} s ({:.1f} steps/s); run saved to {}\n", a.model, result.steps, result.seconds,
              static_cast<double>(result.steps) / std::max(result.seconds, 1e-9), dir.string());
   return 0;
@@ -837,6 +865,18 @@ inline int run_cli(int argc, char** argv) {
   train_cmd->add_option("--resume", train_args.resume, "continue the run in this directory up to --steps in total");
   train_cmd->add_option("--data-denoiser", train_args.data_denoiser, "Score GAN: run directory of a trained EDM");
   train_cmd->add_flag("--quiet", train_args.quiet, "no progress line");
+  auto& dist = train_args.distributed;
+  train_cmd->add_option("--world-size", dist.world_size, "train as one of W processes, each on its shard of the batch "
+                        "(default: the environment variable WORLD_SIZE, else 1); docs/distributed.md")
+      ->check(integer_argument<int64_t>(1));
+  train_cmd->add_option("--rank", dist.rank, "this process's rank in [0, W) (default: RANK); rank 0 writes the run")
+      ->check(integer_argument<int64_t>(0));
+  train_cmd->add_option("--master-addr", dist.master_addr, "address of rank 0's machine (default: MASTER_ADDR, else "
+                        "127.0.0.1)");
+  train_cmd->add_option("--master-port", dist.master_port, "port of rank 0's store (default: MASTER_PORT, else 29500)")
+      ->check(integer_argument<int64_t>(1, 65535));
+  train_cmd->add_option("--dist-timeout", dist.timeout_seconds, "seconds the processes wait for each other (default 300)")
+      ->check(CLI::PositiveNumber);
   // --help with --model also lists the model's fields, which are known only once --model is parsed.
   bool train_help = false;
   train_cmd->set_help_flag();
@@ -933,6 +973,16 @@ inline int run_cli(int argc, char** argv) {
                                                                               "this much time has passed (default 2)")
       ->check(CLI::PositiveNumber);
 
+  int64_t launch_processes = 0;
+  std::optional<int64_t> launch_port;
+  std::vector<std::string> launch_command;
+  auto* launch_cmd = app.add_subcommand("launch", "train with K processes on this machine: gpm launch -n K -- train ...");
+  launch_cmd->add_option("-n,--processes", launch_processes, "number of processes (ranks)")->required()
+      ->check(integer_argument<int64_t>(1));
+  launch_cmd->add_option("--master-port", launch_port, "port of rank 0's store (default: a free one)")
+      ->check(integer_argument<int64_t>(1, 65535));
+  launch_cmd->add_option("command", launch_command, "after --: the train command each rank runs")->required();
+
   bool markdown = false;
   auto* models_cmd = app.add_subcommand("models", "list the models and their presets");
   models_cmd->add_flag("--markdown", markdown, "print every model's and dataset's fields as Markdown tables (docs/options.md)");
@@ -956,6 +1006,7 @@ inline int run_cli(int argc, char** argv) {
     }
     if ((*train_cmd || *demo_cmd || *bench_cmd) && threads == 0 && cores > 1) warn_if_cores_taken(cores);
     if (*train_cmd) return command_train(train_args);
+    if (*launch_cmd) return command_launch(launch_processes, launch_port, launch_command, cores);
     if (*models_cmd) return command_models(markdown);
     if (*datasets_cmd) return command_datasets();
     if (*sample_cmd) return command_sample(run_dir, n, sample_out, sample_steps, sample_seed, refine, sampler, truncation, guided);

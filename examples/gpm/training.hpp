@@ -23,6 +23,7 @@
 
 #include "checkpoint_files.hpp"
 #include "digit_judge.hpp"
+#include "distributed_training.hpp"
 #include "finiteness.hpp"
 #include "run.hpp"
 #include "run_config.hpp"
@@ -162,16 +163,23 @@ inline std::optional<std::string> first_non_finite_state(const std::string& byte
 /// Trains `run` from step `step` up to settings.steps(), drawing batches from `data` with
 /// `data_generator`, logging to and checkpointing in `files`; evaluations judge digits with `digits`.
 /// A loss, parameter, sample or metric that becomes non-finite stops it with a RuntimeError that
-/// ends with `advice` (divergence_advice of its config).
+/// ends with `advice` (divergence_advice of its config). As a rank of `group` (started from rank 0's
+/// state), each step trains on this rank's shard of the batch and averages gradients over the
+/// group; rank 0 alone logs (the ranks' mean losses), evaluates and writes checkpoints.
 inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSettings& settings, int64_t& step,
                          at::Generator& data_generator, const RunFiles& files, const std::string& label,
-                         const std::string& advice, bool progress, const std::optional<DigitJudge>& digits = std::nullopt) {
+                         const std::string& advice, bool progress, const std::optional<DigitJudge>& digits = std::nullopt,
+                         const std::shared_ptr<distributed::ProcessGroup>& group = nullptr) {
+  const bool writer = group == nullptr || group->rank() == 0;
   // Logged times count the run's wall time across resumes (less what a stop lost past its last log line).
-  const double time_before = drop_log_lines_after(files.log(), step);
-  std::ofstream log(files.log(), std::ios::app);
-  GPM_CHECK(static_cast<bool>(log), "cannot write '{}'; check that the run directory is writable", files.log().string());
+  const double time_before = writer ? drop_log_lines_after(files.log(), step) : 0.0;
+  std::ofstream log;
+  if (writer) {
+    log.open(files.log(), std::ios::app);
+    GPM_CHECK(static_cast<bool>(log), "cannot write '{}'; check that the run directory is writable", files.log().string());
+  }
   auto eval_gen = make_generator(settings.seed() + 2000);
-  const auto reference = data.sample(settings.eval_samples(), eval_gen);
+  const auto reference = writer ? data.sample(settings.eval_samples(), eval_gen) : torch::Tensor();
   int64_t last_checkpoint = step;
   const auto start = Clock::now();
   const auto run_time = [&] { return time_before + seconds_since(start); };
@@ -250,12 +258,21 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     restore();
   };
   const int64_t eval_every = settings.eval_every() > 0 ? settings.eval_every() : std::max<int64_t>(1, settings.steps() / 5);
-  Progress bar(label, step, settings.steps(), progress);
+  Progress bar(label, step, settings.steps(), progress && writer);
   const int64_t first = step;
   while (step < settings.steps()) {
     const double lr_scale = learning_rate_factor(step, settings.steps(), settings.lr_decay());
     run.scale_learning_rate(lr_scale);
-    const auto stats = run.train_step(data.sample(settings.batch_size(), data_generator));
+    const auto stats = [&] {
+      if (!group) return run.train_step(data.sample(settings.batch_size(), data_generator));
+      try {
+        const DataParallelScope scope(group);
+        return run.train_step(draw_rows(settings.batch_size(), [&](int64_t n) { return data.sample(n, data_generator); }));
+      } catch (const std::exception& e) {  // the group failed: a rank stopped, or a peer timed out
+        throw stop(io::first_line(e.what()), fmt::format("resume with gpm launch -n {} -- train --resume {} (or "
+                   "--world-size {} on each rank)", group->world_size(), files.dir.string(), group->world_size()));
+      }
+    }();
     ++step;
     // One host synchronisation per step for the finiteness check; names are looked up only on failure.
     std::vector<torch::Tensor> values;
@@ -268,15 +285,20 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       }
     }
     if (step % settings.log_every() == 0 || step == settings.steps()) {
-      json entry = {{"step", step}, {"time", run_time()}};
-      for (const auto& [name, value] : stats) entry[name] = value.item<double>();
-      if (settings.lr_decay() > 0) entry["lr_scale"] = lr_scale;
-      write_log(entry);
-      bar.update(step, stats);
+      const auto logged = group ? mean_over_ranks(stats, *group) : stats;
+      if (writer) {
+        json entry = {{"step", step}, {"time", run_time()}};
+        for (const auto& [name, value] : logged) entry[name] = value.item<double>();
+        if (settings.lr_decay() > 0) entry["lr_scale"] = lr_scale;
+        write_log(entry);
+        bar.update(step, logged);
+      }
     }
+    if (!writer) continue;
     if (step % eval_every == 0) evaluate();
     if (settings.checkpoint_every() > 0 && step % settings.checkpoint_every() == 0) write_checkpoint();
   }
+  if (!writer) return {seconds_since(start), step - first};
   if (step % eval_every != 0) evaluate();
   write_checkpoint();
   return {seconds_since(start), step - first};

@@ -672,6 +672,58 @@ G train --model edm --data small.csv --out csv_run --steps 10 --config edm.json 
   fail "a run on a CSV file should resume, sample and plot from another working directory"
 grep -qF "\"data\": \"$PWD/small.csv\"" csv_run/run.json && pass || fail "run.json should hold the data file's absolute path"
 
+# --- data-parallel training: gpm launch, the rendezvous options, a rank that stops ------------------------
+# close_to A B TOL: two sample files of the same shape agree to TOL relative to 1 + |x|.
+close_to() {
+  [ "$(wc -l <"$1")" = "$(wc -l <"$2")" ] &&
+    paste -d, "$1" "$2" | awk -F, -v tol="$3" '{ if (NF % 2) exit 1; n = NF / 2
+      for (i = 1; i <= n; i++) { d = $i - $(i + n); m = $(i + n); if (d < 0) d = -d; if (m < 0) m = -m
+        if (d > tol * (1 + m)) exit 1 } }'
+}
+# 2 processes × batch 16 train as 1 process × batch 32: every rank draws the whole batch's random
+# numbers and keeps its rows, and gradients are averaged. Only the order of the sums over the ranks
+# differs (float rounding, amplified by 20 Adam steps; a rank training on the other's data or noise,
+# or gradients not averaged, moves samples by 1e-1 and more).
+echo "{$gan_fields, \"batch_size\": 16, \"lr_decay\": 0}" >par16.json
+echo "{$gan_fields, \"batch_size\": 32, \"lr_decay\": 0}" >par32.json
+G launch -n 2 -- train --model gan --data ring --steps 20 --config par16.json --out par_two --quiet >/dev/null 2>launch_err.txt &&
+  G train --model gan --data ring --steps 20 --config par32.json --out par_one --quiet >/dev/null &&
+  G sample --run par_two -n 200 --seed 3 --out par_two.csv >/dev/null && G sample --run par_one -n 200 --seed 3 --out par_one.csv >/dev/null &&
+  close_to par_two.csv par_one.csv 1e-3 && grep -qF '"world_size": 2' par_two/run.json && pass ||
+  fail "2 ranks × batch 16 should train as 1 process × batch 32: $(cat launch_err.txt)"
+expect 2 "was trained by 2 processes" G train --resume par_two --steps 30
+G launch -n 2 -- train --resume par_two --steps 30 --quiet >/dev/null 2>launch_err.txt && grep -qF '"step": 30' par_two/checkpoint.json &&
+  [ "$(grep -c '"step":' par_two/log.jsonl)" -ge 2 ] && pass || fail "gpm launch should resume a 2-process run: $(cat launch_err.txt)"
+expect 2 "--world-size 2 needs --rank R" G train --model gan --data ring --out x --world-size 2
+expect 2 "--rank, --master-addr and --master-port describe a group" G train --model gan --data ring --out x --rank 1
+expect 2 "gpm launch sets each rank's --rank itself" G launch -n 2 -- train --model gan --data ring --out x --rank 1
+expect 2 "gpm launch runs ranks of a training" G launch -n 2 -- sample --run par_two -n 5 --out x.csv
+# A rank whose rank 0 never comes ends within its timeout, saying so, and writes nothing.
+expect 1 "did not complete within 2 s" G train --model gan --data ring --out lonely --world-size 2 --rank 1 \
+  --master-port $((20000 + RANDOM % 20000)) --dist-timeout 2
+[ ! -e lonely ] && pass || fail "a rank that is not rank 0 should write nothing"
+# Killing a rank mid-training ends the other within the timeout with a clear message, and the last
+# checkpoint stays loadable.
+echo "{$gan_fields, \"batch_size\": 16, \"lr_decay\": 0, \"checkpoint_every\": 5}" >kill.json
+port=$((20000 + RANDOM % 20000))
+for rank in 0 1; do
+  WORLD_SIZE=2 RANK=$rank MASTER_PORT=$port "$gpm" --threads 1 train --model gan --data ring --steps 1000000 \
+    --config kill.json --out killed --quiet --dist-timeout 30 >/dev/null 2>kill$rank.txt &
+  eval "rank$rank=\$!"
+done
+for _ in $(seq 300); do [ -e killed/checkpoint.json ] && break; sleep 0.2; done
+( sleep 90; kill -9 "$rank0" 2>/dev/null ) &
+watchdog=$!
+started=$SECONDS
+kill -9 "$rank1"
+wait "$rank1" 2>/dev/null
+wait "$rank0"
+code=$?
+kill "$watchdog" 2>/dev/null; wait "$watchdog" 2>/dev/null
+[ "$code" = 1 ] && [ $((SECONDS - started)) -lt 30 ] && grep -qF "another rank has probably stopped" kill0.txt &&
+  G sample --run killed -n 10 --out killed.csv >/dev/null && pass ||
+  fail "killing rank 1 should end rank 0 within 30 s, naming the problem, with a loadable checkpoint (exit $code): $(cat kill0.txt)"
+
 # --- gpm bench: a training step's and a sampler's throughput, as JSON -----------------------------------
 G bench --model gan --preset quick --warmup 1 --windows 2 --window-seconds 0.2 >bench_train.json 2>bench_err.txt &&
   grep -qF '"unit": "steps/s"' bench_train.json && [ "$(grep -c '"rate":' bench_train.json)" = 2 ] &&

@@ -16,6 +16,7 @@
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/forwards_capabilities.hpp"
+#include "gpm/core/gradient_buckets.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/core/weight_average.hpp"
@@ -46,10 +47,17 @@ class OptimisedNetwork {
     if (average_decay > 0) average_ = std::make_unique<WeightAverage>(*net_, average_decay);
   }
 
-  /// One optimiser step on `loss`; returns the gradient norm of the step (a scalar tensor).
+  /// One optimiser step on `loss`; returns the gradient norm of the step (a scalar tensor). Inside a
+  /// DataParallelScope the gradients are the mean over the group's ranks.
   torch::Tensor minimise(const torch::Tensor& loss) {
     optimizer_->zero_grad();
-    loss.backward();
+    if (GradientBuckets* buckets = data_parallel_buckets()) {
+      buckets->arm();
+      loss.backward();
+      buckets->finish();
+    } else {
+      loss.backward();
+    }
     torch::Tensor norm = gradient_norm(net_->parameters());
     optimizer_->step();
     if (average_) average_->update(*net_);
@@ -90,8 +98,18 @@ class OptimisedNetwork {
   at::Generator& generator() { return gen_; }
 
  private:
+  // The buckets over this thread's data-parallel group (made again when the group changes); none alone.
+  GradientBuckets* data_parallel_buckets() {
+    const auto& context = current_data_parallel();
+    if (!context.group) return nullptr;
+    if (!buckets_ || buckets_->group() != context.group)
+      buckets_ = std::make_unique<GradientBuckets>(net_->parameters(), context.group, context.bucket_bytes);
+    return buckets_.get();
+  }
+
   Net net_;
   std::unique_ptr<Opt> optimizer_;
+  std::unique_ptr<GradientBuckets> buckets_;
   at::Generator gen_;
   std::unique_ptr<WeightAverage> average_;
   std::vector<double> base_learning_rates_;

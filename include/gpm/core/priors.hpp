@@ -12,6 +12,7 @@
 #include <torch/arg.h>
 #include <torch/types.h>
 
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
@@ -40,7 +41,7 @@ class GaussianPrior {
     GPM_CHECK(n > 0, "GaussianPrior::sample: n must be > 0, got {}", n);
     std::vector<int64_t> sizes{n};
     sizes.insert(sizes.end(), options_.shape().begin(), options_.shape().end());
-    return torch::randn(sizes, gen, options) * options_.std() + options_.mean();
+    return randn_rows(sizes, gen, options) * options_.std() + options_.mean();
   }
   const GaussianPriorOptions& options() const { return options_; }
 
@@ -77,7 +78,7 @@ class TruncatedGaussianPrior {
     sizes.insert(sizes.end(), options_.shape().begin(), options_.shape().end());
     const double tau = options_.truncation();
     const double low = 0.5 * std::erfc(tau / std::sqrt(2.0));  // Φ(−τ)
-    const auto u = torch::rand(sizes, gen, options.dtype(torch::kFloat64));
+    const auto u = rand_rows(sizes, gen, options.dtype(torch::kFloat64));
     const auto p = low + u * (1.0 - 2.0 * low);
     return (std::sqrt(2.0) * torch::erfinv(2.0 * p - 1.0)).clamp(-tau, tau).to(options);
   }
@@ -126,7 +127,7 @@ class NoisedPrior {
   }
   torch::Tensor sample(int64_t n, const torch::TensorOptions& options, at::Generator& gen) const {
     const torch::Tensor x = prior_.sample(n, options, gen);
-    return x + sigma_ * torch::randn(x.sizes(), gen, x.options());
+    return x + sigma_ * randn_rows(x.sizes(), gen, x.options());
   }
   const P& prior() const { return prior_; }
   double sigma() const { return sigma_; }

@@ -15,6 +15,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/archive.hpp"
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/capabilities.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
@@ -167,7 +168,8 @@ class AdaptiveDiffusion : public ForwardsCapabilities<F> {
   /// n diffusion steps: 0 with probability clean_fraction, else drawn from step_law over 1..T;
   /// a [n] integer tensor on the device of `like`.
   torch::Tensor draw_steps(int64_t n, const torch::Tensor& like) {
-    return torch::multinomial(step_weights_, n, /*replacement=*/true, gen_).to(like.device());
+    return draw_rows(n, [&](int64_t rows) { return torch::multinomial(step_weights_, rows, /*replacement=*/true, gen_); })
+        .to(like.device());
   }
 
   /// y = √ᾱ_t x + √(1 − ᾱ_t) σ ε for the per-input steps `steps`, ε from this wrapper's stream.
@@ -175,7 +177,7 @@ class AdaptiveDiffusion : public ForwardsCapabilities<F> {
     const torch::Tensor bars = alpha_bars_.to(x.device()).index_select(0, steps).to(x.scalar_type());
     const torch::Tensor scale = bars.sqrt();
     const torch::Tensor noise_scale = (1 - bars).sqrt() * options_.noise_std();
-    const torch::Tensor y = per_particle(scale, x) * x + per_particle(noise_scale, x) * torch::randn(x.sizes(), gen_, x.options());
+    const torch::Tensor y = per_particle(scale, x) * x + per_particle(noise_scale, x) * randn_rows(x.sizes(), gen_, x.options());
     return {y, steps.to(x.scalar_type()) / static_cast<double>(options_.max_steps()), scale};
   }
 

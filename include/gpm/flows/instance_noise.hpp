@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/archive.hpp"
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/forwards_capabilities.hpp"
@@ -120,7 +121,7 @@ class InstanceNoise : public ForwardsCapabilities<F> {
   torch::Tensor noised(const torch::Tensor& x) {
     const double s = current_std();
     if (s == 0) return x;
-    return x + s * torch::randn(x.sizes(), gen_, x.options());
+    return x + s * randn_rows(x.sizes(), gen_, x.options());
   }
 
   InstanceNoiseOptions options_;

@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/archive.hpp"
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/capabilities.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/forwards_capabilities.hpp"
@@ -39,7 +40,7 @@ class Perturbed : public ForwardsCapabilities<F> {
     check_particles(x, "Perturbed::velocity");
     check_times(t, x, "Perturbed::velocity");
     const torch::Tensor sigma = sigma_.sample(x.size(0), x.options(), gen_);
-    const torch::Tensor noised = x + per_particle(sigma, x) * torch::randn(x.sizes(), gen_, x.options());
+    const torch::Tensor noised = x + per_particle(sigma, x) * randn_rows(x.sizes(), gen_, x.options());
     return flow().velocity(noised, sigma);
   }
 

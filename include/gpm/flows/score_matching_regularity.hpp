@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/archive.hpp"
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/options.hpp"
@@ -61,8 +62,8 @@ class ScoreMatchingRegularity {
   torch::Tensor denoising_error(const torch::Tensor& x) {
     const auto n = x.size(0);
     const torch::Tensor sigma =
-        options_.sigma_min() + (options_.sigma_max() - options_.sigma_min()) * torch::rand({n}, gen_, x.options());
-    const torch::Tensor noised = x + per_particle(sigma, x) * torch::randn(x.sizes(), gen_, x.options());
+        options_.sigma_min() + (options_.sigma_max() - options_.sigma_min()) * rand_rows({n}, gen_, x.options());
+    const torch::Tensor noised = x + per_particle(sigma, x) * randn_rows(x.sizes(), gen_, x.options());
     return (x - denoiser_(noised, sigma)).flatten(1).square().mean(1) / sigma.square();
   }
 

@@ -8,6 +8,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/options.hpp"
@@ -51,7 +52,7 @@ class AnnealedLangevin {
     const auto level = particle_times(sigma, x0);
     torch::Tensor x = x0;
     for (int64_t k = 0; k < options_.steps_per_level(); ++k)
-      x = x - (eta * sigma) * flow.velocity(x, level) + (sigma * std::sqrt(2 * eta)) * torch::randn(x.sizes(), gen, x.options());
+      x = x - (eta * sigma) * flow.velocity(x, level) + (sigma * std::sqrt(2 * eta)) * randn_rows(x.sizes(), gen, x.options());
     if (s.t1 == 0.0) x = x - sigma * flow.velocity(x, level);
     return x;
   }

@@ -7,6 +7,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/options.hpp"
@@ -60,7 +61,7 @@ class ConsistentAnnealed {
     const torch::Tensor v = flow.velocity(x, particle_times(sigma, x));
     if (s.t1 == 0.0) return x - sigma * v;
     const double b = beta(s.t1 / sigma);
-    return x - (options_.eta() * sigma) * v + (b * s.t1) * torch::randn(x.sizes(), gen, x.options());
+    return x - (options_.eta() * sigma) * v + (b * s.t1) * randn_rows(x.sizes(), gen, x.options());
   }
 
   const ConsistentAnnealedOptions& options() const { return options_; }

@@ -9,6 +9,7 @@
 #include <torch/arg.h>
 #include <torch/types.h>
 
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/options.hpp"
@@ -52,7 +53,7 @@ class EdmStochastic {
     const double sigma_hat = (1.0 + gamma) * sigma;
     const torch::Tensor x_hat =
         x + (std::sqrt(sigma_hat * sigma_hat - sigma * sigma) * options_.s_noise()) *
-                torch::randn(x.sizes(), gen, x.options());
+                randn_rows(x.sizes(), gen, x.options());
     Step raised = s;
     raised.t0 = sigma_hat;
     return Heun{}.step(flow, x_hat, raised, gen);

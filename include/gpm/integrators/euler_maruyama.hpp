@@ -7,6 +7,7 @@
 #include <torch/arg.h>
 #include <torch/types.h>
 
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
@@ -63,7 +64,7 @@ class EulerMaruyama {
     if (noiseless) return next;
     const double g = static_cast<double>(diffusion_(s.t0));
     if (g == 0.0) return next;
-    return next + (g * std::sqrt(std::abs(dt))) * torch::randn(x.sizes(), gen, x.options());
+    return next + (g * std::sqrt(std::abs(dt))) * randn_rows(x.sizes(), gen, x.options());
   }
 
   const C& diffusion() const { return diffusion_; }

@@ -7,6 +7,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/tensor_ops.hpp"
@@ -22,7 +23,7 @@ torch::Tensor denoising_errors(D& denoiser, const torch::Tensor& y, const torch:
   check_particles(y, where, "y");
   check_times(sigma, y, where);
   check_compatible(y, "y", sigma, "sigma", where);
-  const auto noisy = y + per_particle(sigma, y) * torch::randn(y.sizes(), gen, y.options());
+  const auto noisy = y + per_particle(sigma, y) * randn_rows(y.sizes(), gen, y.options());
   const torch::Tensor denoised = denoiser(noisy, sigma);
   GPM_CHECK(denoised.sizes() == y.sizes(), "{}: the denoiser returned shape {} for y of shape {}; it must "
             "return a tensor shaped like its input", where, shape_string(denoised), shape_string(y));

@@ -15,6 +15,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/types.h>
 
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/options.hpp"
@@ -101,7 +102,7 @@ torch::Tensor gradient_penalty(C&& critic, const torch::Tensor& real, const torc
       check_compatible(real, "real", fake, "fake", where);
       GPM_CHECK(real.sizes() == fake.sizes(), "{}: interpolation needs real and fake of the same shape, got {} "
                 "and {}", where, shape_string(real), shape_string(fake));
-      const auto alpha = per_particle(torch::rand({real.size(0)}, gen, real.options()), real);
+      const auto alpha = per_particle(rand_rows({real.size(0)}, gen, real.options()), real);
       point = alpha * real.detach() + (1.0 - alpha) * fake.detach();
       break;
     }

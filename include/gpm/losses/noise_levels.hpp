@@ -9,6 +9,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/errors.hpp"
 
 namespace gpm {
@@ -31,7 +32,7 @@ class LogNormalSigma {
   }
   torch::Tensor sample(int64_t n, const torch::TensorOptions& options, at::Generator& gen) const {
     GPM_CHECK(n > 0, "LogNormalSigma::sample: n must be > 0, got {}", n);
-    return (torch::randn({n}, gen, options) * p_std_ + p_mean_).exp();
+    return (randn_rows({n}, gen, options) * p_std_ + p_mean_).exp();
   }
   double p_mean() const { return p_mean_; }
   double p_std() const { return p_std_; }
@@ -61,7 +62,7 @@ class ScheduleSigma {
   torch::Tensor sample(int64_t n, const torch::TensorOptions& options, at::Generator& gen) const {
     GPM_CHECK(n > 0, "ScheduleSigma::sample: n must be > 0, got {}", n);
     const double hi = std::pow(sigma_max_, 1.0 / rho_), lo = std::pow(sigma_min_, 1.0 / rho_);
-    return (torch::rand({n}, gen, options) * (lo - hi) + hi).pow(rho_);
+    return (rand_rows({n}, gen, options) * (lo - hi) + hi).pow(rho_);
   }
   double sigma_min() const { return sigma_min_; }
   double sigma_max() const { return sigma_max_; }

@@ -15,6 +15,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/archive.hpp"
+#include "gpm/core/batch_shard.hpp"
 #include "gpm/core/capabilities.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
@@ -144,7 +145,7 @@ class ParticleModel {
         states.push_back(last);
       }
       const auto index =
-          torch::randint(total, {n}, gen_, torch::TensorOptions().dtype(torch::kLong).device(real.device()));
+          randint_rows(total, n, gen_, torch::TensorOptions().dtype(torch::kLong).device(real.device()));
       const auto fake = torch::stack(states).index({index, torch::arange(n, index.options())});
       const auto grid_times = torch::tensor(times_, torch::TensorOptions().dtype(torch::kFloat64)).to(real.options());
       return flow_.update(real, fake, grid_times.index_select(0, index));
