@@ -34,11 +34,6 @@ static_assert(gpm::Flow<gpm::DiscriminatorFlow<nn::DcganTimeDiscriminator, gpm::
 const gpm::ImageShape kMnist{1, 32, 32};
 const gpm::ImageShape kCeleba{3, 64, 64};
 
-template <class T>
-void to_test_dtype(torch::nn::Module& module) {
-  module.to(t::device(), t::dtype<T>());
-}
-
 double top_singular_value(const torch::Tensor& matrix) {
   return torch::linalg_svdvals(matrix.detach()).max().item<double>();
 }
@@ -93,9 +88,9 @@ TEMPLATE_TEST_CASE("SpectralNorm: sigma converges to the top singular value of t
   ConvSn conv(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 6, 3)), nn::SpectralNormOptions().seed(2));
   ConvTransposeSn transpose(torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(6, 4, 4)),
                             nn::SpectralNormOptions().seed(3));
-  to_test_dtype<TestType>(*linear);
-  to_test_dtype<TestType>(*conv);
-  to_test_dtype<TestType>(*transpose);
+  t::to_test_dtype<TestType>(*linear);
+  t::to_test_dtype<TestType>(*conv);
+  t::to_test_dtype<TestType>(*transpose);
   const auto o = t::options<TestType>();
   // The matrix convention: outputs first, the rest flattened (ConvTranspose2d's [in, out, k, k]
   // has its outputs in dimension 1).
@@ -240,7 +235,7 @@ TEMPLATE_TEST_CASE("Film is shift + h (1 + scale) with [scale, shift] = affine(c
                    double) {
   const gpm::ScopedGlobalSeed seed(8);
   nn::Film film(nn::FilmOptions(5, 3));
-  to_test_dtype<TestType>(*film);
+  t::to_test_dtype<TestType>(*film);
   const auto o = t::options<TestType>();
   const auto h = torch::randn({2, 3, 4, 4}, o), c = torch::randn({2, 5}, o);
   const auto affine = film->affine.get<torch::nn::Linear>();
@@ -282,9 +277,9 @@ TEMPLATE_TEST_CASE("DCGAN generator and discriminator map flat particles for 32x
     nn::DcganDiscriminator d(nn::DcganDiscriminatorOptions(image, 2).width(4).batch_norm(true));
     nn::DcganTimeDiscriminator f(nn::DcganTimeDiscriminatorOptions(image, 1).embedding_size(8).network(
         nn::DcganDiscriminatorOptions().width(4)));
-    to_test_dtype<TestType>(*g);
-    to_test_dtype<TestType>(*d);
-    to_test_dtype<TestType>(*f);
+    t::to_test_dtype<TestType>(*g);
+    t::to_test_dtype<TestType>(*d);
+    t::to_test_dtype<TestType>(*f);
     const auto x = g(torch::randn({3, 16}, o));
     REQUIRE(x.sizes() == torch::IntArrayRef({3, image.numel()}));
     CHECK(x.scalar_type() == t::dtype<TestType>());
@@ -378,9 +373,9 @@ TEMPLATE_TEST_CASE("ResNet generator and discriminator map flat particles, with 
                                       .network(nn::ResnetDiscriminatorOptions().width(4).attention_resolution(8)));
     REQUIRE(!g->attention.is_empty());
     REQUIRE(!d->attention.is_empty());
-    to_test_dtype<TestType>(*g);
-    to_test_dtype<TestType>(*d);
-    to_test_dtype<TestType>(*f);
+    t::to_test_dtype<TestType>(*g);
+    t::to_test_dtype<TestType>(*d);
+    t::to_test_dtype<TestType>(*f);
     set_attention_gain(*g, 0.5);
     set_attention_gain(*d, 0.5);
     set_attention_gain(*f, 0.5);

@@ -223,6 +223,7 @@ TEST_CASE("a rank that never arrives ends the others' wait within the timeout, n
   CHECK_THROWS_WITH(dist::ProcessGroup::over_store(store, 0, 2, 1.0),
                     Contains("rank 0 of 2: connecting to the other 1 rank failed") && Contains("at most 1 s"));
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+  CHECK_THROWS_AS(dist::ProcessGroup::over_store(c10::make_intrusive<c10d::HashStore>(), 0, 2, 0.2), gpm::CollectiveError);
 }
 
 TEST_CASE("rendezvous options are checked and read from the conventional environment variables", "[distributed]") {

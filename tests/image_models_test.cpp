@@ -23,7 +23,7 @@ torch::Tensor image_batch(int64_t n, uint64_t seed) {
   return (2 * torch::exp(-d2 / 0.05) - 1).reshape({n, kImage.numel()});
 }
 
-nn::UNetOptions small_unet() {
+nn::UNetOptions image_model_unet() {
   return nn::UNetOptions().model_channels(8).channel_mult({1, 2}).num_blocks(1).embedding_size(16).attention_resolutions({}).dropout(0);
 }
 
@@ -75,7 +75,7 @@ TEST_CASE("image GAN: DCGAN networks train and sample flat images", "[models][im
 }
 
 TEST_CASE("image EDM: the U-Net denoiser trains and Heun samples flat images", "[models][images]") {
-  const auto options = ImageEdmOptions().network(small_unet()).sampling_steps(4).weight_average(0.9);
+  const auto options = ImageEdmOptions().network(image_model_unet()).sampling_steps(4).weight_average(0.9);
   auto edm = make_image_edm(kImage, ImageEdmOptions(options).seed(1));
   for (int step = 0; step < 3; ++step) require_finite(edm.train_step(image_batch(8, step)));
   require_images(edm.sample(4), 4, /*bounded=*/false);
@@ -93,7 +93,7 @@ TEST_CASE("image EDM: the U-Net denoiser trains and Heun samples flat images", "
 }
 
 TEST_CASE("image EDM: sampling runs the U-Net in eval mode, so its dropout leaves samples alone", "[models][images]") {
-  auto edm = make_image_edm(kImage, ImageEdmOptions().network(nn::UNetOptions(small_unet()).dropout(0.5)).sampling_steps(3));
+  auto edm = make_image_edm(kImage, ImageEdmOptions().network(nn::UNetOptions(image_model_unet()).dropout(0.5)).sampling_steps(3));
   require_finite(edm.train_step(image_batch(8, 0)));
   REQUIRE(edm.flow().net()->is_training());
   auto gen = make_generator(5);
@@ -115,12 +115,12 @@ TEST_CASE("image Discriminator Flow: the FiLM-conditioned critic trains and its 
 }
 
 TEST_CASE("image Score GAN: a DCGAN generator follows a U-Net EDM's score difference", "[models][images]") {
-  auto edm = make_image_edm(kImage, ImageEdmOptions().network(small_unet()));
+  auto edm = make_image_edm(kImage, ImageEdmOptions().network(image_model_unet()));
   const auto options = ImageScoreGanOptions()
                            .latent_dim(16)
                            .generator(nn::DcganGeneratorOptions().width(8))
-                           .denoiser(small_unet());
-  auto sgan = make_image_score_gan(kImage, copy_sampling_denoiser(edm, kImage, ImageEdmOptions().network(small_unet())),
+                           .denoiser(image_model_unet());
+  auto sgan = make_image_score_gan(kImage, copy_sampling_denoiser(edm, kImage, ImageEdmOptions().network(image_model_unet())),
                                    ImageScoreGanOptions(options).seed(1));
   for (int step = 0; step < 2; ++step) require_finite(sgan.train_step(image_batch(8, step)));
   require_images(sgan.sample(4), 4, /*bounded=*/true);

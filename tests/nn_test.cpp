@@ -14,11 +14,6 @@ namespace nn = gpm::nn;
 
 namespace {
 
-template <class T>
-void to_test_dtype(torch::nn::Module& module) {
-  module.to(t::device(), t::dtype<T>());
-}
-
 std::vector<torch::nn::LinearImpl*> linear_layers(torch::nn::Module& module) {
   std::vector<torch::nn::LinearImpl*> out;
   for (const auto& m : module.modules()) {
@@ -107,7 +102,7 @@ TEMPLATE_TEST_CASE("Mlp flattens non-batch dimensions and returns [N, out]", "[n
   const auto o = t::options<TestType>();
   auto gen = t::generator(11);
   nn::Mlp mlp(nn::MlpOptions(12, 5).width(32).depth(3));
-  to_test_dtype<TestType>(*mlp);
+  t::to_test_dtype<TestType>(*mlp);
   const auto x = torch::randn({7, 3, 2, 2}, gen, o);
   const auto y = mlp(x);
   REQUIRE(y.sizes() == torch::IntArrayRef({7, 5}));
@@ -135,7 +130,7 @@ TEMPLATE_TEST_CASE("Fourier embedding is [cos 2 pi s f, sin 2 pi s f] with fixed
                    double) {
   const auto o = t::options<TestType>();
   nn::FourierEmbedding embed(nn::FourierEmbeddingOptions(8).seed(5));
-  to_test_dtype<TestType>(*embed);
+  t::to_test_dtype<TestType>(*embed);
   const auto s = torch::tensor({-0.3, 0.0, 0.01, 0.7}, o);
   const auto e = embed(s);
   REQUIRE(e.sizes() == torch::IntArrayRef({4, 8}));
@@ -212,7 +207,7 @@ TEMPLATE_TEST_CASE("TimeMlp is an Mlp on [flatten(x), emb(s)]", "[nn][time_mlp]"
   for (auto kind : {nn::Embedding::fourier, nn::Embedding::positional}) {
     CAPTURE(gpm::option_name(kind));
     nn::TimeMlp net(nn::TimeMlpOptions(4, 3).mlp(nn::MlpOptions().width(32).depth(2)).embedding(kind).embedding_size(16));
-    to_test_dtype<TestType>(*net);
+    t::to_test_dtype<TestType>(*net);
     REQUIRE(linear_layers(*net->model).front()->weight.size(1) == 4 + 16);
     const auto x = torch::randn({5, 1, 2, 2}, gen, o);
     const auto s = torch::rand({5}, gen, o);
@@ -233,7 +228,7 @@ TEMPLATE_TEST_CASE("Fourier features are [cos x W, sin x W] with a fixed, seeded
   const auto o = t::options<TestType>();
   auto gen = t::generator(13);
   nn::FourierFeatures features(nn::FourierFeaturesOptions(3, 8).scale(2.0).seed(5));
-  to_test_dtype<TestType>(*features);
+  t::to_test_dtype<TestType>(*features);
   REQUIRE(features->weights.sizes() == torch::IntArrayRef({3, 4}));
   CHECK(features->parameters().empty());
   REQUIRE(features->named_buffers().contains("weights"));
@@ -269,7 +264,7 @@ TEMPLATE_TEST_CASE("Mlp with input_features is an Mlp on [flatten(x), phi(flatte
   const auto o = t::options<TestType>();
   auto gen = t::generator(15);
   nn::Mlp net(nn::MlpOptions(4, 3).width(32).depth(2).input_features(10).input_feature_scale(0.5).input_feature_seed(9));
-  to_test_dtype<TestType>(*net);
+  t::to_test_dtype<TestType>(*net);
   REQUIRE(net->input_features);
   REQUIRE(linear_layers(*net).front()->weight.size(1) == 4 + 10);
   CHECK(net->named_buffers().contains("input_features.weights"));
@@ -289,7 +284,7 @@ TEMPLATE_TEST_CASE("TimeMlp with input_features is an Mlp on [flatten(x), phi(fl
   auto gen = t::generator(14);
   nn::TimeMlp net(nn::TimeMlpOptions(4, 1).mlp(nn::MlpOptions().width(32).depth(2).input_features(10).input_feature_scale(0.5))
                       .embedding_size(16));
-  to_test_dtype<TestType>(*net);
+  t::to_test_dtype<TestType>(*net);
   REQUIRE(net->input_features);
   REQUIRE(linear_layers(*net->model).front()->weight.size(1) == 4 + 10 + 16);
   CHECK(net->named_buffers().contains("input_features.weights"));
@@ -340,7 +335,7 @@ TEMPLATE_TEST_CASE("EDM denoiser on a TimeMlp keeps x's shape and tends to the i
   auto gen = t::generator(14);
   auto denoiser = nn::make_edm_denoiser(nn::TimeMlp(nn::TimeMlpOptions(4, 4).mlp(nn::MlpOptions().width(32).depth(2))),
                                         nn::EdmPreconditioningOptions().sigma_max(40));
-  to_test_dtype<TestType>(*denoiser);
+  t::to_test_dtype<TestType>(*denoiser);
   CHECK(denoiser->sigma_data() == 0.5);
   CHECK(denoiser->sigma_min() == 0.002);
   CHECK(denoiser->sigma_max() == 40.0);
@@ -407,8 +402,8 @@ TEMPLATE_TEST_CASE("init_orthogonal: flattened weights have orthonormal rows or 
   const double gain = 1.41;
   nn::Mlp mlp(nn::MlpOptions(3, 7).width(16).depth(2));
   torch::nn::Conv2d conv(torch::nn::Conv2dOptions(2, 5, 3));
-  to_test_dtype<TestType>(*mlp);
-  to_test_dtype<TestType>(*conv);
+  t::to_test_dtype<TestType>(*mlp);
+  t::to_test_dtype<TestType>(*conv);
   auto gen = t::generator(22);
   nn::init_module(mlp, nn::Init::orthogonal, gain, gen);
   nn::init_orthogonal(conv, gain, gen);
@@ -443,7 +438,7 @@ TEMPLATE_TEST_CASE("LeNet reads flat images as C × H × W and returns its featu
   const auto o = t::options<TestType>();
   auto gen = t::generator(12);
   nn::LeNet net(nn::LeNetOptions(gpm::ImageShape{1, 32, 32}, 10));
-  to_test_dtype<TestType>(*net);
+  t::to_test_dtype<TestType>(*net);
   const auto x = torch::rand({5, 1024}, gen, o) * 2 - 1;
   const auto features = net->features(x), logits = net->forward(x);
   REQUIRE(features.sizes() == torch::IntArrayRef({5, 84}));

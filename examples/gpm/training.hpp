@@ -268,7 +268,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
       try {
         const DataParallelScope scope(group);
         return run.train_step(draw_rows(settings.batch_size(), [&](int64_t n) { return data.sample(n, data_generator); }));
-      } catch (const std::exception& e) {  // the group failed: a rank stopped, or a peer timed out
+      } catch (const CollectiveError& e) {  // a rank stopped, or a peer timed out; bad input stays bad input
         throw stop(io::first_line(e.what()), fmt::format("resume with gpm launch -n {} -- train --resume {} (or "
                    "--world-size {} on each rank)", group->world_size(), files.dir.string(), group->world_size()));
       }

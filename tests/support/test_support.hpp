@@ -34,6 +34,12 @@ double eps() {
   return std::is_same_v<T, double> ? 1e-10 : 1e-4;
 }
 
+/// Moves a module to the device under test, in dtype T.
+template <class T>
+void to_test_dtype(torch::nn::Module& module) {
+  module.to(device(), dtype<T>());
+}
+
 inline at::Generator generator(uint64_t seed) { return make_generator(seed, device()); }
 
 inline double max_abs(const torch::Tensor& a) { return a.abs().max().item<double>(); }

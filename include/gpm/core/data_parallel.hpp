@@ -24,7 +24,7 @@ class Collectives {
   virtual int64_t rank() const = 0;
   virtual int64_t world_size() const = 0;
   /// Starts summing `tensor` over the ranks, in place; calling the returned function waits until
-  /// it is done (and throws if the group failed: a rank stopped, a peer timed out).
+  /// it is done (and throws gpm::CollectiveError if the group failed: a rank stopped, a peer timed out).
   virtual std::function<void()> start_sum(torch::Tensor tensor) = 0;
   /// Makes `tensor` on every rank a copy of rank `root`'s.
   virtual void broadcast(torch::Tensor tensor, int64_t root) = 0;

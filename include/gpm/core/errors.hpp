@@ -19,6 +19,11 @@ struct RuntimeError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A group of processes training together failed: a rank stopped, or a peer did not answer in time.
+struct CollectiveError : RuntimeError {
+  using RuntimeError::RuntimeError;
+};
+
 }  // namespace gpm
 
 /// Throws gpm::InvalidArgument with an fmt-formatted message when `cond` is false.

@@ -36,11 +36,9 @@ class GradientBuckets {
       if (!fits) state_->buckets.push_back({it->scalar_type(), it->device()});
       auto& bucket = state_->buckets.back();
       bucket.slots.push_back(state_->slots.size());
-      state_->slots.push_back({*it, state_->buckets.size() - 1, bucket.numel, 0, false});
+      state_->slots.push_back({*it, state_->buckets.size() - 1, bucket.numel, false});
       bucket.numel += it->numel();
     }
-    for (auto& bucket : state_->buckets)
-      for (size_t k = 0; k < bucket.slots.size(); ++k) state_->slots[bucket.slots[k]].flag = bucket.numel + static_cast<int64_t>(k);
     // Each bucket: the gradients, then one flag per parameter (1 where a rank had its gradient).
     for (auto& bucket : state_->buckets)
       bucket.flat = torch::zeros({bucket.numel + static_cast<int64_t>(bucket.slots.size())},
@@ -58,7 +56,6 @@ class GradientBuckets {
     for (auto& bucket : state_->buckets) {
       bucket.pending = bucket.slots.size();
       bucket.wait = nullptr;
-      bucket.flat.narrow(0, bucket.numel, static_cast<int64_t>(bucket.slots.size())).zero_();
     }
     state_->next = 0;
     state_->armed = true;
@@ -79,9 +76,12 @@ class GradientBuckets {
     for (auto& bucket : s.buckets) {
       bucket.wait();
       bucket.flat.narrow(0, 0, bucket.numel).div_(world);
-      const auto had_gradient = bucket.flat.narrow(0, bucket.numel, static_cast<int64_t>(bucket.slots.size())).to(torch::kCPU);
+      const auto had_gradient = bucket.flat.narrow(0, bucket.numel, static_cast<int64_t>(bucket.slots.size()))
+                                    .to(torch::kCPU, torch::kFloat64)
+                                    .contiguous();
+      const double* flags = had_gradient.data_ptr<double>();
       for (size_t k = 0; k < bucket.slots.size(); ++k) {
-        if (had_gradient[static_cast<int64_t>(k)].item<double>() == 0) continue;
+        if (flags[k] == 0) continue;
         auto& slot = s.slots[bucket.slots[k]];
         auto mean = bucket.flat.narrow(0, slot.offset, slot.parameter.numel()).view(slot.parameter.sizes());
         if (slot.parameter.grad().defined()) {
@@ -102,7 +102,6 @@ class GradientBuckets {
     torch::Tensor parameter;
     size_t bucket;
     int64_t offset;
-    int64_t flag;  // where the bucket holds its had-a-gradient flag
     bool ready;
   };
   struct Bucket {
@@ -129,14 +128,20 @@ class GradientBuckets {
       slot.ready = true;
       auto& bucket = buckets[slot.bucket];
       bucket.flat.narrow(0, slot.offset, slot.parameter.numel()).copy_(grad.reshape(-1));
-      bucket.flat[slot.flag].fill_(1);
       --bucket.pending;
       start_ready();
     }
     // Buckets start in their order on every rank, whatever order their gradients came in.
     void start_ready() {
       while (next < buckets.size() && buckets[next].pending == 0) {
-        buckets[next].wait = group->start_sum(buckets[next].flat);
+        auto& bucket = buckets[next];
+        // The had-a-gradient flags, written in one copy: the sum then counts the ranks that had each.
+        std::vector<double> had_gradient;
+        had_gradient.reserve(bucket.slots.size());
+        for (const size_t i : bucket.slots) had_gradient.push_back(slots[i].ready ? 1.0 : 0.0);
+        bucket.flat.narrow(0, bucket.numel, static_cast<int64_t>(had_gradient.size()))
+            .copy_(torch::tensor(had_gradient, torch::kFloat64));
+        bucket.wait = group->start_sum(bucket.flat);
         ++next;
       }
     }

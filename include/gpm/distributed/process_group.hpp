@@ -104,7 +104,7 @@ inline std::optional<RendezvousOptions> rendezvous_from_environment() {
 
 /// A group of W processes summing tensors over c10d. Every rank calls the same operations in the
 /// same order. A rank that stops, or one that never arrives, makes the others' next operation throw
-/// a gpm::RuntimeError within the timeout, naming what failed.
+/// a gpm::CollectiveError within the timeout, naming what failed.
 /// Example:
 ///   `auto group = gpm::distributed::ProcessGroup::connect(*gpm::distributed::rendezvous_from_environment());
 ///    gpm::distributed::broadcast_state(model, *group);
@@ -125,7 +125,7 @@ class ProcessGroup final : public Collectives {
     try {
       store = c10::make_intrusive<c10d::TCPStore>(options.master_addr(), store_options);
     } catch (const std::exception& e) {
-      throw RuntimeError(fmt::format(
+      throw CollectiveError(fmt::format(
           "rank {} of {}: the rendezvous at {}:{} did not complete within {} s ({}); start every rank with the same "
           "world size, master address and port, and check that rank 0 runs and that the port is free and reachable",
           options.rank(), options.world_size(), options.master_addr(), options.master_port(), options.timeout_seconds(),
@@ -243,7 +243,7 @@ class ProcessGroup final : public Collectives {
   }
 
   [[noreturn]] void failed(const std::string& what, const std::exception& e) const {
-    throw RuntimeError(fmt::format("rank {} of {}: {} failed ({}); another rank has probably stopped or cannot be reached: "
+    throw CollectiveError(fmt::format("rank {} of {}: {} failed ({}); another rank has probably stopped or cannot be reached: "
                                    "see its output (ranks wait for each other at most {} s)",
                                    rank_, world_, what, io::first_line(e.what()), timeout_seconds_));
   }
