@@ -8,7 +8,7 @@
 # The layers are the test tags' partition, one CTest label each: [static] compile-time checks,
 # [statistical] seeded training runs, [numeric] math against closed forms, and unit for the rest.
 # A test is named <file>.<layer>, e.g. flows_test.numeric; `ctest -L numeric` runs one layer, and
-# `gpm_tests "[#flows_test]"` one file's tests by hand.
+# `gpm_tests --filenames-as-tags "[#flows_test]"` one file's tests by hand.
 set(GPM_CATCH_LAYERS static statistical numeric unit)
 set(GPM_CATCH_SPEC_static "[static]")
 set(GPM_CATCH_SPEC_statistical "[statistical]~[static]")
