@@ -7,6 +7,7 @@
 #include <gpm/nn/mlp.hpp>
 
 #include "../../examples/gpm/cli.hpp"
+#include "../../examples/gpm/registry.hpp"
 
 namespace {
 
