@@ -1,7 +1,8 @@
 // The runner's models: one entry each, with its config (defaults and named presets, from the
 // library's options), how to build it, and what it needs, on point clouds and, for a model that has
 // an image form, on images. Every command dispatches through this table; adding a model is adding
-// its header, its entry function (paper_models.cpp, extension_models.cpp) and one line to `registry()`.
+// its header, its entry function (paper_models.cpp, extension_models.cpp), that function's
+// declaration below and one line to `registry()` (docs/design.md, "Adding a model").
 #pragma once
 
 #include <algorithm>
