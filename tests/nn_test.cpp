@@ -66,7 +66,7 @@ TEST_CASE("Mlp follows the reference convention: depth activations, depth + 1 Li
       const auto linears = linear_layers(*mlp);
       REQUIRE(static_cast<int64_t>(linears.size()) == depth + 1);
       CHECK(count_modules<torch::nn::LeakyReLUImpl>(*mlp) == depth);
-      CHECK(count_modules<torch::nn::BatchNorm1dImpl>(*mlp) == (bn ? depth : 0));
+      CHECK(count_modules<gpm::nn::BatchNormImpl>(*mlp) == (bn ? depth : 0));
       // Shapes: Linear(in, W), Linear(W, W) ..., Linear(W, out); weights are [out_features, in_features].
       CHECK(linears.front()->weight.sizes() == torch::IntArrayRef({depth > 0 ? width : out, in}));
       CHECK(linears.back()->weight.sizes() == torch::IntArrayRef({out, depth > 0 ? width : in}));
@@ -124,6 +124,50 @@ TEST_CASE("Mlp and its options reject bad input with clear messages", "[nn][mlp]
   nn::Mlp mlp(nn::MlpOptions(2, 1).width(4).depth(1));
   REQUIRE_THROWS_WITH(mlp(torch::zeros({5, 3})), Contains("built with in = 2"));
   REQUIRE_THROWS_WITH(mlp(torch::zeros({5})), Contains("at least 2 dims"));
+}
+
+TEST_CASE("gpm::nn::BatchNorm is LibTorch's batch norm outside synchronised data-parallel training", "[nn][batch_norm]") {
+  for (const auto& shape : {std::vector<int64_t>{8, 3}, std::vector<int64_t>{4, 3, 5, 5}}) {
+    INFO("input of " << shape.size() << " dimensions");
+    auto gen = gpm::make_generator(3);
+    gpm::nn::BatchNorm ours(3);
+    torch::nn::BatchNorm2d theirs(3);
+    {
+      const torch::NoGradGuard no_grad;
+      ours->weight.copy_(torch::rand({3}, gen) + 0.5);
+      ours->bias.copy_(torch::randn({3}, gen));
+      theirs->weight.copy_(ours->weight);
+      theirs->bias.copy_(ours->bias);
+    }
+    const auto plain = [&](const torch::Tensor& x) {  // LibTorch's module for any rank, as F.batch_norm
+      return torch::batch_norm(x, theirs->weight, theirs->bias, theirs->running_mean, theirs->running_var,
+                               theirs->is_training(), 0.1, 1e-5, true);
+    };
+    for (int step = 0; step < 2; ++step) {  // training: batch statistics, running statistics updated
+      const auto x = torch::randn(shape, gen) * 3 + 1;
+      const auto a = ours(x), b = plain(x);
+      CHECK(torch::allclose(a, b, 1e-5, 1e-6));
+      const auto w = torch::randn(a.sizes(), gen);
+      const auto ga = torch::autograd::grad({(a * w).sum()}, {ours->weight, ours->bias});
+      const auto gb = torch::autograd::grad({(b * w).sum()}, {theirs->weight, theirs->bias});
+      CHECK((torch::allclose(ga[0], gb[0], 1e-4, 1e-5) && torch::allclose(ga[1], gb[1], 1e-4, 1e-5)));
+    }
+    CHECK(torch::allclose(ours->running_mean, theirs->running_mean));
+    CHECK(torch::allclose(ours->running_var, theirs->running_var));
+    CHECK(ours->num_batches_tracked.item<int64_t>() == 2);
+    ours->eval();
+    theirs->eval();
+    const auto x = torch::randn(shape, gen);
+    CHECK(torch::allclose(ours(x), plain(x), 1e-5, 1e-6));  // eval: the running statistics
+  }
+  // The same parameters and buffers under the same names: checkpoints load into either.
+  std::vector<std::string> ours_names, theirs_names;
+  for (const auto& item : gpm::nn::BatchNorm(3)->named_parameters()) ours_names.push_back(item.key());
+  for (const auto& item : gpm::nn::BatchNorm(3)->named_buffers()) ours_names.push_back(item.key());
+  for (const auto& item : torch::nn::BatchNorm1d(3)->named_parameters()) theirs_names.push_back(item.key());
+  for (const auto& item : torch::nn::BatchNorm1d(3)->named_buffers()) theirs_names.push_back(item.key());
+  CHECK(ours_names == theirs_names);
+  CHECK_THROWS_WITH(gpm::nn::BatchNorm(3)(torch::zeros({4, 2})), Catch::Matchers::Contains("expected an input [N, 3, ...]"));
 }
 
 TEMPLATE_TEST_CASE("Fourier embedding is [cos 2 pi s f, sin 2 pi s f] with fixed frequencies", "[nn][embedding][numeric]", float,
@@ -385,7 +429,7 @@ TEST_CASE("init_normal: weights N(0, std^2), biases 0, normalisation weights N(1
   }
   std::vector<torch::Tensor> bn_weights;
   for (const auto& m : a->modules())
-    if (auto* bn = m->as<torch::nn::BatchNorm1d>()) {
+    if (auto* bn = m->as<gpm::nn::BatchNorm>()) {
       bn_weights.push_back(bn->weight);
       CHECK(bn->bias.abs().max().item<double>() == 0.0);
     }

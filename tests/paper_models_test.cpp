@@ -176,7 +176,7 @@ TEST_CASE("input_features give the GAN's discriminator and EDM's denoiser Fourie
 TEST_CASE("generator.batch_norm puts batch norm in the GAN's and the Score GAN's generators only", "[paper][gan][score-gan]") {
   auto batch_norms = [](torch::nn::Module& net) {
     int64_t n = 0;
-    for (const auto& m : net.modules()) n += m->as<torch::nn::BatchNorm1d>() != nullptr;
+    for (const auto& m : net.modules()) n += m->as<gpm::nn::BatchNorm>() != nullptr;
     return n;
   };
   const auto gan_options = t::small_gan(4, 16, 3).seed(7);

@@ -32,6 +32,9 @@ struct TrainSettings {
              "train on standardized coordinates: auto (data far from the defaults' scale), always or never") = "auto";
   GPM_OPTION(double, lr_decay, Range::between(0, 1),
              "the learning rates fall linearly to zero over this last fraction of the steps (0: constant)") = 0.0;
+  GPM_OPTION(bool, sync_batch_norm, Range::any(),
+             "with several processes, batch norm normalises by the whole batch over every process (false: by each "
+             "process's own)") = false;
   GPM_OPTIONS_END
 };
 

@@ -266,7 +266,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     const auto stats = [&] {
       if (!group) return run.train_step(data.sample(settings.batch_size(), data_generator));
       try {
-        const DataParallelScope scope(group);
+        const DataParallelScope scope(group, DataParallelOptions().sync_batch_norm(settings.sync_batch_norm()));
         return run.train_step(draw_rows(settings.batch_size(), [&](int64_t n) { return data.sample(n, data_generator); }));
       } catch (const CollectiveError& e) {  // a rank stopped, or a peer timed out; bad input stays bad input
         throw stop(io::first_line(e.what()), fmt::format("resume with gpm launch -n {} -- train --resume {} (or "

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "gpm/nn/activation.hpp"
+#include "gpm/nn/batch_norm.hpp"
 #include "gpm/nn/conv_block.hpp"
 #include "gpm/nn/dcgan.hpp"
 #include "gpm/nn/edm_preconditioning.hpp"

@@ -691,6 +691,26 @@ G launch -n 2 -- train --model gan --data ring --steps 20 --config par16.json --
   G sample --run par_two -n 200 --seed 3 --out par_two.csv >/dev/null && G sample --run par_one -n 200 --seed 3 --out par_one.csv >/dev/null &&
   close_to par_two.csv par_one.csv 1e-3 && grep -qF '"world_size": 2' par_two/run.json && pass ||
   fail "2 ranks × batch 16 should train as 1 process × batch 32: $(cat launch_err.txt)"
+# With batch norm in the discriminator, only when the ranks sum its statistics. Compared on the first
+# step's discriminator gradient norm and penalty (the statistics of 16 rows against 32 change them
+# by 1–25 %): later steps amplify float rounding into differences as large (Adam's first steps
+# move the biases ahead of a batch norm, whose gradient is zero up to rounding, by ±lr).
+bn_fields="$gan_fields, \"discriminator.batch_norm\": true, \"lr_decay\": 0, \"log_every\": 1"
+echo "{$bn_fields, \"batch_size\": 16, \"sync_batch_norm\": true}" >bn16sync.json
+echo "{$bn_fields, \"batch_size\": 16}" >bn16.json
+echo "{$bn_fields, \"batch_size\": 32}" >bn32.json
+first_step() {  # first_step RUN: the first log line's discriminator gradient norm and penalty
+  head -n 1 "$1/log.jsonl" | grep -o '"discriminator_grad_norm":[^,]*\|"gradient_penalty":[^,]*' | cut -d: -f2 | tr '\n' ' '
+}
+same_first_step() {  # same_first_step A B: both to 1e-4, relative
+  echo "$(first_step "$1") $(first_step "$2")" | awk '{ for (i = 1; i <= 2; i++) { d = $i - $(i + 2); if (d < 0) d = -d
+    m = $(i + 2); if (m < 0) m = -m; if (NF != 4 || d > 1e-4 * m) exit 1 } }'
+}
+G launch -n 2 -- train --model gan --data ring --steps 1 --config bn16sync.json --out bn_sync --quiet >/dev/null 2>launch_err.txt &&
+  G launch -n 2 -- train --model gan --data ring --steps 1 --config bn16.json --out bn_ranks --quiet >/dev/null 2>>launch_err.txt &&
+  G train --model gan --data ring --steps 1 --config bn32.json --out bn_one --quiet >/dev/null &&
+  same_first_step bn_sync bn_one && ! same_first_step bn_ranks bn_one && pass ||
+  fail "2 ranks × batch 16 with sync_batch_norm should take a GAN's first step with batch norm as 1 process × batch 32, and not without it: $(first_step bn_sync) / $(first_step bn_ranks) / $(first_step bn_one) $(cat launch_err.txt)"
 expect 2 "was trained by 2 processes" G train --resume par_two --steps 30
 G launch -n 2 -- train --resume par_two --steps 30 --quiet >/dev/null 2>launch_err.txt && grep -qF '"step": 30' par_two/checkpoint.json &&
   [ "$(grep -c '"step":' par_two/log.jsonl)" -ge 2 ] && pass || fail "gpm launch should resume a 2-process run: $(cat launch_err.txt)"

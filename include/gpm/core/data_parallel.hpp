@@ -10,6 +10,7 @@
 #include <memory>
 #include <utility>
 
+#include <torch/arg.h>
 #include <torch/types.h>
 
 #include "gpm/core/batch_shard.hpp"
@@ -34,9 +35,19 @@ class Collectives {
 /// less latency; smaller ones start sooner during the backward pass.
 inline constexpr int64_t default_bucket_bytes = int64_t{25} << 20;
 
+/// How a DataParallelScope trains.
+struct DataParallelOptions {
+  /// The most bytes one summation of gradients carries.
+  TORCH_ARG(int64_t, bucket_bytes) = default_bucket_bytes;
+  /// Batch norm (gpm::nn::BatchNorm) normalises by the statistics of the whole batch over every
+  /// rank, as one process would; off, each rank by its own batch's (as DDP without SyncBatchNorm).
+  TORCH_ARG(bool, sync_batch_norm) = false;
+};
+
 struct DataParallelContext {
   std::shared_ptr<Collectives> group;
   int64_t bucket_bytes = default_bucket_bytes;
+  bool sync_batch_norm = false;
 };
 
 namespace detail {
@@ -50,20 +61,20 @@ inline DataParallelContext& thread_data_parallel() {
 inline const DataParallelContext& current_data_parallel() { return detail::thread_data_parallel(); }
 
 /// This thread trains as rank `group->rank()` of `group` for the scope of the object: optimiser
-/// steps average gradients over the group in buckets of at most `bucket_bytes`, and per-particle
-/// draws keep this rank's rows of the whole batch. Start every rank from the same state
+/// steps average gradients over the group in buckets of at most `options.bucket_bytes()`, and
+/// per-particle draws keep this rank's rows of the whole batch. Start every rank from the same state
 /// (gpm::distributed::broadcast_state) and give each its shard of the data (gpm::draw_rows).
 /// Example:
 ///   `gpm::DataParallelScope scope(group);
 ///    for (...) model.train_step(gpm::draw_rows(batch, [&](int64_t n) { return data.sample(n, gen); }));`
 class DataParallelScope {
  public:
-  explicit DataParallelScope(std::shared_ptr<Collectives> group, int64_t bucket_bytes = default_bucket_bytes)
+  explicit DataParallelScope(std::shared_ptr<Collectives> group, DataParallelOptions options = {})
       : saved_(detail::thread_data_parallel()),
         shard_({group ? group->rank() : 0, group ? group->world_size() : 1}) {
     GPM_CHECK(group != nullptr, "DataParallelScope: the group is null; connect one first (gpm::distributed::ProcessGroup)");
-    GPM_CHECK(bucket_bytes > 0, "DataParallelScope: bucket_bytes must be > 0, got {}", bucket_bytes);
-    detail::thread_data_parallel() = {std::move(group), bucket_bytes};
+    GPM_CHECK(options.bucket_bytes() > 0, "DataParallelScope: bucket_bytes must be > 0, got {}", options.bucket_bytes());
+    detail::thread_data_parallel() = {std::move(group), options.bucket_bytes(), options.sync_batch_norm()};
   }
   ~DataParallelScope() { detail::thread_data_parallel() = std::move(saved_); }
   DataParallelScope(const DataParallelScope&) = delete;

@@ -18,6 +18,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/image_shape.hpp"
 #include "gpm/nn/activation.hpp"
+#include "gpm/nn/batch_norm.hpp"
 #include "gpm/nn/film.hpp"
 #include "gpm/nn/spectral_norm.hpp"
 
@@ -53,7 +54,7 @@ class ConvBlockImpl : public torch::nn::Module {
     const int64_t channels = layer->options.out_channels();
     conv = optionally_spectral_norm(std::move(layer), o.spectral_norm(), SpectralNormOptions().seed(o.seed()));
     register_module("conv", conv.ptr());
-    if (o.batch_norm()) batch_norm = register_module("batch_norm", torch::nn::BatchNorm2d(channels));
+    if (o.batch_norm()) batch_norm = register_module("batch_norm", BatchNorm(channels));
     GPM_CHECK(o.condition_size() >= 0, "ConvBlock: condition_size must be >= 0, got {}", o.condition_size());
     if (o.condition_size() > 0)
       film = register_module("film", Film(FilmOptions(o.condition_size(), channels)
@@ -82,7 +83,7 @@ class ConvBlockImpl : public torch::nn::Module {
 
   /// Conv2d, ConvTranspose2d or their SpectralNorm.
   torch::nn::AnyModule conv;
-  torch::nn::BatchNorm2d batch_norm{nullptr};
+  BatchNorm batch_norm{nullptr};
   Film film{nullptr};
   torch::nn::AnyModule activation;
 

@@ -17,6 +17,7 @@
 #include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/activation.hpp"
+#include "gpm/nn/batch_norm.hpp"
 #include "gpm/nn/fourier_features.hpp"
 
 namespace gpm::nn {
@@ -82,7 +83,7 @@ class MlpImpl : public torch::nn::Module {
     mlp->push_back(torch::nn::Linear(o.in() + o.input_features(), o.depth() > 0 ? o.width() : o.out()));
     for (int64_t i = 0; i < o.depth(); ++i) {
       detail::MlpBlock block;
-      if (o.batch_norm()) block->push_back(torch::nn::BatchNorm1d(o.width()));
+      if (o.batch_norm()) block->push_back(BatchNorm(o.width()));
       block->push_back(make_activation(o.activation(), o.negative_slope()));
       block->push_back(torch::nn::Linear(o.width(), i + 1 < o.depth() ? o.width() : o.out()));
       mlp->push_back(block);

@@ -25,6 +25,7 @@
 #include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/activation.hpp"
+#include "gpm/nn/batch_norm.hpp"
 #include "gpm/nn/conv_block.hpp"
 #include "gpm/nn/self_attention.hpp"
 #include "gpm/nn/spectral_norm.hpp"
@@ -43,12 +44,12 @@ inline torch::Tensor downsample2(const torch::Tensor& x) {
   namespace F = torch::nn::functional;
   return F::avg_pool2d(x, F::AvgPool2dFuncOptions(2));
 }
-inline torch::nn::BatchNorm2d optional_batch_norm(torch::nn::Module& parent, const char* name, bool enabled,
+inline BatchNorm optional_batch_norm(torch::nn::Module& parent, const char* name, bool enabled,
                                                   int64_t channels) {
-  if (!enabled) return torch::nn::BatchNorm2d(nullptr);
-  return parent.register_module(name, torch::nn::BatchNorm2d(channels));
+  if (!enabled) return BatchNorm(nullptr);
+  return parent.register_module(name, BatchNorm(channels));
 }
-inline torch::Tensor apply_optional(torch::nn::BatchNorm2d& norm, const torch::Tensor& x) {
+inline torch::Tensor apply_optional(BatchNorm& norm, const torch::Tensor& x) {
   return norm.is_empty() ? x : norm->forward(x);
 }
 /// Index of the first block whose output side is `resolution` (-1 for 0: no attention), or an error
@@ -115,7 +116,7 @@ class ResnetUpBlockImpl : public torch::nn::Module {
     return h + shortcut->forward(detail::upsample2(x));
   }
 
-  torch::nn::BatchNorm2d batch_norm{nullptr};
+  BatchNorm batch_norm{nullptr};
   torch::nn::AnyModule activation;
   ConvBlock conv1{nullptr}, conv2{nullptr}, shortcut{nullptr};
 };
@@ -184,7 +185,7 @@ class ResnetGeneratorImpl : public torch::nn::Module {
   torch::nn::AnyModule linear;
   torch::nn::ModuleList blocks;
   SelfAttention attention{nullptr};
-  torch::nn::BatchNorm2d batch_norm{nullptr};
+  BatchNorm batch_norm{nullptr};
   ConvBlock output{nullptr};
   torch::nn::AnyModule activation;
 
@@ -262,7 +263,7 @@ class ResnetDownBlockImpl : public torch::nn::Module {
     return h + (downsample_ ? detail::downsample2(skip) : skip);
   }
 
-  torch::nn::BatchNorm2d batch_norm{nullptr}, shortcut_norm{nullptr};
+  BatchNorm batch_norm{nullptr}, shortcut_norm{nullptr};
   ConvBlock conv1{nullptr}, conv2{nullptr}, shortcut{nullptr};
   torch::nn::AnyModule activation;
 
