@@ -8,14 +8,14 @@
 #include <memory>
 #include <vector>
 
+#include <torch/arg.h>
 #include <torch/autograd.h>
 #include <torch/nn/cloneable.h>
-#include <torch/types.h>
 #include <torch/nn/pimpl.h>
+#include <torch/types.h>
 
 #include "gpm/core/data_parallel.hpp"
 #include "gpm/core/errors.hpp"
-#include "gpm/core/options.hpp"
 
 namespace gpm::nn {
 

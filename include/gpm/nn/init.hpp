@@ -57,8 +57,9 @@ inline AffineParameters affine_parameters(torch::nn::Module& m) {
                    find_affine<tn::ConvTranspose1dImpl>(m, p) || find_affine<tn::ConvTranspose2dImpl>(m, p) ||
                    find_affine<tn::ConvTranspose3dImpl>(m, p);
   if (!p.weight_layer)
-    p.normalisation_layer = find_affine<BatchNormImpl>(m, p) || find_affine<tn::BatchNorm1dImpl>(m, p) || find_affine<tn::BatchNorm2dImpl>(m, p) ||
-                            find_affine<tn::BatchNorm3dImpl>(m, p) || find_affine<tn::GroupNormImpl>(m, p) ||
+    p.normalisation_layer = find_affine<BatchNormImpl>(m, p) || find_affine<tn::BatchNorm1dImpl>(m, p) ||
+                            find_affine<tn::BatchNorm2dImpl>(m, p) || find_affine<tn::BatchNorm3dImpl>(m, p) ||
+                            find_affine<tn::GroupNormImpl>(m, p) ||
                             find_affine<tn::LayerNormImpl>(m, p);
   return p;
 }

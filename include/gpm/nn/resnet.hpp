@@ -44,8 +44,7 @@ inline torch::Tensor downsample2(const torch::Tensor& x) {
   namespace F = torch::nn::functional;
   return F::avg_pool2d(x, F::AvgPool2dFuncOptions(2));
 }
-inline BatchNorm optional_batch_norm(torch::nn::Module& parent, const char* name, bool enabled,
-                                                  int64_t channels) {
+inline BatchNorm optional_batch_norm(torch::nn::Module& parent, const char* name, bool enabled, int64_t channels) {
   if (!enabled) return BatchNorm(nullptr);
   return parent.register_module(name, BatchNorm(channels));
 }
