@@ -435,3 +435,32 @@ TEST_CASE("checkpoint: a refused load leaves the model as it was", "[checkpoint]
   CHECK_THROWS_AS(gpm::io::load(shallower, checkpoint.path()), gpm::InvalidArgument);
   require_identical(before, snapshot(shallower), "after the refused load");
 }
+
+TEST_CASE("checkpoint: a checkpoint written on the CPU, loaded onto the device, leaves the model on its device",
+          "[checkpoint]") {
+  // LibTorch moves a parameter to the device an archive was saved from unless the archive is read
+  // onto the model's device: gpm::io::load's device argument.
+  const TemporaryCheckpoint checkpoint;
+  nn::Mlp saved(nn::MlpOptions(kDim, kDim).width(16).depth(2).batch_norm(true));
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& tensor : saved->parameters()) tensor.uniform_(-1, 1);
+    for (auto& tensor : saved->buffers())
+      if (tensor.is_floating_point()) tensor.uniform_(0.5, 1.5);
+  }
+  gpm::io::save(*saved, checkpoint.path());
+  auto loaded = tiny_mlp(kDim, kDim, /*batch_norm=*/true);
+  gpm::io::load(*loaded, checkpoint.path(), t::device());
+  const auto expected = saved->named_parameters(), got = loaded->named_parameters();
+  for (const auto& item : expected) {
+    INFO(item.key());
+    CHECK(got[item.key()].device() == t::device());
+    CHECK(torch::equal(got[item.key()].to(torch::kCPU), item.value()));
+  }
+  const auto expected_buffers = saved->named_buffers(), got_buffers = loaded->named_buffers();
+  for (const auto& item : expected_buffers) {
+    INFO(item.key());
+    CHECK(got_buffers[item.key()].device() == t::device());
+    CHECK(torch::equal(got_buffers[item.key()].to(torch::kCPU), item.value()));
+  }
+}

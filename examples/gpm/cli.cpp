@@ -18,6 +18,9 @@ int run_cli(int argc, char** argv) {
   app.add_option("--threads", threads, fmt::format("intra-op threads, at most the {} cores this process may use (default 0: "
                                                    "all of them)", cores))
       ->check(integer_argument<int>(0, cores, " (0: one per core this process may use)"));
+  std::string device = "cpu";
+  app.add_option("--device", device, "where models live and compute: cpu (default), cuda or cuda:N (with a CUDA build of "
+                                     "LibTorch); data, files and metrics stay on the CPU");
 
   TrainArgs train_args;
   auto* train_cmd = app.add_subcommand("train", "train a model and save it to a run directory, or resume one");
@@ -168,6 +171,7 @@ int run_cli(int argc, char** argv) {
   }
   try {
     at::set_num_threads(threads > 0 ? threads : cores);
+    model_device() = parse_device(device);
     if (*train_cmd && train_help) {
       fmt::print("{}", train_cmd->help());
       if (!train_args.model.empty())

@@ -21,6 +21,7 @@
 #include <gpm/metrics.hpp>
 
 #include "bench.hpp"
+#include "device.hpp"
 #include "launch.hpp"
 #include "machine_load.hpp"
 #include "plots.hpp"
@@ -72,16 +73,21 @@ inline std::string data_shape_words(int64_t dim, const std::optional<ImageShape>
 }
 
 /// The data denoiser network a run driven by one was built with (its weights come from the
-/// checkpoint): the sampling denoiser of an untrained model of the kind that made it.
-inline std::optional<DataDenoiserNetwork> data_denoiser_network(const json& info) {
+/// checkpoint): the sampling denoiser of an untrained model of the kind that made it, on `device`.
+inline std::optional<DataDenoiserNetwork> data_denoiser_network(const json& info, torch::Device device) {
   if (!info.contains("data_denoiser")) return std::nullopt;
   const auto& d = info.at("data_denoiser");
   const auto& entry = model(d.value("model", "edm"));
   const auto kind = data_kind(d);
   return entry.on(kind)
-      .build(upgrade_stored_config(entry, d.at("config"), kind), {d.at("dim").get<int64_t>(), stored_image_shape(d), std::nullopt})
+      .build(upgrade_stored_config(entry, d.at("config"), kind),
+             {d.at("dim").get<int64_t>(), stored_image_shape(d), std::nullopt, device})
       ->sampling_denoiser();
 }
+
+/// The kind of device a run was trained on: run.json's "device" ("cpu" for a run stored before
+/// the field existed).
+inline std::string stored_device_kind(const json& info) { return info.value("device", std::string("cpu")); }
 
 /// The standardization recorded in a run description, if the run trains in standardized coordinates.
 inline std::optional<gpm::data::Standardization> stored_standardization(const json& info, const std::string& where) {
@@ -115,6 +121,8 @@ inline void check_run_info(const json& info, const std::string& file, const std:
   }, "[channels, height, width], three integers ≥ 1");
   check("run", false, [](const json& j) { return j.is_string(); }, "a run directory (a string)");
   check("data_denoiser", false, [](const json& j) { return j.is_object(); }, "an object describing the EDM run");
+  check("device", false, [](const json& j) { return j == "cpu" || j == "cuda"; }, "the device it trained on: \"cpu\" or "
+        "\"cuda\"");
   check("csv_header", false, [](const json& j) {
     return j.is_string() && gpm::data::find_csv_header(j.get<std::string>()).has_value();
   }, "how its CSV data's first line is read: \"auto\", \"yes\" or \"no\"");
@@ -141,9 +149,11 @@ inline json with_sampler(const ModelVariant& variant, const std::string& model, 
   }
 }
 
-/// The run stored in `dir`, its state loaded from the checkpoint; `sampler`, if given, replaces the
-/// sampler of its config.
-inline StoredRun open_run(const fs::path& dir, const std::optional<std::string>& sampler = std::nullopt) {
+/// The run stored in `dir`, its state loaded from the checkpoint onto `device` (a device of the kind
+/// it was trained on: random streams differ between CPUs and GPUs); `sampler`, if given, replaces
+/// the sampler of its config.
+inline StoredRun open_run(const fs::path& dir, const std::optional<std::string>& sampler = std::nullopt,
+                          torch::Device device = model_device()) {
   GPM_CHECK(fs::is_directory(dir), "'{}' is not a run directory (it does not exist)", dir.string());
   const auto file = (dir / "run.json").string();
   StoredRun r{read_json_file(file), nullptr, gpm::make_generator(0), 0};
@@ -161,9 +171,13 @@ inline StoredRun open_run(const fs::path& dir, const std::optional<std::string>&
   const auto kind = from_run_json([&] { return data_kind(r.info); });
   r.info["config"] = from_run_json([&] { return upgrade_stored_config(entry, r.info.at("config"), kind); });
   if (sampler) r.info["config"] = with_sampler(entry.on(kind), model_name, r.info.at("config"), *sampler);
+  const auto trained_on = stored_device_kind(r.info);
+  GPM_CHECK(trained_on == device_kind(device), "the run in '{}' was trained on {}, and its checkpoint holds {}'s random "
+            "streams; open it on {} ({}), or train it again on {}", dir.string(), trained_on, trained_on, trained_on,
+            trained_on == "cpu" ? "leave out --device" : "--device cuda", device_kind(device));
   r.run = from_run_json([&] {
     return in_coordinates(entry.on(kind).build(r.info.at("config"), {r.info.at("dim").get<int64_t>(), stored_image_shape(r.info),
-                                                                      data_denoiser_network(r.info)}),
+                                                                      data_denoiser_network(r.info, device), device}),
                           stored_standardization(r.info, file));
   });
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
@@ -171,17 +185,21 @@ inline StoredRun open_run(const fs::path& dir, const std::optional<std::string>&
   GPM_CHECK(fs::exists(files.checkpoint()), "'{}' has no checkpoint: its training stopped before it wrote the first one "
             "(every --checkpoint-every steps, and at the end), so there is nothing to resume, sample or plot; remove the "
             "directory and train again", dir.string());
-  gpm::io::load_bytes(checkpoint, read_checkpoint(files), files.checkpoint());  // verified before anything is loaded
+  gpm::io::load_bytes(checkpoint, read_checkpoint(files), files.checkpoint(), device);  // verified before anything is loaded
   return r;
 }
 
 /// The denoiser that the run in `dir` samples with (an EDM's: its weight average if it keeps one),
-/// and the run's description, to drive a model that needs a data denoiser.
-inline std::pair<DataDenoiserNetwork, json> load_data_denoiser(const fs::path& dir) {
-  auto stored = open_run(dir);
+/// on `device`, and the run's description, to drive a model that needs a data denoiser. The run
+/// may have been trained on another kind of device: only its weights are taken.
+inline std::pair<DataDenoiserNetwork, json> load_data_denoiser(const fs::path& dir, torch::Device device) {
+  GPM_CHECK(fs::is_directory(dir), "'{}' is not a run directory (it does not exist)", dir.string());
+  const auto trained_on = fs::exists(dir / "run.json") ? stored_device_kind(read_json_file(dir / "run.json")) : "cpu";
+  auto stored = open_run(dir, std::nullopt, trained_on == device_kind(device) ? device : parse_device(trained_on));
   auto denoiser = model_run(*stored.run).sampling_denoiser();
   GPM_CHECK(denoiser.has_value(), "'{}' is a {} run; --data-denoiser needs the run directory of a model that samples "
             "with a denoiser (an EDM)", dir.string(), stored.info.at("model").get<std::string>());
+  std::visit([&](auto& network) { network->to(device); }, *denoiser);
   return {std::move(*denoiser), std::move(stored.info)};
 }
 
@@ -236,7 +254,7 @@ inline TrainResult train_and_record(Run& run, const json& info, int64_t& step, a
                              bool progress, const std::shared_ptr<distributed::ProcessGroup>& group = nullptr) {
   const auto data = stored_run_data(info, dir);
   const auto settings = train_settings(info.at("config"));
-  if (group) start_from_rank_zero(*group, info, Checkpoint{run, data_generator, step});
+  if (group) start_from_rank_zero(*group, info, Checkpoint{run, data_generator, step}, run.device());
   const bool writer = group == nullptr || group->rank() == 0;
   const auto result = train(run, data, settings, step, data_generator, RunFiles{dir}, info.at("model").get<std::string>(),
                             divergence_advice(info.at("config")), progress,
@@ -309,7 +327,8 @@ inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, co
                                               const std::string& data_denoiser_dir,
                                               gpm::data::CsvHeader header = gpm::data::CsvHeader::automatic) {
   const auto data = gpm::data::parse_dataset(data_spec, gpm::data::default_options(), header);
-  json info = {{"model", entry.name}, {"data", anchored_data_spec(data_spec)}, {"dim", data.dim()}, {"config", config}};
+  json info = {{"model", entry.name}, {"data", anchored_data_spec(data_spec)}, {"dim", data.dim()}, {"config", config},
+               {"device", device_kind(model_device())}};
   if (gpm::data::is_csv_spec(data_spec)) info["csv_header"] = std::string(gpm::data::csv_header_name(header));
   std::optional<ImageShape> image;
   if (data.has_image_shape()) {
@@ -321,7 +340,7 @@ inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, co
   if (entry.needs_data_denoiser) {
     GPM_CHECK(!data_denoiser_dir.empty(), "the model '{}' needs --data-denoiser RUN_DIR, the run directory of a trained "
               "EDM", entry.name);
-    auto [network, edm] = load_data_denoiser(data_denoiser_dir);
+    auto [network, edm] = load_data_denoiser(data_denoiser_dir, model_device());
     const auto edm_image = stored_image_shape(edm);
     GPM_CHECK(edm.at("dim").get<int64_t>() == data.dim() && edm_image == image, "the EDM in '{}' was trained on '{}', "
               "{}, but '{}' is {}; train the EDM on the same data", data_denoiser_dir, edm.at("data").get<std::string>(),
@@ -341,7 +360,8 @@ inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, co
   const auto standardization =
       image ? std::nullopt : training_coordinates(entry, config, data, denoiser_coordinates, data_denoiser_dir);
   if (standardization) info["standardization"] = to_json(*standardization);
-  auto run = in_coordinates(entry.on(data_kind(info)).build(config, {data.dim(), image, std::move(denoiser)}), standardization);
+  auto run = in_coordinates(entry.on(data_kind(info)).build(config, {data.dim(), image, std::move(denoiser), model_device()}),
+                            standardization);
   return {std::move(info), std::move(run)};
 }
 
@@ -357,6 +377,7 @@ inline int command_train(const TrainArgs& a) {
   const auto group = rendezvous ? distributed::ProcessGroup::connect(*rendezvous) : nullptr;
   const int64_t world = group ? group->world_size() : 1;
   const bool writer = group == nullptr || group->rank() == 0;
+  if (group && model_device().is_cuda()) model_device() = rank_device(*group);
   if (!a.resume.empty()) {
     GPM_CHECK(a.out.empty(), "--resume {} continues the run in '{}', in place; --out is for a new run (to continue a "
               "copy, copy the directory and resume the copy)", a.resume, a.resume);

@@ -3,6 +3,8 @@
 // ranks' losses for the log.
 #pragma once
 
+#include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include <gpm/core/concepts.hpp>
 #include <gpm/distributed.hpp>
+#include <torch/cuda.h>
 
 #include "checkpoint_files.hpp"
 
@@ -55,9 +58,21 @@ inline nlohmann::json run_identity(const nlohmann::json& info) {
   return identity;
 }
 
+/// The GPU of a rank of `group` on its machine: the one of its local rank (LOCAL_RANK, as gpm launch
+/// and torchrun set it; else its rank), modulo the machine's GPUs.
+inline torch::Device rank_device(const distributed::ProcessGroup& group) {
+  const char* local = std::getenv("LOCAL_RANK");
+  int64_t rank = group.rank();
+  if (local != nullptr && *local != '\0') rank = std::strtoll(local, nullptr, 10);
+  const auto count = std::max<int64_t>(1, static_cast<int64_t>(torch::cuda::device_count()));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(rank % count));
+}
+
 /// Every rank checks that it builds rank 0's run (all stop, saying so, if one does not), then takes
-/// rank 0's whole state: weights, optimisers, random streams, the data stream and the step.
-inline void start_from_rank_zero(distributed::ProcessGroup& group, const nlohmann::json& info, Checkpoint state) {
+/// rank 0's whole state: weights, optimisers, random streams, the data stream and the step, onto
+/// `device`, this rank's.
+inline void start_from_rank_zero(distributed::ProcessGroup& group, const nlohmann::json& info, Checkpoint state,
+                                 torch::Device device) {
   const auto mine = run_identity(info);
   const auto rank_zero = nlohmann::json::parse(group.broadcast_bytes(mine.dump(), 0));
   const bool same = rank_zero == mine;
@@ -70,7 +85,7 @@ inline void start_from_rank_zero(distributed::ProcessGroup& group, const nlohman
     throw InvalidArgument(fmt::format("rank {} of {}: {}; start every rank with the same model, data, preset, config "
                                       "and seed", group.rank(), group.world_size(), problem));
   }
-  distributed::broadcast_state(state, group);
+  distributed::broadcast_state(state, group, 0, device);
 }
 
 /// The mean over the ranks of each of a step's statistics (each rank's are of its shard).

@@ -21,7 +21,7 @@ ModelVariant image_smart_gan_variant() {
       "smart-gan", {{"default", {image_train_settings(6000, 64), ImageSmartGanOptions().gan(cpu_image_gan()), {}}}},
       [](const Config& c, BuildInputs in) {
         return std::make_unique<GeneratorRun<ImageSmartGan<>>>(make_image_smart_gan(
-            *in.image, in.data_denoiser_as<nn::EdmUNetDenoiser>("SMaRt GAN"), ImageSmartGanOptions(c.model).seed(c.train.seed())));
+            *in.image, in.data_denoiser_as<nn::EdmUNetDenoiser>("SMaRt GAN"), in.for_run(ImageSmartGanOptions(c.model), c.train.seed())));
       });
 }
 
@@ -39,7 +39,7 @@ ModelEntry f_divergence_flow_entry() {
                          FDivergenceFlowOptions().flow(quick_discriminator_flow().eta(5.0)), {}}}},
              [](const Config& c, BuildInputs in) {
                return std::make_unique<ParticleRun<FDivergenceFlowModel>>(
-                   make_f_divergence_flow(in.dim, FDivergenceFlowOptions(c.model).seed(c.train.seed())));
+                   make_f_divergence_flow(in.dim, in.for_run(FDivergenceFlowOptions(c.model), c.train.seed())));
              })
       .outside_demo();
 }
@@ -55,7 +55,7 @@ ModelEntry f_divergence_gan_entry() {
               {"quick", {TrainSettings().steps(1500), FDivergenceGanOptions().gan(quick_gan()), {}}}},
              [](const Config& c, BuildInputs in) {
                return std::make_unique<GeneratorRun<FDivergenceGan>>(
-                   make_f_divergence_gan(in.dim, FDivergenceGanOptions(c.model).seed(c.train.seed())));
+                   make_f_divergence_gan(in.dim, in.for_run(FDivergenceGanOptions(c.model), c.train.seed())));
              })
       .outside_demo();
 }
@@ -72,7 +72,7 @@ ModelEntry instance_noise_gan_entry() {
                          {}}}},
              [](const Config& c, BuildInputs in) {
                return std::make_unique<GeneratorRun<InstanceNoiseGan<>>>(
-                   make_instance_noise_gan(in.dim, InstanceNoiseGanOptions(c.model).seed(c.train.seed())));
+                   make_instance_noise_gan(in.dim, in.for_run(InstanceNoiseGanOptions(c.model), c.train.seed())));
              })
       .outside_demo();
 }
@@ -87,7 +87,7 @@ ModelEntry smart_gan_entry() {
               {"quick", {TrainSettings().steps(1500), SmartGanOptions().gan(quick_gan()), {}}}},
              [](const Config& c, BuildInputs in) {
                return std::make_unique<GeneratorRun<SmartGan<>>>(make_smart_gan(
-                   in.dim, in.data_denoiser_as<nn::EdmMlpDenoiser>("SMaRt GAN"), SmartGanOptions(c.model).seed(c.train.seed())));
+                   in.dim, in.data_denoiser_as<nn::EdmMlpDenoiser>("SMaRt GAN"), in.for_run(SmartGanOptions(c.model), c.train.seed())));
              },
              {}, /*needs_data_denoiser=*/true)
       .outside_demo()
@@ -105,7 +105,7 @@ ModelEntry top_k_gan_entry() {
                          {}}}},
              [](const Config& c, BuildInputs in) {
                return std::make_unique<GeneratorRun<TopKGan<>>>(
-                   make_top_k_gan(in.dim, TopKGanOptions(c.model).seed(c.train.seed())));
+                   make_top_k_gan(in.dim, in.for_run(TopKGanOptions(c.model), c.train.seed())));
              })
       .outside_demo();
 }
@@ -119,7 +119,7 @@ ModelEntry diffusion_gan_entry() {
               {"quick", {TrainSettings().steps(1500), DiffusionGanOptions().gan(quick_gan()), {}}}},
              [](const Config& c, BuildInputs in) {
                return std::make_unique<GeneratorRun<DiffusionGan<>>>(
-                   make_diffusion_gan(in.dim, DiffusionGanOptions(c.model).seed(c.train.seed())));
+                   make_diffusion_gan(in.dim, in.for_run(DiffusionGanOptions(c.model), c.train.seed())));
              })
       .outside_demo();
 }
@@ -133,7 +133,7 @@ ModelEntry logan_gan_entry() {
               {"quick", {TrainSettings().steps(1500), LoganGanOptions().gan(quick_gan()), {}}}},
              [](const Config& c, BuildInputs in) {
                return std::make_unique<GeneratorRun<LoganGan<>>>(
-                   make_logan_gan(in.dim, LoganGanOptions(c.model).seed(c.train.seed())));
+                   make_logan_gan(in.dim, in.for_run(LoganGanOptions(c.model), c.train.seed())));
              })
       .outside_demo();
 }

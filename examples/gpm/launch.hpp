@@ -23,6 +23,8 @@
 
 #include <gpm/core/errors.hpp>
 
+#include "device.hpp"
+
 extern char** environ;
 
 namespace gpm::runner {
@@ -63,6 +65,9 @@ inline int command_launch(int64_t processes, std::optional<int64_t> port, std::v
   for (const auto* flag : {"--world-size", "--rank", "--master-addr", "--master-port"})
     GPM_CHECK(std::find(command.begin(), command.end(), flag) == command.end(), "gpm launch sets each rank's {} itself; "
               "drop it from the command", flag);
+  // A --device given to launch (gpm --device cuda launch ...) goes to every rank.
+  if (!model_device().is_cpu() && std::find(command.begin(), command.end(), "--device") == command.end())
+    command.insert(command.begin() + 1, {"--device", model_device().str()});
   if (std::find(command.begin(), command.end(), "--threads") == command.end()) {
     const auto threads = std::max<int64_t>(1, cores / processes);
     command.insert(command.begin() + 1, {"--threads", std::to_string(threads)});

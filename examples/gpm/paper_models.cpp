@@ -24,7 +24,7 @@ ModelVariant image_gan_variant() {
       "gan", {{"default", {image_train_settings(6000, 64), cpu_image_gan(), {}}},
               {"reference", {image_train_settings(10000, 128), ImageGanOptions::reference(), {}}}},
       [](const Config& c, BuildInputs in) {
-        return std::make_unique<GeneratorRun<ImageGan<>>>(make_image_gan(*in.image, ImageGanOptions(c.model).seed(c.train.seed())));
+        return std::make_unique<GeneratorRun<ImageGan<>>>(make_image_gan(*in.image, in.for_run(ImageGanOptions(c.model), c.train.seed())));
       });
 }
 
@@ -40,7 +40,7 @@ ModelVariant image_edm_variant() {
       "edm", {{"default", {image_train_settings(4000, 64), cpu, {}}},
               {"reference", {image_train_settings(500000, 128), ImageEdmOptions::reference(), {}}}},
       [](const Config& c, BuildInputs in) {
-        const auto options = ImageEdmOptions(c.model).seed(c.train.seed());
+        const auto options = in.for_run(ImageEdmOptions(c.model), c.train.seed());
         return std::make_unique<EdmRun<nn::EdmUNetDenoiser, ImageShape, ImageEdmOptions>>(
             make_image_edm(*in.image, options), c.sampler, *in.image, options);
       });
@@ -59,7 +59,7 @@ ModelVariant image_discriminator_flow_variant() {
                      {"reference", {image_train_settings(200000, 128), ImageDiscriminatorFlowOptions::reference(), {}}}},
       [](const Config& c, BuildInputs in) {
         return std::make_unique<ParticleRun<ImageDiscriminatorFlow<>>>(
-            make_image_discriminator_flow(*in.image, ImageDiscriminatorFlowOptions(c.model).seed(c.train.seed())));
+            make_image_discriminator_flow(*in.image, in.for_run(ImageDiscriminatorFlowOptions(c.model), c.train.seed())));
       });
 }
 
@@ -78,7 +78,7 @@ ModelVariant image_score_gan_variant() {
       [](const Config& c, BuildInputs in) {
         return std::make_unique<GeneratorRun<ImageScoreGan<>>>(
             make_image_score_gan(*in.image, in.data_denoiser_as<nn::EdmUNetDenoiser>("Score GAN"),
-                                 ImageScoreGanOptions(c.model).seed(c.train.seed())));
+                                 in.for_run(ImageScoreGanOptions(c.model), c.train.seed())));
       });
 }
 
@@ -92,7 +92,7 @@ ModelEntry gan_entry() {
        {"reference", {TrainSettings().steps(1900), GanOptions::reference(), {}}},
        {"quick", {TrainSettings().steps(1500), quick_gan(), {}}}},
       [](const Config& c, BuildInputs in) {
-        return std::make_unique<GeneratorRun<Gan<>>>(make_gan(in.dim, GanOptions(c.model).seed(c.train.seed())));
+        return std::make_unique<GeneratorRun<Gan<>>>(make_gan(in.dim, in.for_run(GanOptions(c.model), c.train.seed())));
       },
       {.moved = {{"width", {"generator.width", "discriminator.width"}},
                  {"depth", {"generator.depth", "discriminator.depth"}},
@@ -114,7 +114,7 @@ ModelEntry edm_entry() {
        {"quick", {TrainSettings().steps(3000),
                   EdmOptions().network(EdmOptions().network().mlp(EdmOptions().network().mlp().width(128).depth(3))), {}}}},
       [](const Config& c, BuildInputs in) {
-        const auto options = EdmOptions(c.model).seed(c.train.seed());
+        const auto options = in.for_run(EdmOptions(c.model), c.train.seed());
         return std::make_unique<EdmRun<nn::EdmMlpDenoiser, int64_t, EdmOptions>>(make_edm(in.dim, options), c.sampler,
                                                                                 in.dim, options);
       },
@@ -143,7 +143,7 @@ ModelEntry discriminator_flow_entry() {
        {"quick", {TrainSettings().steps(600).standardize("always"), quick_discriminator_flow(), {}}}},
       [](const Config& c, BuildInputs in) {
         return std::make_unique<ParticleRun<DiscriminatorFlowModel<>>>(
-            make_discriminator_flow(in.dim, DiscriminatorFlowModelOptions(c.model).seed(c.train.seed())));
+            make_discriminator_flow(in.dim, in.for_run(DiscriminatorFlowModelOptions(c.model), c.train.seed())));
       },
       {.moved = {{"width", {"discriminator.mlp.width"}},
                  {"depth", {"discriminator.mlp.depth"}},
@@ -174,7 +174,7 @@ ModelEntry score_gan_entry() {
                   {}}}},
       [](const Config& c, BuildInputs in) {
         return std::make_unique<GeneratorRun<ScoreGan<>>>(make_score_gan(
-            in.dim, in.data_denoiser_as<nn::EdmMlpDenoiser>("Score GAN"), ScoreGanOptions(c.model).seed(c.train.seed())));
+            in.dim, in.data_denoiser_as<nn::EdmMlpDenoiser>("Score GAN"), in.for_run(ScoreGanOptions(c.model), c.train.seed())));
       },
       {.moved = {{"width", {"generator.width"}},
                  {"depth", {"generator.depth"}},

@@ -24,11 +24,18 @@
 namespace gpm::runner {
 
 /// What building a model may take besides its config: the data's dimension, their image shape for
-/// images, and the data denoiser of a trained EDM, for a model that needs one.
+/// images, the data denoiser of a trained EDM, for a model that needs one, and the device.
 struct BuildInputs {
   int64_t dim = 0;
   std::optional<ImageShape> image;
   std::optional<DataDenoiserNetwork> data_denoiser;
+  torch::Device device = torch::kCPU;
+
+  /// A model's `options` with the run's seed and this build's device.
+  template <class Options>
+  Options for_run(Options options, uint64_t seed) const {
+    return options.seed(seed).device(device);
+  }
 
   /// The data denoiser as the network `Net` (an MLP's for points, a U-Net's for images).
   template <class Net>

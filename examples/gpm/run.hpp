@@ -42,10 +42,13 @@ struct RefinementRequest {
 /// U-Net's on images.
 using DataDenoiserNetwork = std::variant<nn::EdmMlpDenoiser, nn::EdmUNetDenoiser>;
 
-/// A model as the runner sees it.
+/// A model as the runner sees it. Its tensors live on its device(); the tensors it takes and gives
+/// (batches, samples, latents, fields) are on the CPU, where the runner's data, files and metrics are.
 class Run {
  public:
   virtual ~Run() = default;
+  /// Where the model's parameters, optimiser states and random streams live.
+  virtual torch::Device device() = 0;
   virtual Stats train_step(const torch::Tensor& batch) = 0;
   /// n samples of the model itself; `steps` stops a particle model's flow after that many of its N steps.
   virtual torch::Tensor sample(int64_t n, std::optional<int64_t> steps) = 0;
@@ -118,7 +121,8 @@ template <class Model>
 class ModelRun : public Run {
  public:
   explicit ModelRun(Model model) : model_(std::move(model)) {}
-  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(batch); }
+  torch::Device device() override { return model_.generator().device(); }
+  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(on_device(batch)); }
   void seed(uint64_t seed) override { model_.seed(seed); }
   at::Generator& generator() override { return model_.generator(); }
   void save(torch::serialize::OutputArchive& archive) const override { model_.save(archive); }
@@ -128,13 +132,15 @@ class ModelRun : public Run {
   torch::Tensor velocity(const torch::Tensor& x, double t) override {
     torch::NoGradGuard no_grad;
     const auto weights = averaged_weights_of(model_.flow());
-    return model_.flow().velocity(x, particle_times(t, x));
+    const auto particles = on_device(x);
+    return on_cpu(model_.flow().velocity(particles, particle_times(t, particles)));
   }
   torch::Tensor generator_loss(const torch::Tensor& x, double t) override {
     if constexpr (has_discriminator) {
       torch::NoGradGuard no_grad;
       const auto weights = averaged_weights_of(model_.flow());
-      return model_.flow().loss().generator_loss(model_.flow().logits(x, particle_times(t, x)));
+      const auto particles = on_device(x);
+      return on_cpu(model_.flow().loss().generator_loss(model_.flow().logits(particles, particle_times(t, particles))));
     } else {
       return {};
     }
@@ -142,6 +148,17 @@ class ModelRun : public Run {
   Model& model() { return model_; }
 
  protected:
+  /// `x` moved to the model's device, and a result of the model moved to the CPU (Run's interface).
+  torch::Tensor on_device(const torch::Tensor& x) { return x.to(device()); }
+  static torch::Tensor on_cpu(const torch::Tensor& x) { return x.to(torch::kCPU); }
+  static std::optional<Trajectory> on_cpu(std::optional<Trajectory> trajectory) {
+    if (trajectory) {
+      for (auto& state : trajectory->states) state = on_cpu(state);
+      for (auto& v : trajectory->velocities) v = on_cpu(v);
+    }
+    return trajectory;
+  }
+
   using ModelFlow = std::remove_reference_t<decltype(std::declval<Model&>().flow())>;
   static constexpr bool has_discriminator = ExposesDiscriminator<ModelFlow>;
   Model model_;
@@ -156,7 +173,7 @@ class GeneratorRun final : public ModelRun<Model> {
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
     GPM_CHECK(!steps, "--steps stops a particle model's flow or a refinement early, but this model samples in one "
               "generator pass; pass --refine to refine its samples");
-    return this->model_.sample(n);
+    return this->on_cpu(this->model_.sample(n));
   }
   std::vector<std::string> refinements() const override {
     if constexpr (has_data_denoiser) return {"flow", "denoiser"};
@@ -165,13 +182,14 @@ class GeneratorRun final : public ModelRun<Model> {
   torch::Tensor refine(const torch::Tensor& x, const RefinementRequest& request, std::optional<int64_t> steps) override {
     const auto where = "--refine " + request.kind;
     if (request.kind == "flow")
-      return gpm::refine(this->model_.flow(), x, io::read_options(request.options, RefinementOptions(), where),
-                         this->model_.generator(), steps);
+      return this->on_cpu(gpm::refine(this->model_.flow(), this->on_device(x),
+                                      io::read_options(request.options, RefinementOptions(), where), this->model_.generator(),
+                                      steps));
     if constexpr (has_data_denoiser) {
       if (request.kind == "denoiser")
-        return denoise_refine(this->model_.flow().data_denoiser(), x,
-                              io::read_options(request.options, DenoisingRefinementOptions(), where),
-                              this->model_.generator(), steps);
+        return this->on_cpu(denoise_refine(this->model_.flow().data_denoiser(), this->on_device(x),
+                                           io::read_options(request.options, DenoisingRefinementOptions(), where),
+                                           this->model_.generator(), steps));
     }
     throw InvalidArgument(fmt::format("--refine: unknown refinement '{}' for this model; choose one of {}", request.kind,
                                       fmt::join(refinements(), ", ")));
@@ -184,12 +202,13 @@ class GeneratorRun final : public ModelRun<Model> {
     if constexpr (ModelRun<Model>::has_discriminator) {
       const auto where = "--guided " + request.kind;
       if (request.kind == "latent")
-        return sample_with_latent_refinement(this->model_, n, io::read_options(request.options, LatentRefinementOptions(), where));
+        return this->on_cpu(
+            sample_with_latent_refinement(this->model_, n, io::read_options(request.options, LatentRefinementOptions(), where)));
       if (request.kind == "drs") {
         const auto result = sample_by_rejection(this->model_, n, io::read_options(request.options, RejectionSamplingOptions(), where));
         fmt::print(stderr, "--guided drs: kept {:.1f} % of the {} samples drawn after the burn-in\n", 100 * result.acceptance,
                    result.drawn);
-        return result.samples;
+        return this->on_cpu(result.samples);
       }
     }
     if (guided_samplers().empty()) return ModelRun<Model>::guided_sample(n, request);
@@ -203,19 +222,19 @@ class GeneratorRun final : public ModelRun<Model> {
     auto& dynamics = this->model_.dynamics();
     const auto weights = averaged_weights_of(dynamics);
     const EvalMode eval(*dynamics.net());  // batch norm with its running statistics, as sample() does
-    return dynamics.net()->forward(z.to(dynamics.net()->parameters().front().options()));
+    return this->on_cpu(dynamics.net()->forward(z.to(dynamics.net()->parameters().front().options())));
   }
   torch::Tensor latents(int64_t n, uint64_t seed) override {
     auto& dynamics = this->model_.dynamics();
     auto gen = make_generator(seed, dynamics.net()->parameters().front().device());
-    return dynamics.latent().sample(n, dynamics.net()->parameters().front().options(), gen);
+    return this->on_cpu(dynamics.latent().sample(n, dynamics.net()->parameters().front().options(), gen));
   }
   bool field_follows_training() const override { return this->has_discriminator; }
   void save_field(const fs::path& path) override {
     if constexpr (ModelRun<Model>::has_discriminator) io::save(*this->model_.flow().net(), path);
   }
   void load_field(const fs::path& path) override {
-    if constexpr (ModelRun<Model>::has_discriminator) io::load(*this->model_.flow().net(), path);
+    if constexpr (ModelRun<Model>::has_discriminator) io::load(*this->model_.flow().net(), path, this->device());
   }
 
  private:
@@ -227,10 +246,12 @@ template <class Model>
 class ParticleRun final : public ModelRun<Model> {
  public:
   using ModelRun<Model>::ModelRun;
-  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return this->model_.sample(n, steps); }
+  torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
+    return this->on_cpu(this->model_.sample(n, steps));
+  }
   int64_t generation_steps() const override { return this->model_.steps(); }
   double last_step_time() const override { return last_step_time_of(this->model_); }
-  std::optional<Trajectory> trajectory(int64_t n) override { return this->model_.trajectory(n); }
+  std::optional<Trajectory> trajectory(int64_t n) override { return this->on_cpu(this->model_.trajectory(n)); }
 };
 
 /// EDM, sampled with the configured stepper; generation time is the noise level. `Net` is its
@@ -243,11 +264,11 @@ class EdmRun final : public ModelRun<EdmWith<Net, Heun>> {
       : ModelRun<EdmWith<Net, Heun>>(std::move(model)), sampler_(std::move(sampler)), shape_(shape),
         options_(std::move(options)) {}
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
-    return sample_edm(this->model_, n, sampler_, steps);
+    return this->on_cpu(sample_edm(this->model_, n, sampler_, steps));
   }
   int64_t generation_steps() const override { return this->model_.steps(); }
   double last_step_time() const override { return last_step_time_of(this->model_); }
-  std::optional<Trajectory> trajectory(int64_t n) override { return this->model_.trajectory(n); }
+  std::optional<Trajectory> trajectory(int64_t n) override { return this->on_cpu(this->model_.trajectory(n)); }
   std::string time_name() const override { return "sigma"; }
   std::optional<DataDenoiserNetwork> sampling_denoiser() override {
     return DataDenoiserNetwork(copy_sampling_denoiser(this->model_, shape_, options_));

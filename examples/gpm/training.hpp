@@ -22,6 +22,7 @@
 #include <gpm/metrics.hpp>
 
 #include "checkpoint_files.hpp"
+#include "device.hpp"
 #include "digit_judge.hpp"
 #include "distributed_training.hpp"
 #include "finiteness.hpp"
@@ -151,13 +152,12 @@ std::string archive_bytes(const T& object) {
   return bytes.str();
 }
 
-/// The dotted name of the first tensor of the serialized state `bytes` that holds a NaN or an
-/// infinite value, if any.
-inline std::optional<std::string> first_non_finite_state(const std::string& bytes) {
+/// The serialized state `bytes` (archive_bytes) read back, each tensor on the device it was saved from.
+inline torch::serialize::InputArchive state_archive(const std::string& bytes) {
   torch::serialize::InputArchive archive;
   std::istringstream in(bytes);
   archive.load_from(in);
-  return first_non_finite_tensor(archive);
+  return archive;
 }
 
 /// Trains `run` from step `step` up to settings.steps(), drawing batches from `data` with
@@ -191,11 +191,18 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
                                : std::string("No checkpoint was written yet");
     return RuntimeError(fmt::format("{}; stopping. {}; {}", problem, resumable, fix));
   };
-  // A state with non-finite numbers is never kept: its samples would be NaN, and a resume would go on from it.
-  const auto check_finite_state = [&](const std::string& bytes) {
-    if (const auto tensor = first_non_finite_state(bytes))
+  // A state with non-finite numbers is never kept: its samples would be NaN, and a resume would go on
+  // from it. One with a tensor off the model's device comes from a part of the model that ignores
+  // its device: it stops the run rather than let it mix devices.
+  const auto check_state = [&](const std::string& bytes) {
+    auto archive = state_archive(bytes);
+    if (const auto tensor = first_non_finite_tensor(archive))
       throw stop(fmt::format("after training step {} the model's state holds non-finite values (in '{}')", step, *tensor),
                  advice);
+    if (const auto tensor = first_tensor_off_device(archive, run.device()))
+      throw stop(fmt::format("after training step {} the model's state holds {} off the model's device, {}", step,
+                             *tensor, run.device().str()),
+                 "a part of the model ignores its device option: report it with this command line");
   };
   // A write that fails (a full disk) stops training: a run must not go on without its record.
   const auto after_failed_write = [&] {
@@ -205,7 +212,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
   };
   const auto write_checkpoint = [&] {
     const auto bytes = archive_bytes(Checkpoint{run, data_generator, step});
-    check_finite_state(bytes);
+    check_state(bytes);
     try {
       save_checkpoint(files, bytes, step);
     } catch (const RuntimeError& e) {
@@ -226,7 +233,7 @@ inline TrainResult train(Run& run, const data::AnyDataset& data, const TrainSett
     // Sampling and velocities may draw from the model's random streams (Score GAN's noising): the
     // whole state is set aside and restored, so evaluating never changes how training continues.
     const auto saved = archive_bytes(run);
-    check_finite_state(saved);
+    check_state(saved);
     const auto restore = [&] {
       torch::serialize::InputArchive archive;
       std::istringstream in(saved);

@@ -20,4 +20,5 @@
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/core/time_grids.hpp"
+#include "gpm/core/torch_compat.hpp"
 #include "gpm/core/weight_average.hpp"

@@ -758,6 +758,20 @@ expect 2 "needs --data-denoiser" G bench --model score-gan --preset quick
 expect 2 "--what" G bench --model gan --what fast
 expect 2 "--window-seconds" G bench --model gan --window-seconds 0
 
+# --- devices: --device names cpu or cuda, refused where LibTorch has no CUDA; run.json records the
+# kind of device a run trained on, and a run is opened on that kind ---------------------------------
+if ! G --device cuda models >/dev/null 2>&1; then
+  expect 2 "sees no CUDA device" G --device cuda train --model gan --data ring --out on_cuda --steps 2
+  [ ! -e on_cuda ] && pass || fail "a refused --device should leave no run behind"
+fi
+expect 2 "gpm trains on cpu or cuda" G --device meta sample --run edm_base -n 4 --out meta.csv
+expect 2 "name a device as cpu, cuda or cuda:N" G --device gpu0 sample --run edm_base -n 4 --out gpu0.csv
+grep -qF '"device": "cpu"' edm_base/run.json && pass || fail "run.json should record the device a run trained on"
+G --device cpu sample --run edm_base -n 4 --out on_cpu.csv >/dev/null 2>&1 && pass || fail "--device cpu sample"
+cp -r edm_base edm_on_cuda
+sed -i 's/"device": "cpu"/"device": "cuda"/' edm_on_cuda/run.json
+expect 2 "was trained on cuda" G sample --run edm_on_cuda -n 4 --out from_cuda.csv
+
 # A command on every core says so when another process holds one (a busy loop beside it here).
 if [ "$(nproc)" -ge 2 ]; then
   bash -c 'while [ $SECONDS -lt 4 ]; do :; done' &

@@ -42,12 +42,13 @@ inline void write_generator(torch::serialize::OutputArchive& archive, const std:
   archive.write(key, gen.get_state());
 }
 
-/// Restores a random stream from the state tensor write_generator wrote under `key`.
+/// Restores a random stream from the state tensor write_generator wrote under `key` (a byte tensor
+/// on the CPU for every device's generator, whichever device the archive was read onto).
 /// Example: `read_generator(archive, "generator", gen);`
 inline void read_generator(torch::serialize::InputArchive& archive, const std::string& key, at::Generator& gen) {
   torch::Tensor state;
   archive.read(key, state);
-  gen.set_state(state);
+  gen.set_state(state.to(torch::kCPU));
 }
 
 /// Writes an integer counter (an iteration or update count).

@@ -259,10 +259,12 @@ class ProcessGroup final : public Collectives {
 };
 
 /// Makes `object` (a model, any Checkpointable: weights, optimiser state, random streams, counters)
-/// on every rank a copy of rank `root`'s: the common start of data-parallel training.
+/// on every rank a copy of rank `root`'s: the common start of data-parallel training. `device` is
+/// where `object` lives on this rank, when ranks' devices differ (one GPU per rank): rank root's
+/// tensors are read onto it.
 /// Example: `gpm::distributed::broadcast_state(gan, *group);`
 template <Checkpointable T>
-void broadcast_state(T& object, ProcessGroup& group, int64_t root = 0) {
+void broadcast_state(T& object, ProcessGroup& group, int64_t root = 0, std::optional<torch::Device> device = std::nullopt) {
   std::string bytes;
   if (group.rank() == root) {
     torch::serialize::OutputArchive archive;
@@ -275,7 +277,8 @@ void broadcast_state(T& object, ProcessGroup& group, int64_t root = 0) {
   if (group.rank() == root) return;
   torch::serialize::InputArchive archive;
   std::istringstream in(bytes);
-  archive.load_from(in);
+  if (device) archive.load_from(in, *device);
+  else archive.load_from(in);
   object.load(archive);
 }
 

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <utility>
 
-#include <c10/util/variant.h>
 #include <torch/arg.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/enum.h>
@@ -21,6 +20,7 @@
 
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
+#include "gpm/core/torch_compat.hpp"
 
 namespace gpm::nn {
 
@@ -60,7 +60,7 @@ inline torch::Tensor apply_with_weight(torch::nn::ConvTranspose2dImpl& layer, co
   return torch::nn::functional::conv_transpose2d(x, w, torch::nn::functional::ConvTranspose2dFuncOptions()
                                                            .bias(layer.bias)
                                                            .stride(o.stride())
-                                                           .padding(c10::get<torch::ExpandingArray<2>>(o.padding()))
+                                                           .padding(compat::get<torch::ExpandingArray<2>>(o.padding()))
                                                            .output_padding(o.output_padding())
                                                            .groups(o.groups())
                                                            .dilation(o.dilation()));
@@ -69,7 +69,7 @@ inline torch::Tensor apply_with_weight(torch::nn::ConvTranspose2dImpl& layer, co
 inline void check_padding_mode(const torch::nn::LinearImpl&) {}
 template <class Impl>
 void check_padding_mode(const Impl& layer) {
-  GPM_CHECK(c10::holds_alternative<torch::enumtype::kZeros>(layer.options.padding_mode()),
+  GPM_CHECK(compat::holds_alternative<torch::enumtype::kZeros>(layer.options.padding_mode()),
             "SpectralNorm: only convolutions with zero padding (padding_mode kZeros) are supported");
 }
 
