@@ -94,7 +94,7 @@ fi
 prefixes="${prefixes//:/;}"
 if [ -n "$deps" ]; then
   deps="$(cd "$deps" && pwd)"
-  prefixes="$prefixes;$deps"
+  prefixes="$deps;$prefixes"  # first: the bundled packages, not another copy the machine may have
   # The bundled MNIST in a data directory of this check's own.
   export GPM_DATA_DIR="$PWD/$build/data"
   mkdir -p "$GPM_DATA_DIR/mnist"
