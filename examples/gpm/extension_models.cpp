@@ -1,5 +1,6 @@
 // The runner's entries for the extensions (registry.hpp): f-divergence flows, instance noise, SMaRt,
-// top-k, Diffusion-GAN and LOGAN, trained by name (outside the demo).
+// top-k, Diffusion-GAN, LOGAN and adversarial score matching, trained by name (outside the demo).
+#include <gpm/models/adversarial_edm.hpp>
 #include <gpm/models/diffusion_gan.hpp>
 #include <gpm/models/f_divergence_flow.hpp>
 #include <gpm/models/instance_noise_gan.hpp>
@@ -22,6 +23,18 @@ ModelVariant image_smart_gan_variant() {
       [](const Config& c, BuildInputs in) {
         return std::make_unique<GeneratorRun<ImageSmartGan<>>>(make_image_smart_gan(
             *in.image, in.data_denoiser_as<nn::EdmUNetDenoiser>("SMaRt GAN"), in.for_run(ImageSmartGanOptions(c.model), c.train.seed())));
+      });
+}
+
+/// Adversarial score matching on images: the image EDM sized for a CPU with a DCGAN discriminator.
+ModelVariant image_adversarial_edm_variant() {
+  using Config = RunConfig<ImageAdversarialEdmOptions, EdmSamplerOptions>;
+  return model_variant<Config>(
+      "adversarial-edm", {{"default", {image_train_settings(4000, 64), ImageAdversarialEdmOptions().edm(cpu_image_edm()), {}}}},
+      [](const Config& c, BuildInputs in) {
+        const auto options = in.for_run(ImageAdversarialEdmOptions(c.model), c.train.seed());
+        return std::make_unique<EdmRun<ImageAdversarialEdm, ImageShape, ImageAdversarialEdmOptions>>(
+            make_image_adversarial_edm(*in.image, options), c.sampler, *in.image, options);
       });
 }
 
@@ -135,6 +148,22 @@ ModelEntry logan_gan_entry() {
                return std::make_unique<GeneratorRun<LoganGan<>>>(
                    make_logan_gan(in.dim, in.for_run(LoganGanOptions(c.model), c.train.seed())));
              })
+      .outside_demo();
+}
+
+ModelEntry adversarial_edm_entry() {
+  using Config = RunConfig<AdversarialEdmOptions, EdmSamplerOptions>;
+  return model_entry<Config>(
+             "adversarial-edm", "adversarial score matching: EDM whose denoiser also trains against a discriminator "
+             "of data versus its denoised samples",
+             {{"default", {TrainSettings().steps(20000), AdversarialEdmOptions(), {}}},
+              {"quick", {TrainSettings().steps(3000), AdversarialEdmOptions().edm(quick_edm()), {}}}},
+             [](const Config& c, BuildInputs in) {
+               const auto options = in.for_run(AdversarialEdmOptions(c.model), c.train.seed());
+               return std::make_unique<EdmRun<AdversarialEdm, int64_t, AdversarialEdmOptions>>(
+                   make_adversarial_edm(in.dim, options), c.sampler, in.dim, options);
+             })
+      .with_images(image_adversarial_edm_variant())
       .outside_demo();
 }
 

@@ -32,16 +32,12 @@ ModelVariant image_gan_variant() {
 /// "reference" is the reference's MNIST run.
 ModelVariant image_edm_variant() {
   using Config = RunConfig<ImageEdmOptions, EdmSamplerOptions>;
-  const auto cpu = ImageEdmOptions()
-                       .network(nn::UNetOptions().model_channels(8).embedding_size(64).dropout(0.0))
-                       .optimizer(AdamOptions().lr(1e-3))
-                       .weight_average(0.999);
   return model_variant<Config>(
-      "edm", {{"default", {image_train_settings(4000, 64), cpu, {}}},
+      "edm", {{"default", {image_train_settings(4000, 64), cpu_image_edm(), {}}},
               {"reference", {image_train_settings(500000, 128), ImageEdmOptions::reference(), {}}}},
       [](const Config& c, BuildInputs in) {
         const auto options = in.for_run(ImageEdmOptions(c.model), c.train.seed());
-        return std::make_unique<EdmRun<nn::EdmUNetDenoiser, ImageShape, ImageEdmOptions>>(
+        return std::make_unique<EdmRun<ImageEdm<>, ImageShape, ImageEdmOptions>>(
             make_image_edm(*in.image, options), c.sampler, *in.image, options);
       });
 }
@@ -111,12 +107,10 @@ ModelEntry edm_entry() {
       "edm", "EDM: particles from N(0, σ_max²) along a trained denoiser's probability flow",
       {{"default", {TrainSettings().steps(20000), EdmOptions(), {}}},
        {"reference", {TrainSettings().steps(10000), EdmOptions::reference(), {}}},
-       {"quick", {TrainSettings().steps(3000),
-                  EdmOptions().network(EdmOptions().network().mlp(EdmOptions().network().mlp().width(128).depth(3))), {}}}},
+       {"quick", {TrainSettings().steps(3000), quick_edm(), {}}}},
       [](const Config& c, BuildInputs in) {
         const auto options = in.for_run(EdmOptions(c.model), c.train.seed());
-        return std::make_unique<EdmRun<nn::EdmMlpDenoiser, int64_t, EdmOptions>>(make_edm(in.dim, options), c.sampler,
-                                                                                in.dim, options);
+        return std::make_unique<EdmRun<Edm<>, int64_t, EdmOptions>>(make_edm(in.dim, options), c.sampler, in.dim, options);
       },
       {.moved = {{"width", {"network.mlp.width"}},
                  {"depth", {"network.mlp.depth"}},

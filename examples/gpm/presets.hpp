@@ -1,9 +1,11 @@
-// Presets shared by several of the runner's models: the image training settings, the image GAN sized
-// for a CPU, and the small networks of the "quick" presets.
+// Presets shared by several of the runner's models: the image training settings, the image GAN and
+// EDM sized for a CPU, and the small networks of the "quick" presets.
 #pragma once
 
 #include <gpm/models/discriminator_flow_model.hpp>
+#include <gpm/models/edm.hpp>
 #include <gpm/models/gan.hpp>
+#include <gpm/models/image_edm.hpp>
 #include <gpm/models/image_gan.hpp>
 
 #include "run_config.hpp"
@@ -23,6 +25,20 @@ inline ImageGanOptions cpu_image_gan() {
       .latent_dim(64)
       .generator(ImageGanOptions().generator().width(16))
       .discriminator(ImageGanOptions().discriminator().width(16));
+}
+
+/// The image EDM sized for a CPU: a U-Net of 8 channels without dropout, a higher learning rate
+/// and a weight average (docs/images.md).
+inline ImageEdmOptions cpu_image_edm() {
+  return ImageEdmOptions()
+      .network(nn::UNetOptions().model_channels(8).embedding_size(64).dropout(0.0))
+      .optimizer(AdamOptions().lr(1e-3))
+      .weight_average(0.999);
+}
+
+/// The EDM of the "quick" presets: a denoiser MLP of width 128 and depth 3.
+inline EdmOptions quick_edm() {
+  return EdmOptions().network(EdmOptions().network().mlp(EdmOptions().network().mlp().width(128).depth(3)));
 }
 
 /// The GAN of the "quick" presets: smaller networks, one discriminator step, a higher learning rate.

@@ -171,6 +171,7 @@ ModelEntry smart_gan_entry();
 ModelEntry top_k_gan_entry();
 ModelEntry diffusion_gan_entry();
 ModelEntry logan_gan_entry();
+ModelEntry adversarial_edm_entry();
 
 namespace detail {
 inline std::vector<ModelEntry>& registry() {
@@ -184,7 +185,8 @@ inline std::vector<ModelEntry>& registry() {
                                          smart_gan_entry(),
                                          top_k_gan_entry(),
                                          diffusion_gan_entry(),
-                                         logan_gan_entry()};
+                                         logan_gan_entry(),
+                                         adversarial_edm_entry()};
   return entries;
 }
 }  // namespace detail

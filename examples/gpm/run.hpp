@@ -22,6 +22,7 @@
 #include <gpm/io/checkpoint.hpp>
 #include <gpm/io/config.hpp>
 #include <gpm/models/discriminator_samplers.hpp>
+#include <gpm/models/adversarial_edm.hpp>
 #include <gpm/models/edm.hpp>
 #include <gpm/models/image_edm.hpp>
 #include <gpm/models/particle_model.hpp>
@@ -254,14 +255,15 @@ class ParticleRun final : public ModelRun<Model> {
   std::optional<Trajectory> trajectory(int64_t n) override { return this->on_cpu(this->model_.trajectory(n)); }
 };
 
-/// EDM, sampled with the configured stepper; generation time is the noise level. `Net` is its
-/// denoiser network, `Shape` and `Options` what the model was made with (a dimension and
-/// EdmOptions, or an ImageShape and ImageEdmOptions), which a copy of its denoiser needs.
-template <class Net, class Shape, class Options>
-class EdmRun final : public ModelRun<EdmWith<Net, Heun>> {
+/// EDM, or a model sampled as EDM is (the adversarial EDM), sampled with the configured stepper;
+/// generation time is the noise level. `Shape` and `Options` are what the model was made with (a
+/// dimension and EdmOptions, or an ImageShape and ImageEdmOptions, say), which a copy of its
+/// denoiser needs.
+template <class Model, class Shape, class Options>
+class EdmRun final : public ModelRun<Model> {
  public:
-  EdmRun(EdmWith<Net, Heun> model, EdmSamplerOptions sampler, Shape shape, Options options)
-      : ModelRun<EdmWith<Net, Heun>>(std::move(model)), sampler_(std::move(sampler)), shape_(shape),
+  EdmRun(Model model, EdmSamplerOptions sampler, Shape shape, Options options)
+      : ModelRun<Model>(std::move(model)), sampler_(std::move(sampler)), shape_(shape),
         options_(std::move(options)) {}
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
     return this->on_cpu(sample_edm(this->model_, n, sampler_, steps));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gpm/flows/adaptive_diffusion.hpp"
+#include "gpm/flows/adversarial_denoising.hpp"
 #include "gpm/flows/borrowed_flow.hpp"
 #include "gpm/flows/combinators.hpp"
 #include "gpm/flows/denoiser_trainer.hpp"

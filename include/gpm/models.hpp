@@ -1,6 +1,7 @@
 // The two hosts, ParticleModel and InteractingParticleModel, and the paper's models composed from them.
 #pragma once
 
+#include "gpm/models/adversarial_edm.hpp"
 #include "gpm/models/discriminator_flow_model.hpp"
 #include "gpm/models/discriminator_samplers.hpp"
 #include "gpm/models/diffusion_gan.hpp"

@@ -36,6 +36,9 @@ echo "{\"top_k\": {\"decay\": 0.8, \"min_fraction\": 0.25, \"epoch_evaluations\"
 echo "{\"diffusion\": {\"target\": 0.0, \"adapt_every\": 2, \"adapt_samples\": 5000, \"initial_level\": 0.3},
   \"gan\": {$gan_fields}, \"lr_decay\": 0}" >dgan.json
 echo "{\"latent_optimisation\": {\"step_size\": 0.5, \"natural_gradient\": false}, \"gan\": {$gan_fields}, \"lr_decay\": 0}" >logan.json
+# Adversarial score matching: a resume must restore the discriminator, its optimiser and its stream.
+echo '{"edm": {"network": {"mlp": {"width": 32, "depth": 2}, "embedding_size": 8}, "optimizer.lr": 0.01},
+  "discriminator": {"width": 16, "depth": 2}, "adversarial": {"optimizer.lr": 0.01}}' >asm.json
 G train --model edm --data ring --out edm_base --steps 20 --config edm.json --quiet >/dev/null || fail "EDM base run"
 check_resume() {
   local model="$1" config="$2"
@@ -66,6 +69,7 @@ check_resume smart-gan smart.json --data-denoiser edm_base
 check_resume top-k-gan topk.json
 check_resume diffusion-gan dgan.json
 check_resume logan-gan logan.json
+check_resume adversarial-edm asm.json
 expect 2 "field 'divergence' must be one of kl, reverse_kl, jensen_shannon, chi_squared" \
   G train --model f-flow --data ring --out bad_divergence --config <(echo '{"divergence": "hellinger"}')
 # Every snapshot holds finite velocities: a particle model's are its field's at the time of its last

@@ -14,6 +14,7 @@ echo "{\"generator.width\": 8, \"discriminator.width\": 8, \"latent_dim\": 8, $c
 echo "{\"network\": $unet, \"sampling_steps\": 2, $common}" >edm.json
 echo "{\"discriminator\": {\"network.width\": 8, \"embedding_size\": 8}, \"generation_steps\": 2, $common}" >df.json
 echo "{\"generator.width\": 8, \"latent_dim\": 8, \"denoiser\": $unet, $common}" >sgan.json
+echo "{\"edm\": {\"network\": $unet, \"sampling_steps\": 2}, \"discriminator.width\": 8, $common}" >asm.json
 
 G train --model edm --data mnist --out edm_base --steps 3 --config edm.json --quiet >/dev/null || fail "EDM base run on MNIST"
 
@@ -41,7 +42,8 @@ check_model gan gan.json
 check_model edm edm.json
 check_model discr-flow df.json
 check_model score-gan sgan.json --data-denoiser edm_base
-for model in edm discr-flow; do
+check_model adversarial-edm asm.json
+for model in edm discr-flow adversarial-edm; do
   [ -s "${model}_b/figures/generation.png" ] && pass || fail "$model: the generation strip"
   [ ! -e "${model}_b/figures/interpolations.png" ] && pass || fail "$model: a particle model has no latent to interpolate"
 done

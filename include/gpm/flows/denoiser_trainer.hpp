@@ -51,15 +51,27 @@ class DenoiserTrainer : public OwnsOptimisedNetwork<Net, Opt> {
 
   /// One optimiser step on clean samples y [N, ...] (detached: no gradient reaches their producer).
   Stats step(const torch::Tensor& y) {
+    return step(y, [](const torch::Tensor&, const torch::Tensor&) { return torch::Tensor(); });
+  }
+
+  /// One optimiser step on the denoising loss plus `extra(denoised, sigma)`, a scalar term on this
+  /// step's denoiser outputs D(y + σε, σ) (with their graph) at its noise levels σ [N]: an
+  /// adversarial term, say, whose gradient reaches the denoiser through them. An undefined result
+  /// adds nothing.
+  template <class Extra>
+  Stats step(const torch::Tensor& y, Extra&& extra) {
     check_particles(y, "DenoiserTrainer::step", "samples");
     const torch::Tensor clean = y.detach();
     auto& gen = this->generator();
     const torch::Tensor sigma = sigma_.sample(clean.size(0), clean.options(), gen);
-    const torch::Tensor loss = options_.edm_weighting()
-                                   ? edm_denoising_loss(this->net(), clean, sigma, gen, options_.sigma_data())
-                                   : denoising_score_matching_loss(this->net(), clean, sigma, gen);
-    const torch::Tensor grad_norm = this->network().minimise(loss);
-    return {{"denoising_loss", loss.detach()}, {"denoiser_grad_norm", grad_norm}};
+    torch::Tensor denoised;
+    auto recorded = [&](const torch::Tensor& x, const torch::Tensor& s) { return denoised = this->net()(x, s); };
+    const torch::Tensor denoising = options_.edm_weighting()
+                                        ? edm_denoising_loss(recorded, clean, sigma, gen, options_.sigma_data())
+                                        : denoising_score_matching_loss(recorded, clean, sigma, gen);
+    const torch::Tensor term = extra(denoised, sigma);
+    const torch::Tensor grad_norm = this->network().minimise(term.defined() ? denoising + term : denoising);
+    return {{"denoising_loss", denoising.detach()}, {"denoiser_grad_norm", grad_norm}};
   }
 
   const Sigma& sigma_sampler() const { return sigma_; }

@@ -134,9 +134,11 @@ inline nn::EdmMlpDenoiser make_edm_mlp_denoiser(int64_t dim, const EdmOptions& o
 }
 
 /// A separate copy of the denoiser `edm` samples with (its weight average, if it keeps one), written
-/// into `copy`, a denoiser of the same architecture, which is returned.
-template <Denoiser Net, Integrator I>
-Net copy_sampling_denoiser_into(EdmWith<Net, I>& edm, Net copy) {
+/// into `copy`, a denoiser of the same architecture, which is returned. `edm` is any model sampled
+/// as EDM is: a particle model on a Karras grid from a Gaussian prior whose flow has the denoiser as
+/// `net()` (EdmWith, and the adversarial EDM of gpm/models/adversarial_edm.hpp).
+template <class F, Integrator I, Denoiser Net>
+Net copy_sampling_denoiser_into(ParticleModel<F, I, KarrasGrid, GaussianPrior>& edm, Net copy) {
   const auto weights = edm.flow().averaged_weights();
   copy_weights(*edm.flow().net(), *copy);
   return copy;
@@ -175,8 +177,8 @@ Edm<I> make_edm(int64_t dim, const EdmOptions& o = {}, I integrator = {}) {
 /// n samples of `edm` with the stepper `sampler` names, all N steps or the first `steps`.
 /// The noise levels of EDM's annealed samplers: `annealed_levels` geometric levels from the first
 /// to the last positive level of the model's Karras grid (its σ_max and σ_min), then 0.
-template <Denoiser Net, Integrator I>
-std::vector<double> annealed_levels(const EdmWith<Net, I>& edm, const EdmSamplerOptions& sampler) {
+template <class F, Integrator I>
+std::vector<double> annealed_levels(const ParticleModel<F, I, KarrasGrid, GaussianPrior>& edm, const EdmSamplerOptions& sampler) {
   const auto levels = edm.grid().times();
   const double sigma_max = levels.front(), sigma_min = levels[levels.size() - 2];
   GPM_CHECK(sigma_min < sigma_max, "sample_edm: the annealed samplers need a grid of at least 2 noise levels; this EDM's "
@@ -184,9 +186,10 @@ std::vector<double> annealed_levels(const EdmWith<Net, I>& edm, const EdmSampler
   return GeometricGrid(GeometricGridOptions(sampler.annealed_levels() - 1, sigma_max, sigma_min).final_zero(true)).times();
 }
 
+/// `edm` is any model sampled as EDM is (see copy_sampling_denoiser_into).
 /// Example: `auto x = sample_edm(edm, 2000, EdmSamplerOptions().sampler(EdmSampler::churn));`
-template <Denoiser Net, Integrator I>
-torch::Tensor sample_edm(EdmWith<Net, I>& edm, int64_t n, const EdmSamplerOptions& sampler,
+template <class F, Integrator I>
+torch::Tensor sample_edm(ParticleModel<F, I, KarrasGrid, GaussianPrior>& edm, int64_t n, const EdmSamplerOptions& sampler,
                          std::optional<int64_t> steps = std::nullopt) {
   switch (sampler.sampler()) {
     case EdmSampler::heun: {
