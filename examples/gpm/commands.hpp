@@ -195,6 +195,9 @@ inline StoredRun open_run(const fs::path& dir, const std::optional<std::string>&
 inline std::pair<DataDenoiserNetwork, json> load_data_denoiser(const fs::path& dir, torch::Device device) {
   GPM_CHECK(fs::is_directory(dir), "'{}' is not a run directory (it does not exist)", dir.string());
   const auto trained_on = fs::exists(dir / "run.json") ? stored_device_kind(read_json_file(dir / "run.json")) : "cpu";
+  GPM_CHECK(trained_on != "cuda" || torch::cuda::is_available(), "the EDM in '{}' was trained on cuda, and its "
+            "checkpoint holds cuda's random streams, which this LibTorch cannot read without a GPU; give a data denoiser "
+            "trained on the cpu", dir.string());
   auto stored = open_run(dir, std::nullopt, trained_on == device_kind(device) ? device : parse_device(trained_on));
   auto denoiser = model_run(*stored.run).sampling_denoiser();
   GPM_CHECK(denoiser.has_value(), "'{}' is a {} run; --data-denoiser needs the run directory of a model that samples "

@@ -21,8 +21,8 @@
 #include <gpm/integrators.hpp>
 #include <gpm/io/checkpoint.hpp>
 #include <gpm/io/config.hpp>
-#include <gpm/models/discriminator_samplers.hpp>
 #include <gpm/models/adversarial_edm.hpp>
+#include <gpm/models/discriminator_samplers.hpp>
 #include <gpm/models/edm.hpp>
 #include <gpm/models/image_edm.hpp>
 #include <gpm/models/particle_model.hpp>

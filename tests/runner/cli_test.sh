@@ -775,6 +775,10 @@ G --device cpu sample --run edm_base -n 4 --out on_cpu.csv >/dev/null 2>&1 && pa
 cp -r edm_base edm_on_cuda
 sed -i 's/"device": "cpu"/"device": "cuda"/' edm_on_cuda/run.json
 expect 2 "was trained on cuda" G sample --run edm_on_cuda -n 4 --out from_cuda.csv
+if ! G --device cuda models >/dev/null 2>&1; then
+  expect 2 "trained on cuda, and its checkpoint holds cuda's random streams" \
+    G train --model score-gan --data ring --out from_cuda_edm --data-denoiser edm_on_cuda
+fi
 
 # A command on every core says so when another process holds one (a busy loop beside it here).
 if [ "$(nproc)" -ge 2 ]; then
