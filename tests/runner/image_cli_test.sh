@@ -15,6 +15,8 @@ echo "{\"network\": $unet, \"sampling_steps\": 2, $common}" >edm.json
 echo "{\"discriminator\": {\"network.width\": 8, \"embedding_size\": 8}, \"generation_steps\": 2, $common}" >df.json
 echo "{\"generator.width\": 8, \"latent_dim\": 8, \"denoiser\": $unet, $common}" >sgan.json
 echo "{\"edm\": {\"network\": $unet, \"sampling_steps\": 2}, \"discriminator.width\": 8, $common}" >asm.json
+# SMaRt on every other generator step, from the EDM's U-Net: a resume restores the regularity's count.
+echo "{\"smart\": {\"weight\": 0.5, \"every\": 2}, \"gan\": {\"generator.width\": 8, \"discriminator.width\": 8, \"latent_dim\": 8}, $common}" >smart.json
 
 G train --model edm --data mnist --out edm_base --steps 3 --config edm.json --quiet >/dev/null || fail "EDM base run on MNIST"
 
@@ -43,11 +45,12 @@ check_model edm edm.json
 check_model discr-flow df.json
 check_model score-gan sgan.json --data-denoiser edm_base
 check_model adversarial-edm asm.json
+check_model smart-gan smart.json --data-denoiser edm_base
 for model in edm discr-flow adversarial-edm; do
   [ -s "${model}_b/figures/generation.png" ] && pass || fail "$model: the generation strip"
   [ ! -e "${model}_b/figures/interpolations.png" ] && pass || fail "$model: a particle model has no latent to interpolate"
 done
-for model in gan score-gan; do
+for model in gan score-gan smart-gan; do
   [ -s "${model}_b/figures/interpolations.png" ] && pass || fail "$model: the latent interpolations"
 done
 
