@@ -312,6 +312,71 @@ TEST_CASE("DCGAN generator with batch norm in eval mode maps each latent on its 
   CHECK_FALSE(torch::allclose(g(z.narrow(0, 0, 2)), all.narrow(0, 0, 2), 1e-5, 1e-6));  // batch statistics
 }
 
+TEMPLATE_TEST_CASE("gpm::nn::conv_transpose2d equals LibTorch's, with its gradients and second derivatives",
+                   "[nn][conv_transpose][numeric]", float, double) {
+  namespace F = torch::nn::functional;
+  struct Geometry {
+    int64_t in, out, kernel, size, stride, padding, output_padding, dilation, groups;
+    bool bias;
+  };
+  // A DCGAN generator's first and middle layers and its 32×32 output layer, then the other options.
+  const std::vector<Geometry> geometries{{6, 8, 4, 1, 1, 0, 0, 1, 1, false}, {8, 4, 4, 4, 2, 1, 0, 1, 1, true},
+                                         {4, 1, 3, 8, 1, 1, 0, 1, 1, false}, {4, 6, 3, 5, 2, 0, 1, 2, 2, true}};
+  const auto o = t::options<TestType>();
+  auto gen = t::generator(31);
+  for (const auto& g : geometries) {
+    INFO("in " << g.in << ", out " << g.out << ", kernel " << g.kernel << ", stride " << g.stride << ", groups " << g.groups);
+    const auto x = torch::randn({3, g.in, g.size, g.size}, gen, o).requires_grad_();
+    const auto w = torch::randn({g.in, g.out / g.groups, g.kernel, g.kernel}, gen, o).requires_grad_();
+    const auto b = g.bias ? torch::randn({g.out}, gen, o).requires_grad_() : torch::Tensor();
+    const auto options = F::ConvTranspose2dFuncOptions().bias(b).stride(g.stride).padding(g.padding)
+                             .output_padding(g.output_padding).dilation(g.dilation).groups(g.groups);
+    const auto ours = nn::conv_transpose2d(x, w, options), theirs = F::conv_transpose2d(x, w, options);
+    REQUIRE(ours.sizes() == theirs.sizes());
+    const double scale = t::max_abs(theirs);
+    CHECK(t::max_abs(ours - theirs) < t::eps<TestType>() * scale);
+    // First derivatives under a random cotangent, then the derivative of the input gradient's norm.
+    const auto cotangent = torch::randn(theirs.sizes(), gen, o);
+    std::vector<torch::Tensor> inputs{x, w};
+    if (g.bias) inputs.push_back(b);
+    const auto first = [&](const torch::Tensor& y) {
+      return torch::autograd::grad({(y * cotangent).sum().square()}, inputs, {}, true, true);
+    };
+    const auto ours_first = first(ours), theirs_first = first(theirs);
+    for (size_t i = 0; i < inputs.size(); ++i)
+      CHECK(t::max_abs(ours_first[i] - theirs_first[i]) < t::eps<TestType>() * t::max_abs(theirs_first[i]));
+    const auto second = [&](const std::vector<torch::Tensor>& grads) {
+      return torch::autograd::grad({grads[0].square().sum()}, {w}, {}, true)[0];
+    };
+    const auto ours_second = second(ours_first), theirs_second = second(theirs_first);
+    CHECK(t::max_abs(ours_second - theirs_second) < t::eps<TestType>() * t::max_abs(theirs_second));
+  }
+}
+
+TEST_CASE("gpm::nn::ConvTranspose2d is LibTorch's layer: parameters, checkpoints and outputs", "[nn][conv_transpose]") {
+  const auto options = torch::nn::ConvTranspose2dOptions(4, 3, 4).stride(2).padding(1);
+  nn::ConvTranspose2d ours(options);
+  torch::nn::ConvTranspose2d theirs(options);
+  ours->to(t::device());
+  theirs->to(t::device());
+  t::round_trip<torch::nn::Module>(*ours, *theirs);
+  CHECK(torch::equal(ours->weight, theirs->weight));
+  const auto x = torch::randn({2, 4, 5, 5}, t::generator(3), t::options<float>());
+  CHECK(t::max_abs(ours(x) - theirs(x)) < 1e-5);
+  CHECK(torch::equal(ours->forward(x, std::vector<int64_t>{11, 11}), theirs->forward(x, std::vector<int64_t>{11, 11})));
+  // The DCGAN generator's layers are this layer, so its checkpoints keep their names.
+  nn::DcganGenerator generator(nn::DcganGeneratorOptions().latent(8).width(4));
+  const auto names = generator->named_parameters().keys();
+  CHECK(std::find(names.begin(), names.end(), "blocks.0.conv.weight") != names.end());
+  CHECK(generator->modules().size() > 1);
+  size_t layers = 0;
+  for (const auto& module : generator->modules(false)) layers += module->as<nn::ConvTranspose2dImpl>() != nullptr;
+  CHECK(layers == 5);  // 1 → 4 → 8 → 16 → 32, then the 32×32 output layer
+  CHECK_THROWS_WITH(nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(2, 2, 3).padding_mode(torch::kCircular))(
+                        torch::zeros({1, 2, 3, 3})),
+                    Contains("only zero padding"));
+}
+
 TEST_CASE("DCGAN networks with spectral norm pass a gradient to every parameter", "[nn][dcgan]") {
   const gpm::ScopedGlobalSeed seed(12);
   nn::DcganGenerator g(nn::DcganGeneratorOptions(8, kMnist).width(4).spectral_norm(true).activation(nn::Activation::silu));

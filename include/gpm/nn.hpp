@@ -6,6 +6,7 @@
 #include "gpm/nn/activation.hpp"
 #include "gpm/nn/batch_norm.hpp"
 #include "gpm/nn/conv_block.hpp"
+#include "gpm/nn/conv_transpose.hpp"
 #include "gpm/nn/dcgan.hpp"
 #include "gpm/nn/edm_preconditioning.hpp"
 #include "gpm/nn/embeddings.hpp"

@@ -20,6 +20,7 @@
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/activation.hpp"
 #include "gpm/nn/conv_block.hpp"
+#include "gpm/nn/conv_transpose.hpp"
 #include "gpm/nn/time_conditioned.hpp"
 
 namespace gpm::nn {
@@ -59,7 +60,7 @@ class DcganGeneratorImpl : public torch::nn::Module {
   explicit DcganGeneratorImpl(DcganGeneratorOptions options) : options_(std::move(options)) {
     const auto& o = options_;
     detail::check_image_network("DcganGenerator", "latent", o.latent(), o.width(), o.negative_slope(), o.image());
-    using torch::nn::ConvTranspose2d, torch::nn::ConvTranspose2dOptions;
+    using torch::nn::ConvTranspose2dOptions;  // the layer is gpm::nn::ConvTranspose2d
     const auto hidden = [&](uint64_t index) {
       return ConvBlockOptions().batch_norm(o.batch_norm()).activation(o.activation()).negative_slope(o.negative_slope())
           .spectral_norm(o.spectral_norm()).seed(o.seed() + 2 * index);

@@ -21,6 +21,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/torch_compat.hpp"
+#include "gpm/nn/conv_transpose.hpp"
 
 namespace gpm::nn {
 
@@ -56,14 +57,7 @@ inline torch::Tensor apply_with_weight(torch::nn::Conv2dImpl& layer, const torch
 }
 inline torch::Tensor apply_with_weight(torch::nn::ConvTranspose2dImpl& layer, const torch::Tensor& x,
                                        const torch::Tensor& w) {
-  const auto& o = layer.options;
-  return torch::nn::functional::conv_transpose2d(x, w, torch::nn::functional::ConvTranspose2dFuncOptions()
-                                                           .bias(layer.bias)
-                                                           .stride(o.stride())
-                                                           .padding(compat::get<torch::ExpandingArray<2>>(o.padding()))
-                                                           .output_padding(o.output_padding())
-                                                           .groups(o.groups())
-                                                           .dilation(o.dilation()));
+  return gpm::nn::conv_transpose2d(x, w, layer.bias, layer.options);
 }
 
 inline void check_padding_mode(const torch::nn::LinearImpl&) {}
