@@ -1,5 +1,6 @@
-// Time grids, priors, random streams, tensor helpers and their error messages.
+// Time grids, priors, random streams, tensor helpers and their error messages; the one-pass Adam step.
 #include "gpm/core.hpp"
+#include "gpm/core/optimised_network.hpp"
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
@@ -315,4 +316,178 @@ TEST_CASE("configure_cpu_runtime flushes denormals and serves large tensors from
   const auto buffer = torch::empty({6 << 20}, torch::kFloat32);
   CHECK(mallinfo2().hblkhd == mapped_before);
 #endif
+}
+
+namespace {
+
+// Parameters in two groups (the second with weight decay and its own rate), sized to exercise the
+// one-pass update's vector body, its tail and its split across threads; the last has no gradient.
+template <class T>
+std::vector<torch::Tensor> adam_test_parameters() {
+  torch::manual_seed(3);
+  const auto dtype = torch::CppTypeToScalarType<T>();
+  std::vector<torch::Tensor> params;
+  for (const auto& shape : std::vector<std::vector<int64_t>>{{7}, {3, 5}, {40001}, {64, 33}, {2}})
+    params.push_back(torch::randn(shape, torch::dtype(dtype)).requires_grad_(true));
+  return params;
+}
+
+double scalar_value(const torch::Tensor& t) { return t.item<double>(); }
+
+std::vector<torch::Tensor> copies_of(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> copies;
+  for (const auto& p : params) copies.push_back(p.detach().clone().requires_grad_(true));
+  return copies;
+}
+
+torch::optim::Adam adam_in_two_groups(const std::vector<torch::Tensor>& p, bool amsgrad = false) {
+  using torch::optim::AdamOptions;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector<torch::Tensor>{p[0], p[1], p[2]},
+                      std::make_unique<AdamOptions>(AdamOptions(1e-2).betas({0.5, 0.99}).amsgrad(amsgrad)));
+  groups.emplace_back(std::vector<torch::Tensor>{p[3], p[4]},
+                      std::make_unique<AdamOptions>(AdamOptions(3e-3).weight_decay(0.1).amsgrad(amsgrad)));
+  return torch::optim::Adam(std::move(groups), AdamOptions(1e-3));
+}
+
+// The same parameters under two Adams, one to step with fused_adam_step and one with LibTorch's step.
+template <class T>
+struct AdamTwins {
+  std::vector<torch::Tensor> fused_params = adam_test_parameters<T>();
+  std::vector<torch::Tensor> plain_params = copies_of(fused_params);
+  torch::optim::Adam fused = adam_in_two_groups(fused_params);
+  torch::optim::Adam plain = adam_in_two_groups(plain_params);
+};
+
+const torch::optim::AdamParamState& adam_state_of(torch::optim::Adam& adam, const torch::Tensor& p) {
+  using Key = std::remove_reference_t<decltype(adam.state())>::key_type;
+  return static_cast<const torch::optim::AdamParamState&>(*adam.state().at(gpm::detail::optimizer_state_key<Key>(p)));
+}
+
+void give_same_gradients(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b, int step) {
+  torch::manual_seed(100 + step);
+  for (size_t i = 0; i + 1 < a.size(); ++i) {  // the last parameter gets none
+    const auto g = torch::randn_like(a[i]) * static_cast<double>(i + 1);
+    a[i].mutable_grad() = g.clone();
+    b[i].mutable_grad() = g.clone();
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("fused_adam_step makes LibTorch's Adam update on its state and gives the gradient norm",
+                   "[core][optimizer][numeric]", float, double) {
+  const double rtol = std::is_same_v<TestType, float> ? 2e-6 : 1e-13;
+  AdamTwins<TestType> twins;
+  const auto& fused_params = twins.fused_params;
+  const auto& plain_params = twins.plain_params;
+  for (int step = 0; step < 6; ++step) {
+    give_same_gradients(fused_params, plain_params, step);
+    if (step == 3) {  // a schedule's new rate is read at the next step
+      twins.fused.param_groups()[0].options().set_lr(5e-2);
+      twins.plain.param_groups()[0].options().set_lr(5e-2);
+    }
+    const double expected_norm = scalar_value(gpm::gradient_norm(plain_params));
+    const auto norm = gpm::fused_adam_step(twins.fused);
+    REQUIRE(norm.has_value());
+    CHECK(scalar_value(*norm) == Approx(expected_norm).epsilon(std::is_same_v<TestType, float> ? 1e-5 : 1e-12));
+    twins.plain.step();
+    for (size_t i = 0; i < fused_params.size(); ++i)
+      REQUIRE(torch::allclose(fused_params[i], plain_params[i], rtol, rtol));
+  }
+  // The state is LibTorch's: step counts and moments agree, and the parameter without a gradient has none.
+  REQUIRE(twins.fused.state().size() == twins.plain.state().size());
+  for (size_t i = 0; i + 1 < fused_params.size(); ++i) {
+    const auto& a = adam_state_of(twins.fused, fused_params[i]);
+    const auto& b = adam_state_of(twins.plain, plain_params[i]);
+    CHECK(a.step() == 6);
+    CHECK(b.step() == 6);
+    CHECK(torch::allclose(a.exp_avg(), b.exp_avg(), rtol, rtol));
+    CHECK(torch::allclose(a.exp_avg_sq(), b.exp_avg_sq(), rtol, rtol));
+  }
+  CHECK(torch::equal(fused_params.back(), plain_params.back()));
+}
+
+TEST_CASE("an Adam state written by fused_adam_step loads into LibTorch's Adam, which continues alike",
+          "[core][optimizer][checkpoint]") {
+  AdamTwins<float> twins;
+  const auto& fused_params = twins.fused_params;
+  const auto& plain_params = twins.plain_params;
+  for (int step = 0; step < 2; ++step) {
+    give_same_gradients(fused_params, plain_params, step);
+    REQUIRE(gpm::fused_adam_step(twins.fused));
+    twins.plain.step();
+  }
+  torch::serialize::OutputArchive out;
+  twins.fused.save(out);
+  std::ostringstream bytes;
+  out.save_to(bytes);
+  const auto resumed_params = copies_of(fused_params);
+  auto resumed = adam_in_two_groups(resumed_params);
+  torch::serialize::InputArchive in;
+  std::istringstream stream(bytes.str());
+  in.load_from(stream);
+  resumed.load(in);
+  give_same_gradients(resumed_params, plain_params, 2);
+  resumed.step();
+  twins.plain.step();
+  for (size_t i = 0; i < resumed_params.size(); ++i)
+    CHECK(torch::allclose(resumed_params[i], plain_params[i], 2e-6, 2e-6));
+}
+
+TEST_CASE("fused_adam_step leaves the step to LibTorch where it does not apply, having changed nothing",
+          "[core][optimizer]") {
+  const auto params = adam_test_parameters<float>();
+  const auto before = copies_of(params);
+  SECTION("amsgrad") {
+    auto adam = adam_in_two_groups(params, /*amsgrad=*/true);
+    give_same_gradients(params, copies_of(params), 0);
+    CHECK_FALSE(gpm::fused_adam_step(adam).has_value());
+    CHECK(adam.state().empty());
+  }
+  SECTION("a parameter that is not contiguous") {
+    const auto transposed = torch::randn({5, 4}).t().detach().requires_grad_(true);
+    transposed.mutable_grad() = torch::ones({4, 5});
+    std::vector<torch::Tensor> all = params;
+    all.push_back(transposed);
+    torch::optim::Adam adam(all, torch::optim::AdamOptions(1e-2));
+    give_same_gradients(params, copies_of(params), 0);
+    CHECK_FALSE(gpm::fused_adam_step(adam).has_value());
+    CHECK(adam.state().empty());
+  }
+  for (size_t i = 0; i < params.size(); ++i) CHECK(torch::equal(params[i], before[i]));
+}
+
+namespace {
+// torch::optim::Adam under another name: OptimisedNetwork then takes LibTorch's own step.
+class LibTorchAdam : public torch::optim::Adam {
+ public:
+  using torch::optim::Adam::Adam;
+};
+}  // namespace
+
+TEST_CASE("OptimisedNetwork's steps with Adam equal LibTorch's own Adam steps, weight average included",
+          "[core][optimizer][numeric]") {
+  const auto make_net = [] {
+    torch::manual_seed(0);
+    return torch::nn::Sequential(torch::nn::Linear(2, 64), torch::nn::Tanh(), torch::nn::Linear(64, 1));
+  };
+  gpm::OptimisedNetwork<torch::nn::Sequential, torch::optim::Adam> fused(make_net(), torch::optim::AdamOptions(1e-2),
+                                                                         0, "Test", 0.9);
+  gpm::OptimisedNetwork<torch::nn::Sequential, LibTorchAdam> plain(make_net(), torch::optim::AdamOptions(1e-2), 0,
+                                                                   "Test", 0.9);
+  for (int step = 0; step < 5; ++step) {
+    const auto x = torch::randn({32, 2});
+    const double fused_norm = fused.minimise(fused.net()->forward(x).square().mean()).item<double>();
+    const double plain_norm = plain.minimise(plain.net()->forward(x).square().mean()).item<double>();
+    CHECK(fused_norm == Approx(plain_norm).epsilon(1e-5));
+  }
+  const auto same_weights = [&] {
+    const auto a = fused.net()->parameters(), b = plain.net()->parameters();
+    for (size_t i = 0; i < a.size(); ++i) CHECK(torch::allclose(a[i], b[i], 1e-5, 1e-6));
+  };
+  same_weights();
+  const auto fused_average = fused.averaged_weights();
+  const auto plain_average = plain.averaged_weights();
+  same_weights();
 }

@@ -13,6 +13,7 @@
 #include "gpm/core/errors.hpp"
 #include "gpm/core/eval_mode.hpp"
 #include "gpm/core/forwards_capabilities.hpp"
+#include "gpm/core/fused_adam.hpp"
 #include "gpm/core/gradient_buckets.hpp"
 #include "gpm/core/image_shape.hpp"
 #include "gpm/core/kernels.hpp"

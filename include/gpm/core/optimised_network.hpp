@@ -6,6 +6,7 @@
 #include <cmath>
 #include <concepts>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <ATen/core/Generator.h>
@@ -16,6 +17,7 @@
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/forwards_capabilities.hpp"
+#include "gpm/core/fused_adam.hpp"
 #include "gpm/core/gradient_buckets.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
@@ -48,7 +50,8 @@ class OptimisedNetwork {
   }
 
   /// One optimiser step on `loss`; returns the gradient norm of the step (a scalar tensor). Inside a
-  /// DataParallelScope the gradients are the mean over the group's ranks.
+  /// DataParallelScope the gradients are the mean over the group's ranks. Adam's step, where it
+  /// applies, is fused_adam_step: the same update in one pass.
   torch::Tensor minimise(const torch::Tensor& loss) {
     optimizer_->zero_grad();
     if (GradientBuckets* buckets = data_parallel_buckets()) {
@@ -58,10 +61,14 @@ class OptimisedNetwork {
     } else {
       loss.backward();
     }
-    torch::Tensor norm = gradient_norm(net_->parameters());
-    optimizer_->step();
+    std::optional<torch::Tensor> norm;
+    if constexpr (std::same_as<Opt, torch::optim::Adam>) norm = fused_adam_step(*optimizer_);
+    if (!norm) {
+      norm = gradient_norm(net_->parameters());
+      optimizer_->step();
+    }
     if (average_) average_->update(*net_);
-    return norm;
+    return *norm;
   }
 
   /// Sets every parameter group's learning rate to `factor` times the one it was built with: the
