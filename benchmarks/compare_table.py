@@ -83,11 +83,13 @@ def main(out_dir, page, gpm, threads):
     probes_ref = [p for n in names for x in ref[n] for p in x.get('probe_gflops', [])]
     probes_gpm = [x['gemm_probe_gflops'] for n in names for x in ours[n]]
     reps = max(len(v) for v in ours.values())
+    onednn = (", gpm's MLP layers multiplying through oneDNN's sgemm (which LibTorch links) instead of that BLAS"
+              if any(x.get('onednn_matmul') for n in names for x in ours[n]) else '')
     text = '\n'.join([
         BEGIN,
         f'Measured {datetime.date.today().isoformat()} by `benchmarks/compare.sh` on {cpu_name()}, '
-        f'{threads} threads on each side, both on {", ".join(libs) or "the same BLAS"} '
-        f'(OpenMP); the reference is White-Link/gpm at 3be2653 on Python {env.get("python")} / PyTorch '
+        f'{threads} threads on each side, both on {", ".join(libs) or "the same BLAS"} (OpenMP)'
+        f'{onednn}; the reference is White-Link/gpm at 3be2653 on Python {env.get("python")} / PyTorch '
         f'{env.get("torch")}, gpm is `{os.path.basename(gpm)} bench --preset reference` on LibTorch of the same '
         f'version. Medians of 3 timed windows per side, {reps} alternation(s) per workload; a 256×512×512 GEMM '
         f'probe gave {min(probes_ref + probes_gpm):.0f}–{max(probes_ref + probes_gpm):.0f} GFLOP/s during the run.',

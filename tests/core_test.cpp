@@ -1,4 +1,4 @@
-// Time grids, priors, random streams, tensor helpers and their error messages; the one-pass Adam step.
+// Time grids, priors, random streams, tensor helpers and their error messages; the one-pass Adam step; matrix products on oneDNN.
 #include "gpm/core.hpp"
 #include "gpm/core/optimised_network.hpp"
 #include "support/test_support.hpp"
@@ -490,4 +490,77 @@ TEST_CASE("OptimisedNetwork's steps with Adam equal LibTorch's own Adam steps, w
   const auto fused_average = fused.averaged_weights();
   const auto plain_average = plain.averaged_weights();
   same_weights();
+}
+
+namespace {
+// A float matrix [rows, cols] in one of the layouts an operand reaches gpm::matmul with: row-major,
+// the transpose of a row-major one, a column slice of a wider one (leading dimension > cols), every
+// other column (no sgemm layout: copied first).
+torch::Tensor matrix_in_layout(int64_t rows, int64_t cols, int layout, at::Generator& gen) {
+  const auto o = t::options<float>();
+  switch (layout) {
+    case 0: return torch::randn({rows, cols}, gen, o);
+    case 1: return torch::randn({cols, rows}, gen, o).t();
+    case 2: return torch::randn({rows, cols + 5}, gen, o).narrow(1, 3, cols);
+    default: return torch::randn({rows, 2 * cols}, gen, o).slice(1, 0, 2 * cols, 2);
+  }
+}
+}  // namespace
+
+TEST_CASE("gpm::matmul and gpm::linear equal LibTorch's products in every operand layout", "[core][matmul][numeric]") {
+  auto gen = t::generator(31);
+  for (int la = 0; la < 4; ++la) {
+    for (int lb = 0; lb < 4; ++lb) {
+      INFO("layouts " << la << ", " << lb);
+      const auto a = matrix_in_layout(37, 19, la, gen), b = matrix_in_layout(19, 23, lb, gen);
+      const auto expected = torch::mm(a, b);
+      CHECK(t::max_abs(gpm::matmul(a, b) - expected) <= 1e-5 * t::max_abs(expected));
+    }
+    const auto x = matrix_in_layout(37, 19, la, gen);
+    const auto weight = torch::randn({23, 19}, gen, t::options<float>()), bias = torch::randn({23}, gen, t::options<float>());
+    const auto expected = torch::nn::functional::linear(x, weight, bias);
+    CHECK(t::max_abs(gpm::linear(x, weight, bias) - expected) <= 1e-5 * t::max_abs(expected));
+    CHECK(t::max_abs(gpm::linear(x, weight) - torch::nn::functional::linear(x, weight)) <= 1e-5 * t::max_abs(expected));
+  }
+  // Where oneDNN does not apply (double; a side under 16) the product is LibTorch's own, bit for bit.
+  const auto x = torch::randn({20, 18}, gen, t::options<double>()), w = torch::randn({17, 18}, gen, t::options<double>());
+  CHECK(torch::equal(gpm::linear(x, w, w.select(1, 0)), torch::nn::functional::linear(x, w, w.select(1, 0))));
+  CHECK(torch::equal(gpm::matmul(x, w.t()), torch::mm(x, w.t())));
+  const auto thin = torch::randn({64, 2}, gen, t::options<float>()), wide = torch::randn({2, 64}, gen, t::options<float>());
+  CHECK(torch::equal(gpm::matmul(thin, wide), torch::mm(thin, wide)));
+  // Shapes that do not multiply are LibTorch's error, not a read past the end.
+  CHECK_THROWS(gpm::matmul(torch::randn({32, 24}, gen, t::options<float>()), torch::randn({20, 32}, gen, t::options<float>())));
+  CHECK_THROWS(gpm::linear(torch::randn({32, 24}, gen, t::options<float>()), torch::randn({32, 20}, gen, t::options<float>())));
+}
+
+TEST_CASE("gpm::linear's first and second derivatives are LibTorch linear's", "[core][matmul][numeric]") {
+  auto gen = t::generator(32);
+  const auto o = t::options<float>();
+  const auto w1 = torch::randn({16, 3}, gen, o).requires_grad_(), b1 = torch::randn({16}, gen, o).requires_grad_();
+  const auto w2 = torch::randn({1, 16}, gen, o).requires_grad_(), b2 = torch::randn({1}, gen, o).requires_grad_();
+  const std::vector<torch::Tensor> parameters{w1, b1, w2, b2};
+  // A critic f(x) and its R1-like penalty Σ‖∇ₓ f‖², whose gradient in the weights is a double backward.
+  const auto gradients = [&](auto&& layer) {
+    const auto x = torch::randn({64, 3}, gen, o).requires_grad_();
+    const auto f = layer(torch::softplus(layer(x, w1, b1)), w2, b2).sum();
+    const auto grad_x = torch::autograd::grad({f}, {x}, {}, true, true)[0];
+    auto first = torch::autograd::grad({f}, parameters, {}, true);
+    // b2 does not reach ∇ₓ f.
+    const auto second = torch::autograd::grad({grad_x.square().sum()}, {w1, b1, w2});
+    first.insert(first.end(), second.begin(), second.end());
+    first.push_back(grad_x);
+    return first;
+  };
+  auto reference_gen = gen.clone();
+  const auto ours = gradients([](const auto& x, const auto& w, const auto& b) { return gpm::linear(x, w, b); });
+  gen = reference_gen;
+  const auto libtorch = gradients([](const auto& x, const auto& w, const auto& b) {
+    return torch::nn::functional::linear(x, w, b);
+  });
+  REQUIRE(ours.size() == libtorch.size());
+  for (size_t i = 0; i < ours.size(); ++i) {
+    INFO("gradient " << i);
+    CHECK(ours[i].sizes() == libtorch[i].sizes());
+    CHECK(t::max_abs(ours[i] - libtorch[i]) <= 1e-5 * (1 + t::max_abs(libtorch[i])));
+  }
 }

@@ -65,6 +65,8 @@ TEST_CASE("Mlp follows the reference convention: depth activations, depth + 1 Li
       nn::Mlp mlp(nn::MlpOptions(in, out).width(width).depth(depth).batch_norm(bn));
       const auto linears = linear_layers(*mlp);
       REQUIRE(static_cast<int64_t>(linears.size()) == depth + 1);
+      // LibTorch's Linear (its parameters, names and initialisation), computed by gpm::linear.
+      CHECK(count_modules<gpm::nn::LinearImpl>(*mlp) == depth + 1);
       CHECK(count_modules<torch::nn::LeakyReLUImpl>(*mlp) == depth);
       CHECK(count_modules<gpm::nn::BatchNormImpl>(*mlp) == (bn ? depth : 0));
       // Shapes: Linear(in, W), Linear(W, W) ..., Linear(W, out); weights are [out_features, in_features].

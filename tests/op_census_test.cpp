@@ -1,6 +1,7 @@
 // The benchmark's operation census: the FLOPs of matrix products and convolutions, forward and
 // backward, against their closed forms, each product counted once as the operation it is dispatched
-// as (a matmul as its mm); the replay runs every counted operation on tensors of the same layouts.
+// as (a matmul as its mm, gpm::linear's products on oneDNN under their own name); the replay runs
+// every counted operation on tensors of the same layouts.
 #include <catch2/catch.hpp>
 
 #include "gpm/gpm.hpp"
@@ -34,6 +35,29 @@ TEST_CASE("a linear layer's step costs its three matrix products: forward, input
   CHECK(calls_of(census, "aten::addmm") == 1);
   CHECK(calls_of(census, "aten::mm") == 2);
   CHECK(census.ops.front().flops == 2.0 * 32 * 16 * 8);
+}
+
+TEST_CASE("gpm::nn::Linear's products on oneDNN are counted as the products they are, and replayed", "[bench][numeric]") {
+  auto gen = t::generator(5);
+  gpm::nn::Linear layer(32, 24);
+  layer->to(t::device());
+  const auto x = torch::randn({40, 32}, gen, t::options<float>()).requires_grad_();
+  const auto census = take_op_census([&] { layer(x).square().sum().backward(); });
+  CHECK(census.flops() == 3.0 * 2 * 40 * 32 * 24);
+  const bool onednn = gpm::onednn_matmul_available() && t::device().is_cpu();
+  CHECK(calls_of(census, "gpm::onednn_sgemm") == (onednn ? 3 : 0));
+  CHECK(calls_of(census, "aten::addmm") + calls_of(census, "aten::mm") == (onednn ? 0 : 3));
+  const double seconds = gpm::runner::replay_seconds(census, 0.001);
+  CHECK(seconds > 0);
+  CHECK(std::isfinite(seconds));
+  // Switched off, the layer's products are LibTorch's again.
+  const bool was_on = gpm::onednn_matmul_available();
+  gpm::use_onednn_matmul(false);
+  const auto libtorch = take_op_census([&] { layer(x).square().sum().backward(); });
+  if (was_on) gpm::use_onednn_matmul(true);
+  CHECK(calls_of(libtorch, "gpm::onednn_sgemm") == 0);
+  CHECK(calls_of(libtorch, "aten::addmm") + calls_of(libtorch, "aten::mm") == 3);
+  CHECK(libtorch.flops() == census.flops());
 }
 
 TEST_CASE("a matrix product is counted once, as the operation it is dispatched as", "[bench][numeric]") {

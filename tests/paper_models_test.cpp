@@ -248,9 +248,10 @@ TEST_CASE("an EDM learns the 5-mode ring", "[paper][edm][statistical]") {
 TEST_CASE("a GAN learns the 5-mode ring", "[paper][gan][statistical]") {
   auto gan = gpm::make_gan(2, t::with_lr(t::small_gan(16, 128, 3), 5e-4).discriminator_steps(1).seed(2));
   train(gan, 1500);
-  // Measured with this configuration: energy distance 0.01–0.09 and HQ about 0.9 across seeds; a
-  // GAN's short run is noisy, so the margin on the energy distance is wide.
-  check_learns_ring(gan.sample(2000), 0.8, 0.15);
+  // Measured with this configuration over seeds 0–7, its products on oneDNN and on LibTorch's BLAS
+  // (which part trajectories in their last bits): HQ 0.785–0.941, energy distance 0.004–0.035. A
+  // GAN's short run is noisy, so the margins are wide.
+  check_learns_ring(gan.sample(2000), 0.7, 0.15);
 }
 
 TEST_CASE("refining a GAN's samples by its discriminator's flow sharpens the modes of a sharp ring", "[paper][gan][statistical]") {

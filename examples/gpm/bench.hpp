@@ -146,6 +146,7 @@ inline nlohmann::json bench(const std::function<void()>& call, int64_t items_per
           {"same_ops_alone", {{"seconds_per_call", replay_per_call}, {"gflops", alone}}},
           {"share_of_same_ops_alone", replay_per_call > 0 ? replay_per_call * calls_per_second : 0.0},
           {"gemm_probe_gflops", detail::gemm_probe_gflops()},
+          {"onednn_matmul", onednn_matmul_available()},
           {"memory_mib", {{"after_warmup", rss_after_warmup}, {"end", rss_end}, {"peak", detail::peak_resident_mib()}}},
           {"top_ops", ops}};
 }

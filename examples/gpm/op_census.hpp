@@ -21,6 +21,7 @@
 #include <fmt/ranges.h>
 
 #include <gpm/core/errors.hpp>
+#include <gpm/core/onednn_matmul.hpp>
 
 #include "timing.hpp"
 
@@ -75,7 +76,7 @@ inline std::optional<double> counted_flops(std::string_view name, c10::ArrayRef<
     const auto x = sizes(a), y = sizes(b);
     return 2 * numel_of(x) * static_cast<double>(y.back());
   };
-  if (name == "aten::mm" || name == "aten::bmm") return product(0, 1);
+  if (name == "aten::mm" || name == "aten::bmm" || name == gpm::detail::kOnednnSgemmName) return product(0, 1);
   if (name == "aten::addmm" || name == "aten::baddbmm") return product(1, 2);
   if (name == "aten::mv") return 2 * numel_of(sizes(0));
   if (name == "aten::addmv") return 2 * numel_of(sizes(1));
@@ -127,13 +128,17 @@ inline thread_local int counted_depth = 0;
 
 inline bool counted_name(std::string_view name) {
   return name == "aten::mm" || name == "aten::bmm" || name == "aten::addmm" || name == "aten::baddbmm" ||
-         name == "aten::mv" || name == "aten::addmv" || name == "aten::convolution" || name == "aten::convolution_backward";
+         name == "aten::mv" || name == "aten::addmv" || name == "aten::convolution" || name == "aten::convolution_backward" ||
+         name == gpm::detail::kOnednnSgemmName;
 }
 
 inline void count(const at::RecordFunction& fn) {
   const auto in = fn.inputs();
   const auto flops = counted_flops(fn.name(), in);
-  const auto op_name = fn.operator_name();
+  // gpm::affine's products on oneDNN are recorded under a name of their own, not a dispatched operation.
+  const auto op_name = fn.name() == std::string_view(gpm::detail::kOnednnSgemmName)
+                           ? c10::optional<c10::OperatorName>(c10::OperatorName(gpm::detail::kOnednnSgemmName, ""))
+                           : fn.operator_name();
   if (!flops || !op_name) return;
   CountedOp op{*op_name, std::vector<CountedArgument>(in.size()), {}, 0, *flops};
   std::vector<std::string> shapes;
@@ -216,17 +221,23 @@ inline double replay_seconds(const OpCensus& census, double block_seconds = 0.02
   const torch::NoGradGuard no_grad;
   double total = 0;
   for (const auto& op : census.ops) {
-    const auto handle = c10::Dispatcher::singleton().findOp(op.name);
-    GPM_CHECK(handle.has_value(), "the operation {} is not registered with the dispatcher", op.name.name);
     std::vector<c10::IValue> arguments(op.arguments.size());
     for (size_t i = 0; i < arguments.size(); ++i) {
       const auto& a = op.arguments[i];
       arguments[i] = a.layout ? c10::IValue(detail::tensor_like(*a.layout)) : a.value;
     }
-    const auto call = [&] {
-      auto stack = arguments;
-      handle->callBoxed(&stack);
-    };
+    std::function<void()> call;
+    if (op.name.name == gpm::detail::kOnednnSgemmName) {
+      const torch::Tensor bias = arguments.size() > 2 ? arguments[2].toTensor() : torch::Tensor();
+      call = [&, bias] { gpm::detail::onednn_product(arguments[0].toTensor(), arguments[1].toTensor(), bias); };
+    } else {
+      const auto handle = c10::Dispatcher::singleton().findOp(op.name);
+      GPM_CHECK(handle.has_value(), "the operation {} is not registered with the dispatcher", op.name.name);
+      call = [&, handle] {
+        auto stack = arguments;
+        handle->callBoxed(&stack);
+      };
+    }
     call();  // warm-up: first-touch allocation, kernel selection
     synchronize_devices();
     const double best = fastest_seconds_per_call(call, block_seconds);

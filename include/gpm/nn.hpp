@@ -1,4 +1,4 @@
-// Neural-network building blocks: MLPs, scalar embeddings, time-conditioned MLPs, EDM
+// Neural-network building blocks: MLPs and their Linear layer, scalar embeddings, time-conditioned MLPs, EDM
 // preconditioning, weight initialisation, image networks (DCGAN, ResNet, the U-Net, with spectral
 // normalisation and FiLM time conditioning) and the LeNet classifier of the image metrics (namespace gpm::nn).
 #pragma once
@@ -14,6 +14,7 @@
 #include "gpm/nn/fourier_features.hpp"
 #include "gpm/nn/init.hpp"
 #include "gpm/nn/lenet.hpp"
+#include "gpm/nn/linear.hpp"
 #include "gpm/nn/mlp.hpp"
 #include "gpm/nn/resnet.hpp"
 #include "gpm/nn/self_attention.hpp"

@@ -9,7 +9,6 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
@@ -19,6 +18,7 @@
 #include "gpm/nn/activation.hpp"
 #include "gpm/nn/batch_norm.hpp"
 #include "gpm/nn/fourier_features.hpp"
+#include "gpm/nn/linear.hpp"
 
 namespace gpm::nn {
 
@@ -80,12 +80,12 @@ class MlpImpl : public torch::nn::Module {
       input_features = register_module("input_features", FourierFeatures(FourierFeaturesOptions(o.in(), o.input_features())
                                                                              .scale(o.input_feature_scale())
                                                                              .seed(o.input_feature_seed())));
-    mlp->push_back(torch::nn::Linear(o.in() + o.input_features(), o.depth() > 0 ? o.width() : o.out()));
+    mlp->push_back(Linear(o.in() + o.input_features(), o.depth() > 0 ? o.width() : o.out()));
     for (int64_t i = 0; i < o.depth(); ++i) {
       detail::MlpBlock block;
       if (o.batch_norm()) block->push_back(BatchNorm(o.width()));
       block->push_back(make_activation(o.activation(), o.negative_slope()));
-      block->push_back(torch::nn::Linear(o.width(), i + 1 < o.depth() ? o.width() : o.out()));
+      block->push_back(Linear(o.width(), i + 1 < o.depth() ? o.width() : o.out()));
       mlp->push_back(block);
     }
     register_module("mlp", mlp);

@@ -1,0 +1,157 @@
+// Matrix products of float tensors on the CPU through oneDNN's sgemm, which LibTorch's CPU build links
+// (its convolutions run on oneDNN) but which LibTorch's own matrix products do not use: they call the
+// BLAS the system provides. At the shapes of gpm's MLPs (a batch of 128 by layers of 512) oneDNN's
+// kernels are a quarter to a half faster than OpenBLAS's on two cores (docs/performance.md). The
+// products are differentiable to any order: their backward passes are products of the same kind.
+// Where oneDNN is not in the process, or a tensor is not a float matrix on the CPU, LibTorch computes
+// the product itself.
+#pragma once
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include <ATen/record_function.h>
+#include <torch/autograd.h>
+#include <torch/nn/functional/linear.h>
+#include <torch/types.h>
+
+namespace gpm {
+namespace detail {
+
+// dnnl_sgemm: C = alpha · op(A) op(B) + beta · C on row-major matrices, op = 'N' or 'T'; returns 0
+// (dnnl_success) when done. Looked up in the process rather than linked, so that gpm needs no
+// oneDNN headers and runs where LibTorch was built without it.
+using OnednnSgemm = int (*)(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+inline OnednnSgemm onednn_sgemm() {
+  static const auto sgemm = reinterpret_cast<OnednnSgemm>(dlsym(RTLD_DEFAULT, "dnnl_sgemm"));
+  return sgemm;
+}
+
+// On unless GPM_ONEDNN_MATMUL=0 at start-up or gpm::use_onednn_matmul(false).
+inline std::atomic<bool>& onednn_matmul_switch() {
+  static std::atomic<bool> on{[] {
+    const char* value = std::getenv("GPM_ONEDNN_MATMUL");
+    return value == nullptr || std::string_view(value) != "0";
+  }()};
+  return on;
+}
+
+inline constexpr const char* kOnednnSgemmName = "gpm::onednn_sgemm";
+
+// A matrix as an sgemm operand: row-major ('N') or the transpose of a row-major one ('T'), with its
+// leading dimension; none for other strides.
+struct SgemmOperand {
+  const float* data;
+  char trans;
+  int64_t ld;
+};
+
+inline std::optional<SgemmOperand> sgemm_operand(const torch::Tensor& t) {
+  const int64_t rows = t.size(0), cols = t.size(1);
+  if (t.stride(1) == 1 && t.stride(0) >= std::max<int64_t>(cols, 1)) return SgemmOperand{t.data_ptr<float>(), 'N', t.stride(0)};
+  if (t.stride(0) == 1 && t.stride(1) >= std::max<int64_t>(rows, 1)) return SgemmOperand{t.data_ptr<float>(), 'T', t.stride(1)};
+  return std::nullopt;
+}
+
+// Products with a side under this many rows or columns (a layer from or to 2-D points) stay
+// LibTorch's: oneDNN's call costs a few microseconds more than such a product itself.
+inline constexpr int64_t kOnednnMinSide = 16;
+
+inline bool onednn_applies(const torch::Tensor& a, const torch::Tensor& b) {
+  return onednn_sgemm() != nullptr && onednn_matmul_switch().load(std::memory_order_relaxed) && a.dim() == 2 && b.dim() == 2 && a.device().is_cpu() && b.device().is_cpu() &&
+         a.scalar_type() == torch::kFloat && b.scalar_type() == torch::kFloat && a.layout() == torch::kStrided &&
+         b.layout() == torch::kStrided && a.size(1) == b.size(0) &&
+         std::min({a.size(0), a.size(1), b.size(1)}) >= kOnednnMinSide;
+}
+
+// a [m, k] @ b [k, n] + bias [n] (when defined), without autograd.
+inline torch::Tensor onednn_product(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
+  const bool plain_bias = !bias.defined() || (bias.dim() == 1 && bias.size(0) == b.size(1) &&
+                                              bias.scalar_type() == torch::kFloat && bias.device().is_cpu());
+  if (!onednn_applies(a, b) || !plain_bias) return bias.defined() ? at::addmm(bias, a, b) : at::mm(a, b);
+  const torch::Tensor lhs = sgemm_operand(a) ? a : a.contiguous();
+  const torch::Tensor rhs = sgemm_operand(b) ? b : b.contiguous();
+  const auto x = *sgemm_operand(lhs), y = *sgemm_operand(rhs);
+  const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+  // The name profilers and gpm bench's operation census see (sgemm is not a dispatched operation).
+  RECORD_FUNCTION(kOnednnSgemmName, bias.defined() ? std::vector<c10::IValue>{a, b, bias} : std::vector<c10::IValue>{a, b});
+  torch::Tensor out = bias.defined() ? bias.expand({m, n}).contiguous() : torch::empty({m, n}, a.options());
+  const int status = onednn_sgemm()(x.trans, y.trans, m, n, k, 1.0f, x.data, x.ld, y.data, y.ld,
+                                    bias.defined() ? 1.0f : 0.0f, out.data_ptr<float>(), n);
+  if (status != 0) return bias.defined() ? at::addmm(bias, a, b) : at::mm(a, b);
+  return out;
+}
+
+// a @ b, and a @ b + bias, as autograd functions whose backward passes are made of the same
+// products, so that double backward (gradient penalties) goes through them too.
+struct OnednnProduct : torch::autograd::Function<OnednnProduct> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    const torch::NoGradGuard no_grad;
+    return onednn_product(a, b, torch::Tensor());
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &a = saved[0], &b = saved[1], &g = grads[0];
+    return {ctx->needs_input_grad(0) ? apply(g, b.t()) : torch::Tensor(),
+            ctx->needs_input_grad(1) ? apply(a.t(), g) : torch::Tensor()};
+  }
+};
+
+// x Wᵀ + b, LibTorch's linear: its weight gradient ∂yᵀ x comes out in W's own layout.
+struct OnednnLinear : torch::autograd::Function<OnednnLinear> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias) {
+    ctx->save_for_backward({x, weight});
+    const torch::NoGradGuard no_grad;
+    return onednn_product(x, weight.t(), bias);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &x = saved[0], &weight = saved[1], &g = grads[0];
+    return {ctx->needs_input_grad(0) ? OnednnProduct::apply(g, weight) : torch::Tensor(),
+            ctx->needs_input_grad(1) ? OnednnProduct::apply(g.t(), x) : torch::Tensor(),
+            ctx->needs_input_grad(2) ? g.sum(0) : torch::Tensor()};
+  }
+};
+
+}  // namespace detail
+
+/// a [m, k] @ b [k, n], differentiable to any order; through oneDNN's sgemm for float matrices on
+/// the CPU when the process has it, else LibTorch's own product. Example: `auto c = gpm::matmul(a, b);`
+inline torch::Tensor matmul(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!detail::onednn_applies(a, b)) return at::mm(a, b);
+  return detail::OnednnProduct::apply(a, b);
+}
+
+/// x [N, in] Wᵀ + b for a weight [out, in] and a bias [out] (or none): torch::nn::functional::linear,
+/// differentiable to any order, through oneDNN as gpm::matmul is.
+/// Example: `auto y = gpm::linear(x, layer->weight, layer->bias);`
+inline torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {}) {
+  if (!detail::onednn_applies(x, weight.t())) return torch::nn::functional::linear(x, weight, bias);
+  return bias.defined() ? detail::OnednnLinear::apply(x, weight, bias) : detail::OnednnProduct::apply(x, weight.t());
+}
+
+/// Whether gpm::matmul and gpm::linear run on oneDNN here: LibTorch's CPU build links it (some
+/// builds hide its symbols), and it is switched on.
+inline bool onednn_matmul_available() {
+  return detail::onednn_sgemm() != nullptr && detail::onednn_matmul_switch().load();
+}
+
+/// Switches gpm::matmul and gpm::linear between oneDNN's sgemm (true, the default where the process
+/// has it) and LibTorch's own products (false), for this process; the environment variable
+/// GPM_ONEDNN_MATMUL=0 starts it switched off. The two differ in the last bits of their sums.
+inline void use_onednn_matmul(bool on) { detail::onednn_matmul_switch().store(on); }
+
+}  // namespace gpm
