@@ -1,8 +1,8 @@
 // Matrix products of float tensors on the CPU through oneDNN's sgemm, which LibTorch's CPU build links
 // (its convolutions run on oneDNN) but which LibTorch's own matrix products do not use: they call the
-// BLAS the system provides. At the shapes of gpm's MLPs (a batch of 128 by layers of 512) oneDNN's
-// kernels are a quarter to a half faster than OpenBLAS's on two cores (docs/performance.md). The
-// products are differentiable to any order: their backward passes are products of the same kind.
+// BLAS the system provides. At the shapes of gpm's MLPs oneDNN's kernels are the faster ones
+// (docs/performance.md). The products are differentiable to any order: their backward passes are
+// products of the same kind.
 // Where oneDNN is not in the process, or a tensor is not a float matrix on the CPU, LibTorch computes
 // the product itself.
 #pragma once
