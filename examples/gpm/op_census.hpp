@@ -128,14 +128,15 @@ inline thread_local int counted_depth = 0;
 
 inline bool counted_name(std::string_view name) {
   return name == "aten::mm" || name == "aten::bmm" || name == "aten::addmm" || name == "aten::baddbmm" ||
-         name == "aten::mv" || name == "aten::addmv" || name == "aten::convolution" || name == "aten::convolution_backward" ||
-         name == gpm::detail::kOnednnSgemmName;
+         name == "aten::mv" || name == "aten::addmv" || name == "aten::convolution" ||
+         name == "aten::convolution_backward" || name == gpm::detail::kOnednnSgemmName;
 }
 
 inline void count(const at::RecordFunction& fn) {
   const auto in = fn.inputs();
   const auto flops = counted_flops(fn.name(), in);
-  // gpm::affine's products on oneDNN are recorded under a name of their own, not a dispatched operation.
+  // gpm::matmul's and gpm::linear's products on oneDNN are recorded under a name of their own, not a
+  // dispatched operation.
   const auto op_name = fn.name() == std::string_view(gpm::detail::kOnednnSgemmName)
                            ? c10::optional<c10::OperatorName>(c10::OperatorName(gpm::detail::kOnednnSgemmName, ""))
                            : fn.operator_name();

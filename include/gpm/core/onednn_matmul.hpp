@@ -57,8 +57,10 @@ struct SgemmOperand {
 
 inline std::optional<SgemmOperand> sgemm_operand(const torch::Tensor& t) {
   const int64_t rows = t.size(0), cols = t.size(1);
-  if (t.stride(1) == 1 && t.stride(0) >= std::max<int64_t>(cols, 1)) return SgemmOperand{t.data_ptr<float>(), 'N', t.stride(0)};
-  if (t.stride(0) == 1 && t.stride(1) >= std::max<int64_t>(rows, 1)) return SgemmOperand{t.data_ptr<float>(), 'T', t.stride(1)};
+  if (t.stride(1) == 1 && t.stride(0) >= std::max<int64_t>(cols, 1))
+    return SgemmOperand{t.data_ptr<float>(), 'N', t.stride(0)};
+  if (t.stride(0) == 1 && t.stride(1) >= std::max<int64_t>(rows, 1))
+    return SgemmOperand{t.data_ptr<float>(), 'T', t.stride(1)};
   return std::nullopt;
 }
 
@@ -67,9 +69,11 @@ inline std::optional<SgemmOperand> sgemm_operand(const torch::Tensor& t) {
 inline constexpr int64_t kOnednnMinSide = 16;
 
 inline bool onednn_applies(const torch::Tensor& a, const torch::Tensor& b) {
-  return onednn_sgemm() != nullptr && onednn_matmul_switch().load(std::memory_order_relaxed) && a.dim() == 2 && b.dim() == 2 && a.device().is_cpu() && b.device().is_cpu() &&
-         a.scalar_type() == torch::kFloat && b.scalar_type() == torch::kFloat && a.layout() == torch::kStrided &&
-         b.layout() == torch::kStrided && a.size(1) == b.size(0) &&
+  const auto plain_float_matrix = [](const torch::Tensor& t) {
+    return t.dim() == 2 && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.layout() == torch::kStrided;
+  };
+  return onednn_sgemm() != nullptr && onednn_matmul_switch().load(std::memory_order_relaxed) &&
+         plain_float_matrix(a) && plain_float_matrix(b) && a.size(1) == b.size(0) &&
          std::min({a.size(0), a.size(1), b.size(1)}) >= kOnednnMinSide;
 }
 
@@ -83,7 +87,8 @@ inline torch::Tensor onednn_product(const torch::Tensor& a, const torch::Tensor&
   const auto x = *sgemm_operand(lhs), y = *sgemm_operand(rhs);
   const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
   // The name profilers and gpm bench's operation census see (sgemm is not a dispatched operation).
-  RECORD_FUNCTION(kOnednnSgemmName, bias.defined() ? std::vector<c10::IValue>{a, b, bias} : std::vector<c10::IValue>{a, b});
+  RECORD_FUNCTION(kOnednnSgemmName,
+                  bias.defined() ? std::vector<c10::IValue>{a, b, bias} : std::vector<c10::IValue>{a, b});
   torch::Tensor out = bias.defined() ? bias.expand({m, n}).contiguous() : torch::empty({m, n}, a.options());
   const int status = onednn_sgemm()(x.trans, y.trans, m, n, k, 1.0f, x.data, x.ld, y.data, y.ld,
                                     bias.defined() ? 1.0f : 0.0f, out.data_ptr<float>(), n);
@@ -110,8 +115,8 @@ struct OnednnProduct : torch::autograd::Function<OnednnProduct> {
 
 // x Wᵀ + b, LibTorch's linear: its weight gradient ∂yᵀ x comes out in W's own layout.
 struct OnednnLinear : torch::autograd::Function<OnednnLinear> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
-                               const torch::Tensor& bias) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias) {
     ctx->save_for_backward({x, weight});
     const torch::NoGradGuard no_grad;
     return onednn_product(x, weight.t(), bias);
