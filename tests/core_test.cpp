@@ -523,6 +523,39 @@ TEST_CASE("OptimisedNetwork's steps with Adam equal LibTorch's own Adam steps, w
   same_weights();
 }
 
+TEST_CASE("OptimisedNetwork steps a parameter this loss leaves without a gradient as zero_grad() and backward() would",
+          "[core][optimizer][numeric]") {
+  // Its gradients start undefined before each backward: one that had a gradient and gets none is
+  // given zeros, so that Adam moves it by its momentum, while one never reached keeps none.
+  const auto make_net = [] {
+    torch::manual_seed(4);
+    return torch::nn::Sequential(torch::nn::Linear(2, 8), torch::nn::Linear(8, 1), torch::nn::Linear(3, 3));
+  };
+  gpm::OptimisedNetwork<torch::nn::Sequential, torch::optim::Adam> network(make_net(), torch::optim::AdamOptions(1e-2),
+                                                                           0, "Test");
+  auto reference_net = make_net();
+  torch::optim::Adam reference(reference_net->parameters(), torch::optim::AdamOptions(1e-2));
+  const auto loss_of = [](torch::nn::Sequential& net, const torch::Tensor& x, bool whole) {
+    const auto hidden = net[0]->as<torch::nn::Linear>()->forward(x);
+    return whole ? net[1]->as<torch::nn::Linear>()->forward(hidden).square().mean() : hidden.square().mean();
+  };
+  for (int step = 0; step < 4; ++step) {
+    const auto x = torch::randn({16, 2});
+    const bool whole = step % 2 == 0;  // the second layer gets no gradient at odd steps
+    network.minimise(loss_of(network.net(), x, whole));
+    reference.zero_grad();
+    loss_of(reference_net, x, whole).backward();
+    reference.step();
+    const auto a = network.net()->parameters(), b = reference_net->parameters();
+    for (size_t i = 0; i < a.size(); ++i) {
+      INFO("step " << step << ", parameter " << i);
+      CHECK(a[i].grad().defined() == b[i].grad().defined());
+      CHECK(torch::allclose(a[i], b[i], 1e-5, 1e-6));
+    }
+  }
+  CHECK_FALSE(network.net()->parameters().back().grad().defined());
+}
+
 namespace {
 // A float matrix [rows, cols] in one of the layouts an operand reaches gpm::matmul with: row-major,
 // the transpose of a row-major one, a column slice of a wider one (leading dimension > cols), every

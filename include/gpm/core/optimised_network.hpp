@@ -53,13 +53,13 @@ class OptimisedNetwork {
   /// DataParallelScope the gradients are the mean over the group's ranks. Adam's step, where it
   /// applies, is fused_adam_step: the same update in one pass.
   torch::Tensor minimise(const torch::Tensor& loss) {
-    optimizer_->zero_grad();
     if (GradientBuckets* buckets = data_parallel_buckets()) {
+      optimizer_->zero_grad();
       buckets->arm();
       loss.backward();
       buckets->finish();
     } else {
-      loss.backward();
+      backward_into_fresh_gradients(loss);
     }
     std::optional<torch::Tensor> norm;
     if constexpr (std::same_as<Opt, torch::optim::Adam>) norm = fused_adam_step(*optimizer_);
@@ -114,8 +114,27 @@ class OptimisedNetwork {
     return buckets_.get();
   }
 
+  // optimizer_->zero_grad() then loss.backward(), in effect, without filling the gradients with zeros
+  // and adding backward's into them: they start undefined, so that backward's own tensors become
+  // the gradients. A parameter that had a gradient and gets none from this loss gets zeros, as
+  // zero_grad() would have left it (an optimiser steps it with its momentum).
+  void backward_into_fresh_gradients(const torch::Tensor& loss) {
+    had_gradient_.clear();
+    for (auto& group : optimizer_->param_groups())
+      for (auto& p : group.params()) {
+        had_gradient_.push_back(p.grad().defined());
+        p.mutable_grad().reset();
+      }
+    loss.backward();
+    size_t i = 0;
+    for (auto& group : optimizer_->param_groups())
+      for (auto& p : group.params())
+        if (had_gradient_[i++] && !p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  }
+
   Net net_;
   std::unique_ptr<Opt> optimizer_;
+  std::vector<bool> had_gradient_;
   std::unique_ptr<GradientBuckets> buckets_;
   at::Generator gen_;
   std::unique_ptr<WeightAverage> average_;
