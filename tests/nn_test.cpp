@@ -343,6 +343,62 @@ TEMPLATE_TEST_CASE("TimeMlp with input_features is an Mlp on [flatten(x), phi(fl
   CHECK(!plain->input_features);
 }
 
+TEMPLATE_TEST_CASE("TimeMlp with one s for every particle equals the Mlp on the concatenation, gradients included",
+                   "[nn][time_mlp][numeric]", float, double) {
+  // The embedding's share of the input layer is then one row's product, added to every row.
+  const auto o = t::options<TestType>();
+  const double tol = std::is_same_v<TestType, float> ? 1e-5 : 1e-12;
+  auto gen = t::generator(16);
+  for (const bool features : {false, true}) {
+    for (const bool batch_norm : {false, true}) {
+      CAPTURE(features, batch_norm);
+      nn::TimeMlp net(nn::TimeMlpOptions(3, 2)
+                          .mlp(nn::MlpOptions().width(32).depth(2).batch_norm(batch_norm).input_features(features ? 6 : 0))
+                          .embedding_size(16));
+      t::to_test_dtype<TestType>(*net);
+      const auto x = torch::randn({20, 3}, gen, o).requires_grad_(true);
+      for (const auto& s : {torch::full({20}, 0.3, o), torch::full({1}, 0.3, o).expand({20})}) {
+        REQUIRE(nn::detail::same_for_every_particle(s));
+        const auto inputs = features ? torch::cat({x, net->input_features(x)}, 1) : x;
+        const auto expected = net->model(torch::cat({inputs, net->embed(s)}, 1));
+        const auto y = net(x, s);
+        const double scale = t::max_abs(expected);
+        CHECK(t::max_abs(y - expected) <= tol * scale);
+        // Each output's gradients with respect to x and to every parameter.
+        const auto weights = torch::randn_like(y);
+        const auto params = net->parameters();
+        std::vector<torch::Tensor> wrt{x};
+        wrt.insert(wrt.end(), params.begin(), params.end());
+        const auto got = torch::autograd::grad({(y * weights).sum()}, wrt);
+        const auto want = torch::autograd::grad({(expected * weights).sum()}, wrt);
+        // Relative to the largest gradient: the input layer's bias has none under batch norm, but rounding.
+        double largest = 0;
+        for (const auto& g : want) largest = std::max(largest, t::max_abs(g));
+        for (size_t i = 0; i < wrt.size(); ++i) {
+          INFO("gradient " << i << ": " << t::max_abs(got[i] - want[i]) << " of " << largest);
+          CHECK(t::max_abs(got[i] - want[i]) <= tol * largest);
+        }
+      }
+    }
+  }
+  // Scalars that differ, or that need their own gradients, take the concatenation.
+  CHECK_FALSE(nn::detail::same_for_every_particle(torch::tensor({0.3, 0.3, 0.2}, o)));
+  CHECK_FALSE(nn::detail::same_for_every_particle(torch::full({1}, 0.3, o)));
+  const auto s = torch::full({4}, 0.3, o).requires_grad_(true);
+  CHECK_FALSE(nn::detail::same_for_every_particle(s));
+  nn::TimeMlp net(nn::TimeMlpOptions(2, 1).mlp(nn::MlpOptions().width(16).depth(1)).embedding_size(8));
+  t::to_test_dtype<TestType>(*net);
+  const auto x = torch::randn({4, 2}, gen, o);
+  const auto ds = torch::autograd::grad({net(x, s).sum()}, {s})[0];
+  const auto each = torch::autograd::grad({net->model(torch::cat({x, net->embed(s)}, 1)).sum()}, {s})[0];
+  CHECK(t::max_abs(ds - each) <= tol * (1 + t::max_abs(each)));
+  CHECK(t::max_abs(ds) > 0);
+  REQUIRE_THROWS_WITH(nn::Mlp(nn::MlpOptions(4, 1).input_features(4))->forward_with_shared_row(x, torch::zeros({1, 2}, o)),
+                      Contains("input features"));
+  REQUIRE_THROWS_WITH(nn::Mlp(nn::MlpOptions(4, 1))->forward_with_shared_row(x, torch::zeros({1, 3}, o)),
+                      Contains("expected x [N, k] and row [1, 4 − k]"));
+}
+
 TEMPLATE_TEST_CASE("EDM preconditioning at sigma = sigma_data: c_skip 1/2, c_out sd/sqrt 2, c_in 1/(sd sqrt 2)",
                    "[nn][edm][numeric]", float, double) {
   const auto o = t::options<TestType>();

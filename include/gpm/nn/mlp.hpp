@@ -106,6 +106,23 @@ class MlpImpl : public torch::nn::Module {
     return mlp->forward(flat);
   }
 
+  /// forward(cat({x, row.expand({N, -1})}, 1)) for x [N, k] and one row [1, in − k] that every row
+  /// of x shares, with the input layer's product over the row's columns made once instead of N
+  /// times (equal up to rounding). Not with input_features: their φ would mix x and the row.
+  torch::Tensor forward_with_shared_row(const torch::Tensor& x, const torch::Tensor& row) {
+    GPM_CHECK(!input_features, "Mlp::forward_with_shared_row: the Mlp has input features, computed from the whole "
+              "input row; call forward on the concatenation instead");
+    GPM_CHECK(x.dim() == 2 && row.dim() == 2 && row.size(0) == 1 && x.size(1) + row.size(1) == options_.in(),
+              "Mlp::forward_with_shared_row: x has shape {} and row {}; expected x [N, k] and row [1, {} − k]",
+              shape_string(x), shape_string(row), options_.in());
+    const auto& input_layer = mlp->at<LinearImpl>(0);
+    const int64_t k = x.size(1);
+    const torch::Tensor shared = gpm::linear(row, input_layer.weight.narrow(1, k, row.size(1)), input_layer.bias);
+    torch::Tensor h = gpm::linear(x, input_layer.weight.narrow(1, 0, k), shared.reshape({-1}));
+    for (size_t i = 1; i < mlp->size(); ++i) h = mlp->at<detail::MlpBlockImpl>(i).forward(h);
+    return h;
+  }
+
   const MlpOptions& options() const { return options_; }
 
   /// The layers: mlp[0] is the input Linear, mlp[1..L] the hidden blocks.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include <ATen/Dispatch.h>
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
@@ -17,6 +18,22 @@
 #include "gpm/nn/mlp.hpp"
 
 namespace gpm::nn {
+
+namespace detail {
+/// Whether the scalars s [N] are one value for N ≥ 2 particles, read where that costs nothing: on
+/// the CPU (elsewhere reading them would wait for the device), and not when s needs its own
+/// gradient (each particle's would go to the first).
+inline bool same_for_every_particle(const torch::Tensor& s) {
+  if (s.size(0) < 2 || !s.device().is_cpu() || s.requires_grad()) return false;
+  if (s.stride(0) == 0) return true;
+  return AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, s.scalar_type(), "same_for_every_particle", [&] {
+    const auto values = s.accessor<scalar_t, 1>();
+    for (int64_t i = 1; i < values.size(0); ++i)
+      if (values[i] != values[0]) return false;
+    return true;
+  });
+}
+}  // namespace detail
 
 /// A TimeMlp's architecture: the MLP's own options, and the scalar's embedding.
 struct TimeMlpOptions {
@@ -83,8 +100,11 @@ class TimeMlpImpl : public torch::nn::Module {
     const auto flat = x.flatten(1);
     GPM_CHECK(flat.size(1) == options_.in(), "TimeMlp::forward: x has shape {} ({} features per particle), but "
               "the TimeMlp was built with in = {}", shape_string(x), flat.size(1), options_.in());
-    if (input_features) return model->forward(torch::cat({flat, input_features->forward(flat), embed(s)}, 1));
-    return model->forward(torch::cat({flat, embed(s)}, 1));
+    const torch::Tensor features = input_features ? torch::cat({flat, input_features->forward(flat)}, 1) : flat;
+    // A sampler's step gives every particle the same s: its embedding's share of the input layer
+    // is then one row's product.
+    if (detail::same_for_every_particle(s)) return model->forward_with_shared_row(features, embed(s.narrow(0, 0, 1)));
+    return model->forward(torch::cat({features, embed(s)}, 1));
   }
 
   const TimeMlpOptions& options() const { return options_; }
