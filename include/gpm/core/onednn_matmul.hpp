@@ -131,12 +131,18 @@ struct OnednnLinear : torch::autograd::Function<OnednnLinear> {
   }
 };
 
+// Whether a product of these operands must be recorded for autograd.
+inline bool records_gradient(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias = {}) {
+  return torch::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad() || (bias.defined() && bias.requires_grad()));
+}
+
 }  // namespace detail
 
 /// a [m, k] @ b [k, n], differentiable to any order; through oneDNN's sgemm for float matrices on
 /// the CPU when the process has it, else LibTorch's own product. Example: `auto c = gpm::matmul(a, b);`
 inline torch::Tensor matmul(const torch::Tensor& a, const torch::Tensor& b) {
   if (!detail::onednn_applies(a, b)) return at::mm(a, b);
+  if (!detail::records_gradient(a, b)) return detail::onednn_product(a, b, torch::Tensor());
   return detail::OnednnProduct::apply(a, b);
 }
 
@@ -145,6 +151,7 @@ inline torch::Tensor matmul(const torch::Tensor& a, const torch::Tensor& b) {
 /// Example: `auto y = gpm::linear(x, layer->weight, layer->bias);`
 inline torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {}) {
   if (!detail::onednn_applies(x, weight.t())) return torch::nn::functional::linear(x, weight, bias);
+  if (!detail::records_gradient(x, weight, bias)) return detail::onednn_product(x, weight.t(), bias);
   return bias.defined() ? detail::OnednnLinear::apply(x, weight, bias) : detail::OnednnProduct::apply(x, weight.t());
 }
 
