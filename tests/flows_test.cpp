@@ -210,3 +210,62 @@ TEST_CASE("flows refuse bad input with a clear message", "[flows][errors]") {
   REQUIRE_THROWS_WITH(gpm::GaussianMixtureDenoiser(torch::zeros({2}), 1.0), Contains("[K, D]"));
   REQUIRE_THROWS_WITH(gpm::GaussianScore(torch::zeros({2}), torch::eye(3)), Contains("shape [2, 2]"));
 }
+
+namespace {
+// An Mlp critic that counts its forward calls and does not say whether it treats rows alone.
+class CountingCriticImpl : public torch::nn::Module {
+ public:
+  explicit CountingCriticImpl(gpm::nn::Mlp inner) : mlp(register_module("mlp", std::move(inner))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    ++calls;
+    return mlp(x);
+  }
+  gpm::nn::Mlp mlp;
+  int calls = 0;
+};
+TORCH_MODULE(CountingCritic);
+
+// The same critic, saying what its Mlp says.
+class RowwiseCountingCriticImpl : public CountingCriticImpl {
+ public:
+  using CountingCriticImpl::CountingCriticImpl;
+  bool rows_independent() const { return mlp->rows_independent(); }
+};
+TORCH_MODULE(RowwiseCountingCritic);
+}  // namespace
+
+TEST_CASE("a discriminator that treats rows alone takes real and fake in one pass, to the same update",
+          "[flows][discriminator][numeric]") {
+  static_assert(gpm::ReportsRowIndependence<RowwiseCountingCritic> && !gpm::ReportsRowIndependence<CountingCritic>);
+  const auto make_mlp = [](bool batch_norm) {
+    torch::manual_seed(5);
+    return gpm::nn::Mlp(gpm::nn::MlpOptions(2, 1).width(32).depth(2).batch_norm(batch_norm));
+  };
+  for (const bool batch_norm : {false, true}) {
+    for (const double r1 : {0.0, 1.0}) {
+      CAPTURE(batch_norm, r1);
+      const auto options = gpm::DiscriminatorFlowOptions().penalty(
+          gpm::GradientPenaltyOptions().weight(r1).center(0).point(gpm::PenaltyPoint::real));
+      gpm::DiscriminatorFlow joint(RowwiseCountingCritic(make_mlp(batch_norm)), gpm::NonSaturatingLoss{},
+                                   torch::optim::AdamOptions(1e-2), options);
+      gpm::DiscriminatorFlow apart(CountingCritic(make_mlp(batch_norm)), gpm::NonSaturatingLoss{},
+                                   torch::optim::AdamOptions(1e-2), options);
+      auto gen = t::generator(17);
+      for (int step = 0; step < 3; ++step) {
+        const auto real = torch::randn({24, 2}, gen), fake = torch::randn({24, 2}, gen) + 1;
+        const auto time = torch::zeros({24});
+        const double joint_loss = joint.update(real, fake, time).at("discriminator_loss").item<double>();
+        const double apart_loss = apart.update(real, fake, time).at("discriminator_loss").item<double>();
+        CHECK(joint_loss == Approx(apart_loss).epsilon(1e-6));
+      }
+      // Batch norm in training mode normalises over the batch, and an R1 penalty differentiates the
+      // real pass alone: both keep two passes.
+      const bool one_pass = !batch_norm && r1 == 0;
+      CHECK(joint.net()->calls == (one_pass ? 3 : 6));
+      CHECK(apart.net()->calls == 6);
+      const auto a = joint.net()->parameters(), b = apart.net()->parameters();
+      for (size_t i = 0; i < a.size(); ++i)
+        CHECK((one_pass ? torch::allclose(a[i], b[i], 1e-5, 1e-6) : torch::equal(a[i], b[i])));
+    }
+  }
+}

@@ -42,6 +42,25 @@ concept HasAveragedWeights = requires(T& c) {
 template <class T>
 concept LearningRateScalable = requires(T& c, double factor) { c.scale_learning_rate(factor); };
 
+/// A network (held by a module holder) that says whether its forward treats each row alone and
+/// keeps nothing between calls (no batch statistics, no power iteration): then a call on [a; b]
+/// equals a call on a and one on b, up to rounding. Critics then take real and fake in one pass.
+/// Example: `if (gpm::rows_independent(net)) logits = net->forward(torch::cat({a, b}));`
+template <class N>
+concept ReportsRowIndependence = requires(const N& net) {
+  { net->rows_independent() } -> std::same_as<bool>;
+};
+
+/// `net->rows_independent()` where the network reports it; false (not known) elsewhere.
+template <class N>
+bool rows_independent(const N& net) {
+  if constexpr (ReportsRowIndependence<N>) {
+    return net->rows_independent();
+  } else {
+    return false;
+  }
+}
+
 /// Which draws from a random stream of its own, `c.generator()`, saved with its checkpoint.
 /// Example: `flow.generator().set_current_seed(7);`
 template <class T>

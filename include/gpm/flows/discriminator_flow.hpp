@@ -11,6 +11,7 @@
 #include <torch/optim/adam.h>
 #include <torch/types.h>
 
+#include "gpm/core/capabilities.hpp"
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/optimised_network.hpp"
@@ -103,8 +104,18 @@ class DiscriminatorFlow : public OwnsOptimisedNetwork<Net, Opt> {
     // An R1 penalty reuses the loss's forward pass on the real batch.
     const bool penalty_on_real = penalty_active() && options_.penalty().point() == PenaltyPoint::real;
     const torch::Tensor real_input = penalty_on_real ? real.detach().requires_grad_(true) : real;
-    const torch::Tensor real_logits = logits(real_input, t.size(0) == real.size(0) ? t : t.new_zeros({real.size(0)}));
-    torch::Tensor loss = loss_.discriminator_loss(real_logits, logits(fake_input, t));
+    const torch::Tensor real_times = t.size(0) == real.size(0) ? t : t.new_zeros({real.size(0)});
+    torch::Tensor real_logits, fake_logits;
+    if (!penalty_on_real && rows_independent(this->net())) {
+      // One pass over [real; fake]: products twice as tall, half the operations.
+      const torch::Tensor both = logits(torch::cat({real_input, fake_input}), torch::cat({real_times, t}));
+      real_logits = both.narrow(0, 0, real.size(0));
+      fake_logits = both.narrow(0, real.size(0), fake.size(0));
+    } else {
+      real_logits = logits(real_input, real_times);
+      fake_logits = logits(fake_input, t);
+    }
+    torch::Tensor loss = loss_.discriminator_loss(real_logits, fake_logits);
     Stats stats{{"discriminator_loss", loss.detach()}};
     if (penalty_active()) {
       const auto critic = [this](const torch::Tensor& x, const torch::Tensor& s) { return logits(x, s); };

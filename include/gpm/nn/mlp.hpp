@@ -123,6 +123,10 @@ class MlpImpl : public torch::nn::Module {
     return h;
   }
 
+  /// Whether each row's output depends on that row alone (gpm::ReportsRowIndependence): not with
+  /// batch norm in training mode, which normalises over the batch.
+  bool rows_independent() const { return !(options_.batch_norm() && options_.depth() > 0 && is_training()); }
+
   const MlpOptions& options() const { return options_; }
 
   /// The layers: mlp[0] is the input Linear, mlp[1..L] the hidden blocks.

@@ -107,6 +107,9 @@ class TimeMlpImpl : public torch::nn::Module {
     return model->forward(torch::cat({features, embed(s)}, 1));
   }
 
+  /// Whether each row's output depends on that row alone (gpm::ReportsRowIndependence).
+  bool rows_independent() const { return model->rows_independent(); }
+
   const TimeMlpOptions& options() const { return options_; }
 
   Mlp model{nullptr};
