@@ -556,6 +556,46 @@ TEST_CASE("OptimisedNetwork steps a parameter this loss leaves without a gradien
   CHECK_FALSE(network.net()->parameters().back().grad().defined());
 }
 
+TEST_CASE("gpm::linear_leaky_relu is leaky_relu of LibTorch's linear, with its first and second derivatives",
+          "[core][matmul][numeric]") {
+  auto gen = t::generator(33);
+  const auto o = t::options<float>();
+  for (const double slope : {0.2, 0.0}) {
+    CAPTURE(slope);
+    const auto w1 = torch::randn({32, 16}, gen, o).requires_grad_(), b1 = torch::randn({32}, gen, o).requires_grad_();
+    const auto w2 = torch::randn({1, 32}, gen, o).requires_grad_(), b2 = torch::randn({1}, gen, o).requires_grad_();
+    const std::vector<torch::Tensor> parameters{w1, b1, w2, b2};
+    // A critic f(x), its gradients (one backward pass) and those of its R1-like penalty Σ‖∇ₓ f‖² in
+    // the weights (a double backward), and ∇ₓ f; then the hidden layer under no grad.
+    const auto results = [&](auto&& hidden_layer) {
+      const auto x = torch::randn({64, 16}, gen, o).requires_grad_();
+      const auto f = torch::nn::functional::linear(hidden_layer(x, w1, b1), w2, b2).sum();
+      const auto grad_x = torch::autograd::grad({f}, {x}, {}, true, true)[0];
+      auto all = torch::autograd::grad({f}, parameters, {}, true);
+      const auto second = torch::autograd::grad({grad_x.square().sum()}, {w1, b1, w2});
+      all.insert(all.end(), second.begin(), second.end());
+      all.push_back(grad_x);
+      const torch::NoGradGuard no_grad;
+      all.push_back(hidden_layer(x, w1, b1));
+      return all;
+    };
+    auto reference_gen = gen.clone();
+    const auto ours = results([&](const auto& x, const auto& w, const auto& b) {
+      return gpm::linear_leaky_relu(x, w, b, slope);
+    });
+    gen = reference_gen;
+    const auto libtorch = results([&](const auto& x, const auto& w, const auto& b) {
+      return torch::leaky_relu(torch::nn::functional::linear(x, w, b), slope);
+    });
+    REQUIRE(ours.size() == libtorch.size());
+    for (size_t i = 0; i < ours.size(); ++i) {
+      INFO("result " << i);
+      CHECK(ours[i].sizes() == libtorch[i].sizes());
+      CHECK(t::max_abs(ours[i] - libtorch[i]) <= 1e-5 * (1 + t::max_abs(libtorch[i])));
+    }
+  }
+}
+
 namespace {
 // A float matrix [rows, cols] in one of the layouts an operand reaches gpm::matmul with: row-major,
 // the transpose of a row-major one, a column slice of a wider one (leading dimension > cols), every

@@ -17,6 +17,7 @@
 #include "gpm/core/gradient_buckets.hpp"
 #include "gpm/core/image_shape.hpp"
 #include "gpm/core/kernels.hpp"
+#include "gpm/core/linear_leaky_relu.hpp"
 #include "gpm/core/onednn_matmul.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"

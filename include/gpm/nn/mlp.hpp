@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/errors.hpp"
+#include "gpm/core/linear_leaky_relu.hpp"
 #include "gpm/core/options.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/activation.hpp"
@@ -102,8 +103,10 @@ class MlpImpl : public torch::nn::Module {
               "Mlp::forward: x has 1 row, but batch norm in training mode normalises each feature over the rows "
               "of a batch, which needs at least 2; give batches of 2 or more rows, or call eval() to use the "
               "running statistics");
-    if (input_features) return mlp->forward(torch::cat({flat, input_features->forward(flat)}, 1));
-    return mlp->forward(flat);
+    const auto& input_layer = mlp->at<LinearImpl>(0);
+    if (input_features)
+      return forward_layers(torch::cat({flat, input_features->forward(flat)}, 1), input_layer.weight, input_layer.bias);
+    return forward_layers(flat, input_layer.weight, input_layer.bias);
   }
 
   /// forward(cat({x, row.expand({N, -1})}, 1)) for x [N, k] and one row [1, in − k] that every row
@@ -118,9 +121,7 @@ class MlpImpl : public torch::nn::Module {
     const auto& input_layer = mlp->at<LinearImpl>(0);
     const int64_t k = x.size(1);
     const torch::Tensor shared = gpm::linear(row, input_layer.weight.narrow(1, k, row.size(1)), input_layer.bias);
-    torch::Tensor h = gpm::linear(x, input_layer.weight.narrow(1, 0, k), shared.reshape({-1}));
-    for (size_t i = 1; i < mlp->size(); ++i) h = mlp->at<detail::MlpBlockImpl>(i).forward(h);
-    return h;
+    return forward_layers(x, input_layer.weight.narrow(1, 0, k), shared.reshape({-1}));
   }
 
   /// Whether each row's output depends on that row alone (gpm::ReportsRowIndependence): not with
@@ -135,6 +136,27 @@ class MlpImpl : public torch::nn::Module {
   FourierFeatures input_features{nullptr};
 
  private:
+  // The layers on x given the input layer's weight and bias. A Linear and the leaky ReLU or ReLU
+  // that opens the next block (without batch norm) run as one gpm::linear_leaky_relu.
+  torch::Tensor forward_layers(torch::Tensor h, torch::Tensor weight, torch::Tensor bias) {
+    const auto activation = options_.activation();
+    const bool fused = !options_.batch_norm() && (activation == Activation::leaky_relu || activation == Activation::relu);
+    const double slope = activation == Activation::leaky_relu ? options_.negative_slope() : 0.0;
+    for (size_t i = 1; i < mlp->size(); ++i) {
+      auto& block = mlp->at<detail::MlpBlockImpl>(i);
+      if (fused) {
+        h = linear_leaky_relu(h, weight, bias, slope);
+      } else {
+        h = gpm::linear(h, weight, bias);
+        for (auto module = block.begin(); module + 1 != block.end(); ++module) h = module->forward(h);
+      }
+      const auto& layer = block.at<LinearImpl>(block.size() - 1);
+      weight = layer.weight;
+      bias = layer.bias;
+    }
+    return gpm::linear(h, weight, bias);
+  }
+
   MlpOptions options_;
 };
 TORCH_MODULE(Mlp);
