@@ -323,25 +323,10 @@ TEST_CASE("configure_cpu_runtime flushes denormals and serves large tensors from
 #endif
 }
 
-namespace {
-
-// LibTorch's intra-op thread count for one scope (the test runner keeps one thread).
-class IntraOpThreads {
- public:
-  explicit IntraOpThreads(int threads) { at::set_num_threads(threads); }
-  ~IntraOpThreads() { at::set_num_threads(previous_); }
-  IntraOpThreads(const IntraOpThreads&) = delete;
-  IntraOpThreads& operator=(const IntraOpThreads&) = delete;
-
- private:
-  int previous_ = at::get_num_threads();
-};
-
-}  // namespace
 
 TEST_CASE("gpm's parallel loops (ATen's inline parallel_for) run on LibTorch's threads", "[core][runtime]") {
   // Code that includes gpm without OpenMP runs these loops on the calling thread alone.
-  IntraOpThreads two(2);
+  t::IntraOpThreads two(2);
   std::array<std::atomic<int>, 2> chunks_by_thread{};
   at::parallel_for(0, 2, 1, [&](int64_t, int64_t) { ++chunks_by_thread.at(at::get_thread_num()); });
   CHECK(chunks_by_thread[0] == 1);
@@ -411,7 +396,7 @@ TEMPLATE_TEST_CASE("fused_adam_step makes LibTorch's Adam update on its state an
   AdamTwins<TestType> twins;
   const auto& fused_params = twins.fused_params;
   const auto& plain_params = twins.plain_params;
-  IntraOpThreads two(2);  // the 40001-element parameter is split between them
+  t::IntraOpThreads two(2);  // the 40001-element parameter is split between them
   for (int step = 0; step < 6; ++step) {
     give_same_gradients(fused_params, plain_params, step);
     if (step == 3) {  // a schedule's new rate is read at the next step

@@ -1,5 +1,5 @@
 // Options of optimisers, concepts and optional capabilities (and the base that forwards them), errors, tensor helpers,
-// kernels and the squared MMD, matrix products on oneDNN, randomness and its batch shards, data-parallel gradients,
+// kernels and the squared MMD, matrix products on oneDNN, randomness and its batch shards, dropout, data-parallel gradients,
 // time grids, priors, weight averages, archive helpers and CPU settings.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include "gpm/core/concepts.hpp"
 #include "gpm/core/cpu_runtime.hpp"
 #include "gpm/core/data_parallel.hpp"
+#include "gpm/core/dropout.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/eval_mode.hpp"
 #include "gpm/core/forwards_capabilities.hpp"

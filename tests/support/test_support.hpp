@@ -1,5 +1,5 @@
 // Test helpers: the device under test (GPM_TEST_DEVICE, default cpu), tensor options per dtype,
-// tolerances that scale with the dtype's precision, and a checkpoint round trip in memory.
+// tolerances that scale with the dtype's precision, a checkpoint round trip in memory, and a scope's thread count.
 #pragma once
 
 #include <cstdlib>
@@ -43,6 +43,18 @@ void to_test_dtype(torch::nn::Module& module) {
 inline at::Generator generator(uint64_t seed) { return make_generator(seed, device()); }
 
 inline double max_abs(const torch::Tensor& a) { return a.abs().max().item<double>(); }
+
+/// LibTorch's intra-op thread count for one scope (the test runner keeps one thread).
+class IntraOpThreads {
+ public:
+  explicit IntraOpThreads(int threads) { at::set_num_threads(threads); }
+  ~IntraOpThreads() { at::set_num_threads(previous_); }
+  IntraOpThreads(const IntraOpThreads&) = delete;
+  IntraOpThreads& operator=(const IntraOpThreads&) = delete;
+
+ private:
+  int previous_ = at::get_num_threads();
+};
 
 /// Writes `from`'s state to an archive in memory and loads it into `into` (a checkpoint round trip).
 template <class T>

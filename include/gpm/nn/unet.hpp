@@ -25,7 +25,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
-#include "gpm/core/batch_shard.hpp"
+#include "gpm/core/dropout.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/image_shape.hpp"
 #include "gpm/core/options.hpp"
@@ -132,12 +132,7 @@ class UNetBlockImpl : public torch::nn::Module {
     namespace F = torch::nn::functional;
     auto h = conv0->forward(resample(F::silu(norm0->forward(x)), resample_));
     h = F::silu(norm1->forward(h + affine->forward(emb).unsqueeze(2).unsqueeze(3)));
-    if (dropout != nullptr && dropout_ > 0 && is_training())
-      h = h * draw_rows(h.size(0), [&](int64_t rows) {
-            auto sizes = h.sizes().vec();
-            sizes[0] = rows;
-            return torch::empty(sizes, h.options()).bernoulli_(1 - dropout_, *dropout);
-          }) / (1 - dropout_);
+    if (dropout != nullptr && dropout_ > 0 && is_training()) h = gpm::dropout(h, dropout_, *dropout);
     h = conv1->forward(h);
     h = (h + (skip ? skip->forward(resample(x, resample_)) : x)) * unet_skip_scale;
     return qkv ? attend(h) : h;
