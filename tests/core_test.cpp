@@ -653,3 +653,86 @@ TEST_CASE("gpm::linear's first and second derivatives are LibTorch linear's", "[
     CHECK(t::max_abs(ours[i] - libtorch[i]) <= 1e-5 * (1 + t::max_abs(libtorch[i])));
   }
 }
+
+namespace {
+// A float batch [batch, rows, cols] in one of the layouts an operand reaches gpm::bmm with: each
+// matrix row-major, transposed, a column slice of a wider one, every other column (copied first), or
+// one matrix repeated by an expanded batch dimension (batch stride 0).
+torch::Tensor batch_in_layout(int64_t batch, int64_t rows, int64_t cols, int layout, at::Generator& gen) {
+  const auto o = t::options<float>();
+  switch (layout) {
+    case 0: return torch::randn({batch, rows, cols}, gen, o);
+    case 1: return torch::randn({batch, cols, rows}, gen, o).transpose(1, 2);
+    case 2: return torch::randn({batch, rows, cols + 5}, gen, o).narrow(2, 3, cols);
+    case 3: return torch::randn({batch, rows, 2 * cols}, gen, o).slice(2, 0, 2 * cols, 2);
+    default: return torch::randn({1, rows, cols}, gen, o).expand({batch, rows, cols});
+  }
+}
+}  // namespace
+
+TEST_CASE("gpm::bmm equals LibTorch's bmm in every operand layout, with its first and second derivatives",
+          "[core][matmul][numeric]") {
+  auto gen = t::generator(34);
+  for (int la = 0; la < 5; ++la) {
+    for (int lb = 0; lb < 5; ++lb) {
+      INFO("layouts " << la << ", " << lb);
+      const auto a = batch_in_layout(5, 37, 19, la, gen), b = batch_in_layout(5, 19, 23, lb, gen);
+      const auto expected = torch::bmm(a, b);
+      CHECK(t::max_abs(gpm::bmm(a, b) - expected) <= 1e-5 * t::max_abs(expected));
+    }
+  }
+  // Attention-like: f = Σ c ⊙ tanh(a b); its gradients in a and b, and the gradient in b of ‖∇_a f‖².
+  const auto o = t::options<float>();
+  const auto derivatives = [&](auto&& product) {
+    auto g = t::generator(35);
+    const auto a = torch::randn({3, 24, 17}, g, o).requires_grad_();
+    const auto b = torch::randn({3, 20, 17}, g, o).transpose(1, 2).requires_grad_();
+    const auto c = torch::randn({3, 24, 20}, g, o);
+    const auto f = (c * product(a, b).tanh()).sum();
+    auto all = torch::autograd::grad({f}, {a, b}, {}, true, true);
+    all.push_back(torch::autograd::grad({all[0].square().sum()}, {b})[0]);
+    return all;
+  };
+  const auto ours = derivatives([](const auto& a, const auto& b) { return gpm::bmm(a, b); });
+  const auto libtorch = derivatives([](const auto& a, const auto& b) { return torch::bmm(a, b); });
+  for (size_t i = 0; i < ours.size(); ++i) {
+    INFO("derivative " << i);
+    CHECK(t::max_abs(ours[i] - libtorch[i]) <= 1e-5 * (1 + t::max_abs(libtorch[i])));
+  }
+  // Where oneDNN does not apply (double; a side under 16) the product is LibTorch's own, bit for bit.
+  const auto x = torch::randn({2, 20, 18}, gen, t::options<double>()), y = torch::randn({2, 18, 17}, gen, t::options<double>());
+  CHECK(torch::equal(gpm::bmm(x, y), torch::bmm(x, y)));
+  const auto thin = torch::randn({2, 64, 2}, gen, o), wide = torch::randn({2, 2, 64}, gen, o);
+  CHECK(torch::equal(gpm::bmm(thin, wide), torch::bmm(thin, wide)));
+  CHECK_THROWS(gpm::bmm(torch::randn({2, 32, 24}, gen, o), torch::randn({3, 24, 32}, gen, o)));
+}
+
+TEST_CASE("gpm::upsample_nearest2x is LibTorch's nearest upsampling by 2, with its first and second derivatives",
+          "[core][numeric]") {
+  auto gen = t::generator(36);
+  const auto o = t::options<float>();
+  // Widths with and without a remainder of four columns; a transposed (non-contiguous) input.
+  for (const auto& x : {torch::randn({3, 5, 6, 8}, gen, o), torch::randn({2, 3, 4, 7}, gen, o),
+                        torch::randn({2, 3, 9, 6}, gen, o).transpose(2, 3)}) {
+    CAPTURE(x.sizes());
+    const auto size = std::vector<int64_t>{2 * x.size(2), 2 * x.size(3)};
+    CHECK(torch::equal(gpm::upsample_nearest2x(x), at::upsample_nearest2d(x, size)));
+    const auto g = torch::randn({x.size(0), x.size(1), size[0], size[1]}, gen, o);
+    const auto derivatives = [&](auto&& upsample) {
+      const auto input = x.detach().requires_grad_();
+      const auto weights = g.clone().requires_grad_();
+      const auto grad_x = torch::autograd::grad({(upsample(input) * weights).sum()}, {input}, {}, true, true)[0];
+      return std::vector<torch::Tensor>{grad_x, torch::autograd::grad({grad_x.square().sum()}, {weights})[0]};
+    };
+    const auto ours = derivatives([](const auto& v) { return gpm::upsample_nearest2x(v); });
+    const auto libtorch = derivatives([&](const auto& v) { return at::upsample_nearest2d(v, size); });
+    for (size_t i = 0; i < ours.size(); ++i) {
+      INFO("derivative " << i);
+      CHECK(t::max_abs(ours[i] - libtorch[i]) <= 1e-6 * (1 + t::max_abs(libtorch[i])));
+    }
+  }
+  const auto d = torch::randn({2, 2, 3, 3}, gen, t::options<double>());
+  CHECK(torch::equal(gpm::upsample_nearest2x(d), at::upsample_nearest2d(d, {6, 6})));
+  REQUIRE_THROWS_WITH(gpm::upsample_nearest2x(torch::randn({4, 3, 3}, gen, o)),
+                      Catch::Matchers::Contains("x must be images [N, C, H, W], got 3 dimensions"));
+}

@@ -68,6 +68,12 @@ inline double numel_of(c10::IntArrayRef sizes) {
   return n;
 }
 
+/// gpm::matmul's, gpm::bmm's and gpm::linear's products on oneDNN, recorded under names of their own
+/// (not dispatched operations).
+inline bool gpm_product(std::string_view name) {
+  return name == gpm::detail::kOnednnSgemmName || name == gpm::detail::kOnednnBatchedSgemmName;
+}
+
 /// The floating-point operations of one call of a counted operation, from its arguments; nothing for
 /// an operation this census does not count.
 inline std::optional<double> counted_flops(std::string_view name, c10::ArrayRef<const c10::IValue> in) {
@@ -76,7 +82,7 @@ inline std::optional<double> counted_flops(std::string_view name, c10::ArrayRef<
     const auto x = sizes(a), y = sizes(b);
     return 2 * numel_of(x) * static_cast<double>(y.back());
   };
-  if (name == "aten::mm" || name == "aten::bmm" || name == gpm::detail::kOnednnSgemmName) return product(0, 1);
+  if (name == "aten::mm" || name == "aten::bmm" || gpm_product(name)) return product(0, 1);
   if (name == "aten::addmm" || name == "aten::baddbmm") return product(1, 2);
   if (name == "aten::mv") return 2 * numel_of(sizes(0));
   if (name == "aten::addmv") return 2 * numel_of(sizes(1));
@@ -129,17 +135,14 @@ inline thread_local int counted_depth = 0;
 inline bool counted_name(std::string_view name) {
   return name == "aten::mm" || name == "aten::bmm" || name == "aten::addmm" || name == "aten::baddbmm" ||
          name == "aten::mv" || name == "aten::addmv" || name == "aten::convolution" ||
-         name == "aten::convolution_backward" || name == gpm::detail::kOnednnSgemmName;
+         name == "aten::convolution_backward" || gpm_product(name);
 }
 
 inline void count(const at::RecordFunction& fn) {
   const auto in = fn.inputs();
   const auto flops = counted_flops(fn.name(), in);
-  // gpm::matmul's and gpm::linear's products on oneDNN are recorded under a name of their own, not a
-  // dispatched operation.
-  const auto op_name = fn.name() == std::string_view(gpm::detail::kOnednnSgemmName)
-                           ? c10::optional<c10::OperatorName>(c10::OperatorName(gpm::detail::kOnednnSgemmName, ""))
-                           : fn.operator_name();
+  const auto op_name = gpm_product(fn.name()) ? c10::optional<c10::OperatorName>(c10::OperatorName(fn.name(), ""))
+                                              : fn.operator_name();
   if (!flops || !op_name) return;
   CountedOp op{*op_name, std::vector<CountedArgument>(in.size()), {}, 0, *flops};
   std::vector<std::string> shapes;
@@ -231,6 +234,8 @@ inline double replay_seconds(const OpCensus& census, double block_seconds = 0.02
     if (op.name.name == gpm::detail::kOnednnSgemmName) {
       const torch::Tensor bias = arguments.size() > 2 ? arguments[2].toTensor() : torch::Tensor();
       call = [&, bias] { gpm::detail::onednn_product(arguments[0].toTensor(), arguments[1].toTensor(), bias); };
+    } else if (op.name.name == gpm::detail::kOnednnBatchedSgemmName) {
+      call = [&] { gpm::detail::onednn_batched_product(arguments[0].toTensor(), arguments[1].toTensor()); };
     } else {
       const auto handle = c10::Dispatcher::singleton().findOp(op.name);
       GPM_CHECK(handle.has_value(), "the operation {} is not registered with the dispatcher", op.name.name);

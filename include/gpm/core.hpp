@@ -1,6 +1,6 @@
 // Options of optimisers, concepts and optional capabilities (and the base that forwards them), errors, tensor helpers,
-// kernels and the squared MMD, matrix products on oneDNN, randomness and its batch shards, dropout, data-parallel gradients,
-// time grids, priors, weight averages, archive helpers and CPU settings.
+// kernels and the squared MMD, matrix products on oneDNN, randomness and its batch shards, dropout, nearest-neighbour
+// upsampling, data-parallel gradients, time grids, priors, weight averages, archive helpers and CPU settings.
 #pragma once
 
 #include "gpm/core/adam_options.hpp"
@@ -19,6 +19,7 @@
 #include "gpm/core/image_shape.hpp"
 #include "gpm/core/kernels.hpp"
 #include "gpm/core/linear_leaky_relu.hpp"
+#include "gpm/core/nearest_upsample.hpp"
 #include "gpm/core/onednn_matmul.hpp"
 #include "gpm/core/priors.hpp"
 #include "gpm/core/random.hpp"

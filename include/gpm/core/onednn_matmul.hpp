@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 #include <torch/autograd.h>
 #include <torch/nn/functional/linear.h>
@@ -55,12 +56,13 @@ struct SgemmOperand {
   int64_t ld;
 };
 
+// The last two dimensions of t (a matrix, or each matrix of a batch [B, rows, cols]).
 inline std::optional<SgemmOperand> sgemm_operand(const torch::Tensor& t) {
-  const int64_t rows = t.size(0), cols = t.size(1);
-  if (t.stride(1) == 1 && t.stride(0) >= std::max<int64_t>(cols, 1))
-    return SgemmOperand{t.data_ptr<float>(), 'N', t.stride(0)};
-  if (t.stride(0) == 1 && t.stride(1) >= std::max<int64_t>(rows, 1))
-    return SgemmOperand{t.data_ptr<float>(), 'T', t.stride(1)};
+  const int64_t rows = t.size(-2), cols = t.size(-1), row_stride = t.stride(-2), col_stride = t.stride(-1);
+  if (col_stride == 1 && row_stride >= std::max<int64_t>(cols, 1))
+    return SgemmOperand{t.data_ptr<float>(), 'N', row_stride};
+  if (row_stride == 1 && col_stride >= std::max<int64_t>(rows, 1))
+    return SgemmOperand{t.data_ptr<float>(), 'T', col_stride};
   return std::nullopt;
 }
 
@@ -68,13 +70,14 @@ inline std::optional<SgemmOperand> sgemm_operand(const torch::Tensor& t) {
 // LibTorch's: oneDNN's call costs a few microseconds more than such a product itself.
 inline constexpr int64_t kOnednnMinSide = 16;
 
-inline bool onednn_applies(const torch::Tensor& a, const torch::Tensor& b) {
-  const auto plain_float_matrix = [](const torch::Tensor& t) {
-    return t.dim() == 2 && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.layout() == torch::kStrided;
+// Float matrices (dims 2) or batches of them (dims 3) on the CPU whose product oneDNN takes.
+inline bool onednn_applies(const torch::Tensor& a, const torch::Tensor& b, int64_t dims = 2) {
+  const auto plain_float = [dims](const torch::Tensor& t) {
+    return t.dim() == dims && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.layout() == torch::kStrided;
   };
-  return onednn_sgemm() != nullptr && onednn_matmul_switch().load(std::memory_order_relaxed) &&
-         plain_float_matrix(a) && plain_float_matrix(b) && a.size(1) == b.size(0) &&
-         std::min({a.size(0), a.size(1), b.size(1)}) >= kOnednnMinSide;
+  return onednn_sgemm() != nullptr && onednn_matmul_switch().load(std::memory_order_relaxed) && plain_float(a) &&
+         plain_float(b) && a.size(-1) == b.size(-2) && (dims == 2 || a.size(0) == b.size(0)) &&
+         std::min({a.size(-2), a.size(-1), b.size(-1)}) >= kOnednnMinSide;
 }
 
 // a [m, k] @ b [k, n] + bias [n] (when defined), without autograd.
@@ -96,6 +99,31 @@ inline torch::Tensor onednn_product(const torch::Tensor& a, const torch::Tensor&
   return out;
 }
 
+inline constexpr const char* kOnednnBatchedSgemmName = "gpm::onednn_batched_sgemm";
+
+// a [B, m, k] @ b [B, k, n], without autograd: one sgemm per matrix of the batch, the batch split
+// across threads (oneDNN runs single-threaded inside a parallel region).
+inline torch::Tensor onednn_batched_product(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!onednn_applies(a, b, 3)) return at::bmm(a, b);
+  // Each matrix of an operand must be an sgemm operand and the matrices equally spaced.
+  const torch::Tensor lhs = sgemm_operand(a) ? a : a.contiguous();
+  const torch::Tensor rhs = sgemm_operand(b) ? b : b.contiguous();
+  const auto x = *sgemm_operand(lhs), y = *sgemm_operand(rhs);
+  const int64_t batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
+  const int64_t x_step = lhs.stride(0), y_step = rhs.stride(0);
+  RECORD_FUNCTION(kOnednnBatchedSgemmName, std::vector<c10::IValue>{a, b});
+  torch::Tensor out = torch::empty({batch, m, n}, a.options());
+  float* const c = out.data_ptr<float>();
+  std::atomic<bool> failed{false};
+  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      if (onednn_sgemm()(x.trans, y.trans, m, n, k, 1.0f, x.data + i * x_step, x.ld, y.data + i * y_step, y.ld, 0.0f,
+                         c + i * m * n, n) != 0)
+        failed = true;
+  });
+  return failed ? at::bmm(a, b) : out;
+}
+
 // a @ b, and a @ b + bias, as autograd functions whose backward passes are made of the same
 // products, so that double backward (gradient penalties) goes through them too.
 struct OnednnProduct : torch::autograd::Function<OnednnProduct> {
@@ -110,6 +138,22 @@ struct OnednnProduct : torch::autograd::Function<OnednnProduct> {
     const torch::Tensor &a = saved[0], &b = saved[1], &g = grads[0];
     return {ctx->needs_input_grad(0) ? apply(g, b.t()) : torch::Tensor(),
             ctx->needs_input_grad(1) ? apply(a.t(), g) : torch::Tensor()};
+  }
+};
+
+// a [B, m, k] @ b [B, k, n] with a backward pass of the same products.
+struct OnednnBatchedProduct : torch::autograd::Function<OnednnBatchedProduct> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    const torch::NoGradGuard no_grad;
+    return onednn_batched_product(a, b);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &a = saved[0], &b = saved[1], &g = grads[0];
+    return {ctx->needs_input_grad(0) ? apply(g, b.transpose(1, 2)) : torch::Tensor(),
+            ctx->needs_input_grad(1) ? apply(a.transpose(1, 2), g) : torch::Tensor()};
   }
 };
 
@@ -146,6 +190,15 @@ inline torch::Tensor matmul(const torch::Tensor& a, const torch::Tensor& b) {
   return detail::OnednnProduct::apply(a, b);
 }
 
+/// a [B, m, k] @ b [B, k, n], torch::bmm differentiable to any order; through oneDNN's sgemm for
+/// float batches on the CPU (one product per matrix, the batch split across threads) as gpm::matmul.
+/// Example: `auto scores = gpm::bmm(queries.transpose(1, 2), keys);`
+inline torch::Tensor bmm(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!detail::onednn_applies(a, b, 3)) return at::bmm(a, b);
+  if (!detail::records_gradient(a, b)) return detail::onednn_batched_product(a, b);
+  return detail::OnednnBatchedProduct::apply(a, b);
+}
+
 /// x [N, in] Wᵀ + b for a weight [out, in] and a bias [out] (or none): torch::nn::functional::linear,
 /// differentiable to any order, through oneDNN as gpm::matmul is.
 /// Example: `auto y = gpm::linear(x, layer->weight, layer->bias);`
@@ -155,14 +208,14 @@ inline torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight,
   return bias.defined() ? detail::OnednnLinear::apply(x, weight, bias) : detail::OnednnProduct::apply(x, weight.t());
 }
 
-/// Whether gpm::matmul and gpm::linear run on oneDNN here: LibTorch's CPU build links it (some
-/// builds hide its symbols), and it is switched on.
+/// Whether gpm::matmul, gpm::bmm and gpm::linear run on oneDNN here: LibTorch's CPU build links it
+/// (some builds hide its symbols), and it is switched on.
 inline bool onednn_matmul_available() {
   return detail::onednn_sgemm() != nullptr && detail::onednn_matmul_switch().load();
 }
 
-/// Switches gpm::matmul and gpm::linear between oneDNN's sgemm (true, the default where the process
-/// has it) and LibTorch's own products (false), for this process; the environment variable
+/// Switches gpm::matmul, gpm::bmm and gpm::linear between oneDNN's sgemm (true, the default where
+/// the process has it) and LibTorch's own products (false), for this process; the environment variable
 /// GPM_ONEDNN_MATMUL=0 starts it switched off. The two differ in the last bits of their sums.
 inline void use_onednn_matmul(bool on) { detail::onednn_matmul_switch().store(on); }
 

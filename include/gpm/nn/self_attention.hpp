@@ -12,6 +12,7 @@
 #include <torch/types.h>
 
 #include "gpm/core/errors.hpp"
+#include "gpm/core/onednn_matmul.hpp"
 #include "gpm/core/tensor_ops.hpp"
 #include "gpm/nn/conv_block.hpp"
 
@@ -64,8 +65,8 @@ class SelfAttentionImpl : public torch::nn::Module {
     const auto queries = theta->forward(x, c).flatten(2);     // [N, C/8, HW]
     const auto keys = pool(phi->forward(x, c)).flatten(2);    // [N, C/8, HW/4]
     const auto values = pool(g->forward(x, c)).flatten(2);    // [N, C/2, HW/4]
-    const auto attention = torch::softmax(queries.transpose(1, 2).bmm(keys), -1);  // [N, HW, HW/4]
-    const auto attended = values.bmm(attention.transpose(1, 2)).reshape({n, values.size(1), height, width});
+    const auto attention = torch::softmax(gpm::bmm(queries.transpose(1, 2), keys), -1);  // [N, HW, HW/4]
+    const auto attended = gpm::bmm(values, attention.transpose(1, 2)).reshape({n, values.size(1), height, width});
     return x + gamma * out->forward(attended, c);
   }
 

@@ -28,6 +28,8 @@
 #include "gpm/core/dropout.hpp"
 #include "gpm/core/errors.hpp"
 #include "gpm/core/image_shape.hpp"
+#include "gpm/core/nearest_upsample.hpp"
+#include "gpm/core/onednn_matmul.hpp"
 #include "gpm/core/options.hpp"
 #include "gpm/core/random.hpp"
 #include "gpm/core/tensor_ops.hpp"
@@ -81,10 +83,7 @@ inline torch::Tensor resample(const torch::Tensor& x, Resample how) {
   switch (how) {
     case Resample::none: return x;
     case Resample::down: return torch::avg_pool2d(x, {2, 2});
-    case Resample::up: {
-      const auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-      return x.reshape({n, c, h, 1, w, 1}).expand({n, c, h, 2, w, 2}).reshape({n, c, 2 * h, 2 * w});
-    }
+    case Resample::up: return upsample_nearest2x(x);
   }
   return x;
 }
@@ -152,8 +151,8 @@ class UNetBlockImpl : public torch::nn::Module {
     const auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     const auto qkv_values = qkv->forward(norm2->forward(x)).reshape({n, c, 3, h * w});
     const auto q = qkv_values.select(2, 0), k = qkv_values.select(2, 1), v = qkv_values.select(2, 2);  // [N, C, HW]
-    const auto weights = torch::softmax(torch::bmm(q.transpose(1, 2), k) / std::sqrt(static_cast<double>(c)), 2);
-    const auto attended = torch::bmm(v, weights.transpose(1, 2));  // [N, C, HW]: Σ_k w[q, k] v[:, k]
+    const auto weights = torch::softmax(gpm::bmm(q.transpose(1, 2), k) / std::sqrt(static_cast<double>(c)), 2);
+    const auto attended = gpm::bmm(v, weights.transpose(1, 2));  // [N, C, HW]: Σ_k w[q, k] v[:, k]
     return (proj->forward(attended.reshape({n, c, h, w})) + x) * unet_skip_scale;
   }
 
