@@ -681,23 +681,29 @@ TEST_CASE("gpm::bmm equals LibTorch's bmm in every operand layout, with its firs
       CHECK(t::max_abs(gpm::bmm(a, b) - expected) <= 1e-5 * t::max_abs(expected));
     }
   }
-  // Attention-like: f = Σ c ⊙ tanh(a b); its gradients in a and b, and the gradient in b of ‖∇_a f‖².
+  // Attention-like: f = Σ c ⊙ tanh(a b); its gradients in a and b, and the gradient in b of ‖∇_a f‖²;
+  // each operand row-major or transposed (whose gradient comes in its layout).
   const auto o = t::options<float>();
-  const auto derivatives = [&](auto&& product) {
-    auto g = t::generator(35);
-    const auto a = torch::randn({3, 24, 17}, g, o).requires_grad_();
-    const auto b = torch::randn({3, 20, 17}, g, o).transpose(1, 2).requires_grad_();
-    const auto c = torch::randn({3, 24, 20}, g, o);
-    const auto f = (c * product(a, b).tanh()).sum();
-    auto all = torch::autograd::grad({f}, {a, b}, {}, true, true);
-    all.push_back(torch::autograd::grad({all[0].square().sum()}, {b})[0]);
-    return all;
-  };
-  const auto ours = derivatives([](const auto& a, const auto& b) { return gpm::bmm(a, b); });
-  const auto libtorch = derivatives([](const auto& a, const auto& b) { return torch::bmm(a, b); });
-  for (size_t i = 0; i < ours.size(); ++i) {
-    INFO("derivative " << i);
-    CHECK(t::max_abs(ours[i] - libtorch[i]) <= 1e-5 * (1 + t::max_abs(libtorch[i])));
+  for (const bool a_transposed : {false, true}) {
+    CAPTURE(a_transposed);
+    const auto derivatives = [&](auto&& product) {
+      auto g = t::generator(35);
+      const auto a = (a_transposed ? torch::randn({3, 17, 24}, g, o).transpose(1, 2) : torch::randn({3, 24, 17}, g, o))
+                         .requires_grad_();
+      const auto b = (a_transposed ? torch::randn({3, 17, 20}, g, o) : torch::randn({3, 20, 17}, g, o).transpose(1, 2))
+                         .requires_grad_();
+      const auto c = torch::randn({3, 24, 20}, g, o);
+      const auto f = (c * product(a, b).tanh()).sum();
+      auto all = torch::autograd::grad({f}, {a, b}, {}, true, true);
+      all.push_back(torch::autograd::grad({all[0].square().sum()}, {b})[0]);
+      return all;
+    };
+    const auto ours = derivatives([](const auto& a, const auto& b) { return gpm::bmm(a, b); });
+    const auto libtorch = derivatives([](const auto& a, const auto& b) { return torch::bmm(a, b); });
+    for (size_t i = 0; i < ours.size(); ++i) {
+      INFO("derivative " << i);
+      CHECK(t::max_abs(ours[i] - libtorch[i]) <= 1e-5 * (1 + t::max_abs(libtorch[i])));
+    }
   }
   // Where oneDNN does not apply (double; a side under 16) the product is LibTorch's own, bit for bit.
   const auto x = torch::randn({2, 20, 18}, gen, t::options<double>()), y = torch::randn({2, 18, 17}, gen, t::options<double>());

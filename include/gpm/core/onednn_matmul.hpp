@@ -141,7 +141,9 @@ struct OnednnProduct : torch::autograd::Function<OnednnProduct> {
   }
 };
 
-// a [B, m, k] @ b [B, k, n] with a backward pass of the same products.
+// a [B, m, k] @ b [B, k, n] with a backward pass of the same products. An operand that is the
+// transpose of a row-major batch gets its gradient in that layout, computed as the transposed
+// product: the operation behind the transpose (a softmax, say) then receives a row-major gradient.
 struct OnednnBatchedProduct : torch::autograd::Function<OnednnBatchedProduct> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
     ctx->save_for_backward({a, b});
@@ -152,8 +154,13 @@ struct OnednnBatchedProduct : torch::autograd::Function<OnednnBatchedProduct> {
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor &a = saved[0], &b = saved[1], &g = grads[0];
-    return {ctx->needs_input_grad(0) ? apply(g, b.transpose(1, 2)) : torch::Tensor(),
-            ctx->needs_input_grad(1) ? apply(a.transpose(1, 2), g) : torch::Tensor()};
+    const auto transposed = [](const torch::Tensor& t) { return t.stride(1) == 1 && t.stride(2) != 1; };
+    torch::Tensor grad_a, grad_b;
+    if (ctx->needs_input_grad(0))  // g bᵀ, or (b gᵀ)ᵀ
+      grad_a = transposed(a) ? apply(b, g.transpose(1, 2)).transpose(1, 2) : apply(g, b.transpose(1, 2));
+    if (ctx->needs_input_grad(1))  // aᵀ g, or (gᵀ a)ᵀ
+      grad_b = transposed(b) ? apply(g.transpose(1, 2), a).transpose(1, 2) : apply(a.transpose(1, 2), g);
+    return {grad_a, grad_b};
   }
 };
 

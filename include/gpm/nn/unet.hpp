@@ -150,8 +150,9 @@ class UNetBlockImpl : public torch::nn::Module {
   torch::Tensor attend(const torch::Tensor& x) {
     const auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     const auto qkv_values = qkv->forward(norm2->forward(x)).reshape({n, c, 3, h * w});
-    const auto q = qkv_values.select(2, 0), k = qkv_values.select(2, 1), v = qkv_values.select(2, 2);  // [N, C, HW]
-    const auto weights = torch::softmax(gpm::bmm(q.transpose(1, 2), k) / std::sqrt(static_cast<double>(c)), 2);
+    const auto parts = qkv_values.unbind(2);  // q, k, v [N, C, HW]; one gradient node for the three
+    const auto &q = parts[0], &k = parts[1], &v = parts[2];
+    const auto weights = torch::softmax(gpm::bmm(q.transpose(1, 2), k / std::sqrt(static_cast<double>(c))), 2);
     const auto attended = gpm::bmm(v, weights.transpose(1, 2));  // [N, C, HW]: Σ_k w[q, k] v[:, k]
     return (proj->forward(attended.reshape({n, c, h, w})) + x) * unet_skip_scale;
   }
