@@ -11,7 +11,7 @@ namespace t = gpm::test;
 namespace {
 
 // A trainable flow that remembers what it saw: v(x) = x, so the velocity is the evaluation point.
-struct RecordingFlow {
+struct NoiseRecordingFlow {
   torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor&) { return x.clone(); }
   gpm::Stats update(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor&) {
     seen_real = real, seen_fake = fake;
@@ -29,7 +29,7 @@ TEST_CASE("instance noise noises data and particles independently with the annea
   const int64_t n = 20000;
   auto gen = t::generator(5);
   const auto real = torch::randn({n, 2}, gen, o), fake = torch::randn({n, 2}, gen, o) + 3.0, times = torch::zeros({n}, o);
-  gpm::InstanceNoise flow(RecordingFlow{}, gpm::InstanceNoiseOptions().std(0.4).anneal_updates(4).seed(1).device(t::device()));
+  gpm::InstanceNoise flow(NoiseRecordingFlow{}, gpm::InstanceNoiseOptions().std(0.4).anneal_updates(4).seed(1).device(t::device()));
   // Linear annealing over K = 4 updates: 0.4, 0.3, 0.2, 0.1, then 0.
   for (const double expected : {0.4, 0.3, 0.2, 0.1}) {
     CAPTURE(expected);
@@ -64,9 +64,9 @@ TEST_CASE("instance noise: exponential annealing, zero strength is the flow itse
   const auto o = t::options<float>();
   auto gen = t::generator(2);
   const auto x = torch::randn({16, 2}, gen, o);
-  gpm::InstanceNoise off(RecordingFlow{}, gpm::InstanceNoiseOptions().std(0).device(t::device()));
+  gpm::InstanceNoise off(NoiseRecordingFlow{}, gpm::InstanceNoiseOptions().std(0).device(t::device()));
   CHECK(torch::equal(off.velocity(x, torch::zeros({16}, o)), x));
-  CHECK_THROWS_WITH(gpm::InstanceNoise(RecordingFlow{}, gpm::InstanceNoiseOptions().std(-1)), Contains("std must be"));
+  CHECK_THROWS_WITH(gpm::InstanceNoise(NoiseRecordingFlow{}, gpm::InstanceNoiseOptions().std(-1)), Contains("std must be"));
   CHECK_THROWS_WITH(gpm::io::read_options(nlohmann::json{{"annealing", "cosine"}}, gpm::InstanceNoiseOptions(), "noise"),
                     Contains("linear, exponential"));
 }

@@ -8,7 +8,7 @@ namespace t = gpm::test;
 
 namespace {
 
-gpm::GanOptions small_gan() {
+gpm::GanOptions logan_gan_options() {
   auto o = gpm::GanOptions().latent_dim(4).discriminator_steps(1).weight_average(0.9);
   o.generator().width(16).depth(2);
   o.discriminator().width(16).depth(2);
@@ -54,12 +54,12 @@ TEST_CASE("LOGAN: the step moves latents towards larger logits, vanishes into th
   std::vector<torch::Tensor> batches;
   for (int i = 0; i < 12; ++i) batches.push_back(torch::randn({32, 2}, gen, o) * 0.5 + 1);
   const auto make = [](double step) {
-    return gpm::make_logan_gan(2, gpm::LoganGanOptions().gan(small_gan()).seed(3).device(t::device())
+    return gpm::make_logan_gan(2, gpm::LoganGanOptions().gan(logan_gan_options()).seed(3).device(t::device())
                                       .latent_optimisation(gpm::LatentOptimisationOptions().step_size(step)));
   };
   // A vanishing step: z + Δz == z in floating point, so LOGAN is the GAN, sample for sample.
   auto vanishing = make(1e-30);
-  auto gan = gpm::make_gan(2, gpm::GanOptions(small_gan()).seed(3).device(t::device()));
+  auto gan = gpm::make_gan(2, gpm::GanOptions(logan_gan_options()).seed(3).device(t::device()));
   for (const auto& b : batches) {
     vanishing.train_step(b);
     gan.train_step(b);

@@ -138,7 +138,7 @@ struct AveragingFlow {
 };
 
 // A trainable flow v = −x that keeps the particles it was trained on.
-struct RecordingFlow {
+struct RefinementRecordingFlow {
   torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor&) { return -x; }
   gpm::Stats update(const torch::Tensor&, const torch::Tensor& fake, const torch::Tensor& time) {
     last_fake = fake, last_t = time;
@@ -218,7 +218,7 @@ TEST_CASE("a particle model started from a generator's samples is the refinement
 TEST_CASE("a particle model trains from the samples its prior draws from another model", "[models][refine]") {
   auto generator_model = make_generator_model(ShrinkingFlow{});
   auto copy = make_generator_model(ShrinkingFlow{});
-  gpm::ParticleModel model(RecordingFlow{}, gpm::Euler{}, gpm::UniformGrid(gpm::UniformGridOptions(4)),
+  gpm::ParticleModel model(RefinementRecordingFlow{}, gpm::Euler{}, gpm::UniformGrid(gpm::UniformGridOptions(4)),
                            gpm::SamplerPrior([&generator_model](int64_t n) { return generator_model.sample(n); }));
   model.train_step(torch::zeros({32, 2}));
   // Each fake particle is the generator's sample after k Euler steps of v = −x: x_0 (3/4)^k at t = k/4.
