@@ -704,6 +704,8 @@ TEST_CASE("gpm::bmm equals LibTorch's bmm in every operand layout, with its firs
       INFO("derivative " << i);
       CHECK(t::max_abs(ours[i] - libtorch[i]) <= 1e-5 * (1 + t::max_abs(libtorch[i])));
     }
+    // The transposed operand's gradient comes in its layout (unit stride along dimension 1).
+    CHECK(ours[a_transposed ? 0 : 1].stride(1) == 1);
   }
   // Where oneDNN does not apply (double; a side under 16) the product is LibTorch's own, bit for bit.
   const auto x = torch::randn({2, 20, 18}, gen, t::options<double>()), y = torch::randn({2, 18, 17}, gen, t::options<double>());

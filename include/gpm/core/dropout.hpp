@@ -173,10 +173,11 @@ inline torch::Tensor masked_scale(const torch::Tensor& g, const torch::Tensor& m
 
 // x ⊙ mask · scale for a float x, the mask drawn in the same pass; backward g ⊙ mask · scale.
 struct CounterDropout : torch::autograd::Function<CounterDropout> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, double p,
-                               const torch::Tensor& mask, int64_t key, int64_t first) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, double p, int64_t key,
+                               int64_t first) {
     const torch::Tensor input = x.contiguous();
     torch::Tensor y = torch::empty_like(input, torch::MemoryFormat::Contiguous);
+    torch::Tensor mask = torch::empty(input.sizes(), input.options().dtype(torch::kUInt8));
     dropout_pass(static_cast<uint64_t>(key), first, input.numel(), p, mask.data_ptr<uint8_t>(), input.data_ptr<float>(),
                  y.data_ptr<float>());
     ctx->save_for_backward({mask});
@@ -191,7 +192,7 @@ struct CounterDropout : torch::autograd::Function<CounterDropout> {
     // Where a second derivative will be taken, LibTorch's differentiable operations.
     const torch::Tensor input_gradient = torch::GradMode::is_enabled() ? grads[0] * mask.to(grads[0].scalar_type()) * scale
                                                                        : masked_scale(grads[0], mask, scale);
-    return {input_gradient, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {input_gradient, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -235,9 +236,8 @@ inline torch::Tensor dropout(const torch::Tensor& x, double p, at::Generator& ge
            }) / (1 - p);
   const uint64_t key = detail::dropout_key(gen);
   const int64_t first = current_batch_shard().index * x.numel();
+  if (x.scalar_type() == torch::kFloat) return detail::CounterDropout::apply(x, p, static_cast<int64_t>(key), first);
   torch::Tensor mask = torch::empty(x.sizes(), x.options().dtype(torch::kUInt8).requires_grad(false));
-  if (x.scalar_type() == torch::kFloat)
-    return detail::CounterDropout::apply(x, p, mask, static_cast<int64_t>(key), first);
   detail::dropout_pass(key, first, x.numel(), p, mask.data_ptr<uint8_t>(), nullptr, nullptr);
   return x * mask.to(x.scalar_type()) * (1.0 / (1.0 - p));
 }
