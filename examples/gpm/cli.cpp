@@ -38,6 +38,10 @@ int run_cli(int argc, char** argv) {
   train_cmd->add_option("--seed", train_args.seed, "random seed")->check(integer_argument<uint64_t>());
   train_cmd->add_option("--checkpoint-every", train_args.checkpoint_every, "write a checkpoint every N steps (and at the end)")
       ->check(integer_argument<int64_t>(0));
+  const std::string precision_help = "float32 (default), or bfloat16: the networks' convolutions and products under "
+                                     "autocast (docs/performance.md#mixed-precision)";
+  train_cmd->add_option("--precision", train_args.precision, precision_help + "; with --resume, from then on")
+      ->check(CLI::IsMember({"float32", "bfloat16"}));
   train_cmd->add_option("--resume", train_args.resume, "continue the run in this directory up to --steps in total");
   train_cmd->add_option("--data-denoiser", train_args.data_denoiser, "Score GAN: run directory of a trained EDM");
   train_cmd->add_flag("--quiet", train_args.quiet, "no progress line");
@@ -140,6 +144,7 @@ int run_cli(int argc, char** argv) {
   bench_cmd->add_option("--what", bench_args.what, "train (one training step per call) or sample (one sampler call)")
       ->check(CLI::IsMember({"train", "sample"}));
   bench_cmd->add_option("--seed", bench_args.seed, "random seed")->check(integer_argument<uint64_t>());
+  bench_cmd->add_option("--precision", bench_args.precision, precision_help)->check(CLI::IsMember({"float32", "bfloat16"}));
   bench_cmd->add_option("--data-denoiser", bench_args.data_denoiser, "Score GAN: run directory of an EDM");
   bench_cmd->add_option("--warmup", bench_args.settings.warmup, "untimed calls first (default 5)")
       ->check(integer_argument<int64_t>(0));

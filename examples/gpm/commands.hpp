@@ -180,6 +180,7 @@ inline StoredRun open_run(const fs::path& dir, const std::optional<std::string>&
                                                                       data_denoiser_network(r.info, device), device}),
                           stored_standardization(r.info, file));
   });
+  r.run->set_precision(parse_precision(train_settings(r.info.at("config")).precision()));
   Checkpoint checkpoint{*r.run, r.data_generator, r.step};
   const RunFiles files{dir};
   GPM_CHECK(fs::exists(files.checkpoint()), "'{}' has no checkpoint: its training stopped before it wrote the first one "
@@ -216,7 +217,7 @@ struct TrainArgs {
   std::string model, data, out, config, data_denoiser, resume, preset = "default";
   std::optional<int64_t> steps, checkpoint_every;
   std::optional<uint64_t> seed;
-  std::optional<std::string> header;
+  std::optional<std::string> header, precision;
   bool quiet = false;
   DistributedArgs distributed;
 };
@@ -365,6 +366,7 @@ inline std::pair<json, std::unique_ptr<Run>> new_run(const ModelEntry& entry, co
   if (standardization) info["standardization"] = to_json(*standardization);
   auto run = in_coordinates(entry.on(data_kind(info)).build(config, {data.dim(), image, std::move(denoiser), model_device()}),
                             standardization);
+  run->set_precision(parse_precision(train_settings(config).precision()));
   return {std::move(info), std::move(run)};
 }
 
@@ -401,9 +403,11 @@ inline int command_train(const TrainArgs& a) {
     json config = stored.info.at("config");
     if (a.steps) config["steps"] = *a.steps;
     if (a.checkpoint_every) config["checkpoint_every"] = *a.checkpoint_every;
+    if (a.precision) config["precision"] = *a.precision;
     const auto model_name = stored.info.at("model").get<std::string>();
     stored.info["config"] = model(model_name).on(data_kind(stored.info)).resolve("default", config);
     const auto settings = train_settings(stored.info["config"]);
+    stored.run->set_precision(parse_precision(settings.precision()));
     if (stored.step >= settings.steps()) {
       if (writer)
         fmt::print("'{}' is already at step {} of {}; pass --steps N with N > {} to train further\n", a.resume,
@@ -423,6 +427,7 @@ inline int command_train(const TrainArgs& a) {
   if (a.steps) overrides["steps"] = *a.steps;
   if (a.seed) overrides["seed"] = *a.seed;
   if (a.checkpoint_every) overrides["checkpoint_every"] = *a.checkpoint_every;
+  if (a.precision) overrides["precision"] = *a.precision;
   const auto header = header_option(a.header, gpm::data::is_csv_spec(a.data),
                                     fmt::format("'{}' is a built-in dataset", a.data));
   auto [info, run] = new_run(entry, a.data, entry.on(spec_kind(a.data)).resolve(a.preset, overrides), a.data_denoiser,
@@ -452,6 +457,7 @@ struct BenchArgs {
   std::string model, data = "ring", config, data_denoiser, what = "train", preset = "default";
   std::optional<int64_t> batch;
   std::optional<uint64_t> seed;
+  std::optional<std::string> precision;
   BenchSettings settings;
 };
 
@@ -463,11 +469,13 @@ inline int command_bench(const BenchArgs& a) {
   json overrides = a.config.empty() ? json::object() : read_json_file(a.config);
   if (a.seed) overrides["seed"] = *a.seed;
   if (a.batch && a.what == "train") overrides["batch_size"] = *a.batch;
+  if (a.precision) overrides["precision"] = *a.precision;
   auto [info, run] = new_run(entry, a.data, entry.on(spec_kind(a.data)).resolve(a.preset, overrides), a.data_denoiser);
   const auto settings = train_settings(info.at("config"));
   const auto data = gpm::data::parse_dataset(a.data);
   auto data_generator = gpm::make_generator(settings.seed() + 1000);
-  json result = {{"model", a.model}, {"data", a.data}, {"preset", a.preset}, {"what", a.what}};
+  json result = {{"model", a.model}, {"data", a.data}, {"preset", a.preset}, {"what", a.what},
+                 {"precision", settings.precision()}};
   if (a.what == "train") {
     std::vector<torch::Tensor> batches;
     for (int i = 0; i < 16; ++i) batches.push_back(data.sample(settings.batch_size(), data_generator));

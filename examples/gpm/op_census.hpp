@@ -21,6 +21,7 @@
 #include <fmt/ranges.h>
 
 #include <gpm/core/errors.hpp>
+#include <gpm/core/mixed_precision.hpp>
 #include <gpm/core/onednn_matmul.hpp>
 
 #include "timing.hpp"
@@ -48,6 +49,9 @@ struct CountedOp {
   std::string shapes;
   int64_t calls = 0;
   double flops = 0;
+  /// The arithmetic it was called under (bfloat16: autocast on for its arguments' device), which its
+  /// replay takes again: under autocast, an operation's arguments may mix float32 and bfloat16.
+  Precision precision = Precision::float32;
 };
 
 /// The counted operations of a piece of work.
@@ -138,6 +142,13 @@ inline bool counted_name(std::string_view name) {
          name == "aten::convolution_backward" || gpm_product(name);
 }
 
+template <class Arguments>
+bool on_cuda(const Arguments& arguments) {
+  for (const auto& v : arguments)
+    if (v.isTensor() && v.toTensor().defined()) return v.toTensor().is_cuda();
+  return false;
+}
+
 inline void count(const at::RecordFunction& fn) {
   const auto in = fn.inputs();
   const auto flops = counted_flops(fn.name(), in);
@@ -146,6 +157,8 @@ inline void count(const at::RecordFunction& fn) {
   if (!flops || !op_name) return;
   CountedOp op{*op_name, std::vector<CountedArgument>(in.size()), {}, 0, *flops};
   std::vector<std::string> shapes;
+  const bool autocast = on_cuda(in) ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  if (autocast) op.precision = Precision::bfloat16;
   for (size_t i = 0; i < in.size(); ++i) {
     const auto& v = in[i];
     if (v.isTensor() && v.toTensor().defined()) {
@@ -160,7 +173,7 @@ inline void count(const at::RecordFunction& fn) {
       shapes.push_back(value.str());
     }
   }
-  op.shapes = fmt::format("{}", fmt::join(shapes, " "));
+  op.shapes = fmt::format("{}{}", fmt::join(shapes, " "), autocast ? " (bfloat16 autocast)" : "");
   const auto key = fmt::format("{}.{} {}", op_name->name, op_name->overload_name, op.shapes);
   auto& state = census_state();
   const std::lock_guard lock(state.mutex);
@@ -230,6 +243,7 @@ inline double replay_seconds(const OpCensus& census, double block_seconds = 0.02
       const auto& a = op.arguments[i];
       arguments[i] = a.layout ? c10::IValue(detail::tensor_like(*a.layout)) : a.value;
     }
+    const MixedPrecision arithmetic(op.precision, detail::on_cuda(arguments) ? torch::Device(torch::kCUDA) : torch::kCPU);
     std::function<void()> call;
     if (op.name.name == gpm::detail::kOnednnSgemmName) {
       const torch::Tensor bias = arguments.size() > 2 ? arguments[2].toTensor() : torch::Tensor();

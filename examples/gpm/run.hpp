@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <gpm/core/capabilities.hpp>
+#include <gpm/core/mixed_precision.hpp>
 #include <gpm/data.hpp>
 #include <gpm/generators/generator.hpp>
 #include <gpm/integrators.hpp>
@@ -50,6 +51,9 @@ class Run {
   virtual ~Run() = default;
   /// Where the model's parameters, optimiser states and random streams live.
   virtual torch::Device device() = 0;
+  /// The arithmetic of the networks' convolutions and products in every call below that runs them
+  /// (TrainSettings::precision); float32 unless set.
+  virtual void set_precision(Precision precision) = 0;
   virtual Stats train_step(const torch::Tensor& batch) = 0;
   /// n samples of the model itself; `steps` stops a particle model's flow after that many of its N steps.
   virtual torch::Tensor sample(int64_t n, std::optional<int64_t> steps) = 0;
@@ -123,7 +127,11 @@ class ModelRun : public Run {
  public:
   explicit ModelRun(Model model) : model_(std::move(model)) {}
   torch::Device device() override { return model_.generator().device(); }
-  Stats train_step(const torch::Tensor& batch) override { return model_.train_step(on_device(batch)); }
+  void set_precision(Precision precision) override { precision_ = precision; }
+  Stats train_step(const torch::Tensor& batch) override {
+    const auto arithmetic = precision();
+    return model_.train_step(on_device(batch));
+  }
   void seed(uint64_t seed) override { model_.seed(seed); }
   at::Generator& generator() override { return model_.generator(); }
   void save(torch::serialize::OutputArchive& archive) const override { model_.save(archive); }
@@ -132,6 +140,7 @@ class ModelRun : public Run {
   // Figures show the field particles follow when sampled: the flow's averaged weights, if it keeps any.
   torch::Tensor velocity(const torch::Tensor& x, double t) override {
     torch::NoGradGuard no_grad;
+    const auto arithmetic = precision();
     const auto weights = averaged_weights_of(model_.flow());
     const auto particles = on_device(x);
     return on_cpu(model_.flow().velocity(particles, particle_times(t, particles)));
@@ -139,9 +148,11 @@ class ModelRun : public Run {
   torch::Tensor generator_loss(const torch::Tensor& x, double t) override {
     if constexpr (has_discriminator) {
       torch::NoGradGuard no_grad;
+      const auto arithmetic = precision();
       const auto weights = averaged_weights_of(model_.flow());
       const auto particles = on_device(x);
-      return on_cpu(model_.flow().loss().generator_loss(model_.flow().logits(particles, particle_times(t, particles))));
+      const auto logits = model_.flow().logits(particles, particle_times(t, particles));
+      return on_cpu(model_.flow().loss().generator_loss(logits).to(particles.scalar_type()));
     } else {
       return {};
     }
@@ -149,6 +160,8 @@ class ModelRun : public Run {
   Model& model() { return model_; }
 
  protected:
+  /// The run's arithmetic for the scope of the returned object.
+  MixedPrecision precision() { return MixedPrecision(precision_, device()); }
   /// `x` moved to the model's device, and a result of the model moved to the CPU (Run's interface).
   torch::Tensor on_device(const torch::Tensor& x) { return x.to(device()); }
   static torch::Tensor on_cpu(const torch::Tensor& x) { return x.to(torch::kCPU); }
@@ -163,6 +176,7 @@ class ModelRun : public Run {
   using ModelFlow = std::remove_reference_t<decltype(std::declval<Model&>().flow())>;
   static constexpr bool has_discriminator = ExposesDiscriminator<ModelFlow>;
   Model model_;
+  Precision precision_ = Precision::float32;
 };
 
 /// A model that samples in one generator pass (GAN, Score GAN). Its samples can be refined on
@@ -174,6 +188,7 @@ class GeneratorRun final : public ModelRun<Model> {
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
     GPM_CHECK(!steps, "--steps stops a particle model's flow or a refinement early, but this model samples in one "
               "generator pass; pass --refine to refine its samples");
+    const auto arithmetic = this->precision();
     return this->on_cpu(this->model_.sample(n));
   }
   std::vector<std::string> refinements() const override {
@@ -182,6 +197,7 @@ class GeneratorRun final : public ModelRun<Model> {
   }
   torch::Tensor refine(const torch::Tensor& x, const RefinementRequest& request, std::optional<int64_t> steps) override {
     const auto where = "--refine " + request.kind;
+    const auto arithmetic = this->precision();
     if (request.kind == "flow")
       return this->on_cpu(gpm::refine(this->model_.flow(), this->on_device(x),
                                       io::read_options(request.options, RefinementOptions(), where), this->model_.generator(),
@@ -202,6 +218,7 @@ class GeneratorRun final : public ModelRun<Model> {
   torch::Tensor guided_sample(int64_t n, const RefinementRequest& request) override {
     if constexpr (ModelRun<Model>::has_discriminator) {
       const auto where = "--guided " + request.kind;
+      const auto arithmetic = this->precision();
       if (request.kind == "latent")
         return this->on_cpu(
             sample_with_latent_refinement(this->model_, n, io::read_options(request.options, LatentRefinementOptions(), where)));
@@ -220,10 +237,12 @@ class GeneratorRun final : public ModelRun<Model> {
   int64_t latent_dim() override { return this->model_.dynamics().latent().options().shape().front(); }
   torch::Tensor generate(const torch::Tensor& z) override {
     torch::NoGradGuard no_grad;
+    const auto arithmetic = this->precision();
     auto& dynamics = this->model_.dynamics();
     const auto weights = averaged_weights_of(dynamics);
     const EvalMode eval(*dynamics.net());  // batch norm with its running statistics, as sample() does
-    return this->on_cpu(dynamics.net()->forward(z.to(dynamics.net()->parameters().front().options())));
+    const auto options = dynamics.net()->parameters().front().options();
+    return this->on_cpu(dynamics.net()->forward(z.to(options)).to(options.dtype()));
   }
   torch::Tensor latents(int64_t n, uint64_t seed) override {
     auto& dynamics = this->model_.dynamics();
@@ -248,11 +267,15 @@ class ParticleRun final : public ModelRun<Model> {
  public:
   using ModelRun<Model>::ModelRun;
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
+    const auto arithmetic = this->precision();
     return this->on_cpu(this->model_.sample(n, steps));
   }
   int64_t generation_steps() const override { return this->model_.steps(); }
   double last_step_time() const override { return last_step_time_of(this->model_); }
-  std::optional<Trajectory> trajectory(int64_t n) override { return this->on_cpu(this->model_.trajectory(n)); }
+  std::optional<Trajectory> trajectory(int64_t n) override {
+    const auto arithmetic = this->precision();
+    return this->on_cpu(this->model_.trajectory(n));
+  }
 };
 
 /// EDM, or a model sampled as EDM is (the adversarial EDM), sampled with the configured stepper;
@@ -266,11 +289,15 @@ class EdmRun final : public ModelRun<Model> {
       : ModelRun<Model>(std::move(model)), sampler_(std::move(sampler)), shape_(shape),
         options_(std::move(options)) {}
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override {
+    const auto arithmetic = this->precision();
     return this->on_cpu(sample_edm(this->model_, n, sampler_, steps));
   }
   int64_t generation_steps() const override { return this->model_.steps(); }
   double last_step_time() const override { return last_step_time_of(this->model_); }
-  std::optional<Trajectory> trajectory(int64_t n) override { return this->on_cpu(this->model_.trajectory(n)); }
+  std::optional<Trajectory> trajectory(int64_t n) override {
+    const auto arithmetic = this->precision();
+    return this->on_cpu(this->model_.trajectory(n));
+  }
   std::string time_name() const override { return "sigma"; }
   std::optional<DataDenoiserNetwork> sampling_denoiser() override {
     return DataDenoiserNetwork(copy_sampling_denoiser(this->model_, shape_, options_));

@@ -35,6 +35,9 @@ struct TrainSettings {
   GPM_OPTION(bool, sync_batch_norm, Range::any(),
              "with several processes, batch norm normalises by the whole batch over every process (false: by each "
              "process's own)") = false;
+  GPM_OPTION(std::string, precision, Range::one_of({"float32", "bfloat16"}),
+             "the networks' convolutions and matrix products in float32, or in bfloat16 under autocast (parameters, "
+             "optimiser states and particles stay float32; docs/performance.md#mixed-precision)") = "float32";
   GPM_OPTIONS_END
 };
 

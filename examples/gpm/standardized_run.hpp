@@ -96,6 +96,7 @@ class StandardizedRun final : public Run {
   StandardizedRun(std::unique_ptr<Run> inner, data::Standardization z) : inner_(std::move(inner)), z_(std::move(z)) {}
 
   torch::Device device() override { return inner_->device(); }
+  void set_precision(Precision precision) override { inner_->set_precision(precision); }
   Stats train_step(const torch::Tensor& batch) override { return inner_->train_step(z_.to_standard(batch)); }
   torch::Tensor sample(int64_t n, std::optional<int64_t> steps) override { return z_.from_standard(inner_->sample(n, steps)); }
   std::vector<std::string> refinements() const override { return inner_->refinements(); }

@@ -19,6 +19,7 @@
 #include "gpm/core/image_shape.hpp"
 #include "gpm/core/kernels.hpp"
 #include "gpm/core/linear_leaky_relu.hpp"
+#include "gpm/core/mixed_precision.hpp"
 #include "gpm/core/nearest_upsample.hpp"
 #include "gpm/core/onednn_matmul.hpp"
 #include "gpm/core/priors.hpp"

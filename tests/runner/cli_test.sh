@@ -70,6 +70,22 @@ check_resume top-k-gan topk.json
 check_resume diffusion-gan dgan.json
 check_resume logan-gan logan.json
 check_resume adversarial-edm asm.json
+# Mixed precision: a run in bfloat16 records it, resumes bit-exactly in it, and samples and plots in
+# it; its samples are not the float32 run's (gan_b: the same config and seed).
+for precision_model in gan discr-flow; do
+  config=$([ $precision_model = gan ] && echo gan.json || echo df.json)
+  G train --model $precision_model --data ring --out bf16_$precision_model --steps 30 --config $config --precision bfloat16 \
+    --quiet >/dev/null && grep -q '"precision": "bfloat16"' bf16_$precision_model/run.json &&
+    G train --model $precision_model --data ring --out bf16h_$precision_model --steps 15 --config $config \
+      --precision bfloat16 --quiet >/dev/null && G train --resume bf16h_$precision_model --steps 30 --quiet >/dev/null &&
+    G sample --run bf16_$precision_model -n 200 --out bf16_$precision_model.csv --seed 3 >/dev/null &&
+    G sample --run bf16h_$precision_model -n 200 --out bf16h_$precision_model.csv --seed 3 >/dev/null &&
+    cmp -s bf16_$precision_model.csv bf16h_$precision_model.csv &&
+    ! cmp -s bf16_$precision_model.csv ${precision_model}_b.csv &&
+    G plot --run bf16_$precision_model --out bf16_${precision_model}_figures >/dev/null && pass ||
+    fail "$precision_model in bfloat16: run.json should record it, a resume repeat it bit for bit, and sampling and plotting run in it"
+done
+expect 2 "must be one of float32, bfloat16" G train --model gan --data ring --out bad_precision --config <(echo '{"precision": "float16"}')
 expect 2 "field 'divergence' must be one of kl, reverse_kl, jensen_shannon, chi_squared" \
   G train --model f-flow --data ring --out bad_divergence --config <(echo '{"divergence": "hellinger"}')
 # Every snapshot holds finite velocities: a particle model's are its field's at the time of its last

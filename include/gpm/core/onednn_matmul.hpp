@@ -23,6 +23,8 @@
 #include <torch/nn/functional/linear.h>
 #include <torch/types.h>
 
+#include "gpm/core/mixed_precision.hpp"
+
 namespace gpm {
 namespace detail {
 
@@ -70,12 +72,14 @@ inline std::optional<SgemmOperand> sgemm_operand(const torch::Tensor& t) {
 // LibTorch's: oneDNN's call costs a few microseconds more than such a product itself.
 inline constexpr int64_t kOnednnMinSide = 16;
 
-// Float matrices (dims 2) or batches of them (dims 3) on the CPU whose product oneDNN takes.
+// Float matrices (dims 2) or batches of them (dims 3) on the CPU whose product oneDNN takes (outside
+// bfloat16 autocast, which LibTorch's products follow).
 inline bool onednn_applies(const torch::Tensor& a, const torch::Tensor& b, int64_t dims = 2) {
   const auto plain_float = [dims](const torch::Tensor& t) {
     return t.dim() == dims && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.layout() == torch::kStrided;
   };
-  return onednn_sgemm() != nullptr && onednn_matmul_switch().load(std::memory_order_relaxed) && plain_float(a) &&
+  return onednn_sgemm() != nullptr && onednn_matmul_switch().load(std::memory_order_relaxed) && !cpu_autocast_enabled() &&
+         plain_float(a) &&
          plain_float(b) && a.size(-1) == b.size(-2) && (dims == 2 || a.size(0) == b.size(0)) &&
          std::min({a.size(-2), a.size(-1), b.size(-1)}) >= kOnednnMinSide;
 }

@@ -53,8 +53,12 @@ class Generator : public OwnsOptimisedNetwork<Net, Opt> {
   torch::Tensor sample(int64_t n, at::Generator& gen) {
     torch::NoGradGuard no_grad;
     const EvalMode eval(*this->net());
-    return this->net()->forward(latent_.sample(n, parameter_options(), gen));
+    return forward(latent_.sample(n, parameter_options(), gen));
   }
+
+  /// g(z) in the network's current mode, in its parameters' dtype: particles stay float32 when the
+  /// network's last layer runs in bfloat16 under autocast (gpm::MixedPrecision).
+  torch::Tensor forward(const torch::Tensor& z) { return this->net()->forward(z).to(parameter_options().dtype()); }
 
   /// g(z) for n latents drawn from `latent` instead of the generator's own prior (a truncated one,
   /// say), as `sample` does otherwise.
@@ -62,14 +66,14 @@ class Generator : public OwnsOptimisedNetwork<Net, Opt> {
   torch::Tensor sample_with(const P& latent, int64_t n, at::Generator& gen) {
     torch::NoGradGuard no_grad;
     const EvalMode eval(*this->net());
-    return this->net()->forward(latent.sample(n, parameter_options(), gen));
+    return forward(latent.sample(n, parameter_options(), gen));
   }
 
   /// g(z) for n fresh latents in the network's own (training) mode, as the generator's steps see
   /// them: the generated batch on which a flow's estimator (a discriminator) trains.
   torch::Tensor training_sample(int64_t n, at::Generator& gen) {
     torch::NoGradGuard no_grad;
-    return this->net()->forward(latent_.sample(n, parameter_options(), gen));
+    return forward(latent_.sample(n, parameter_options(), gen));
   }
 
   /// One optimiser step along `flow` on n fresh latents.
@@ -81,7 +85,7 @@ class Generator : public OwnsOptimisedNetwork<Net, Opt> {
   /// One optimiser step along `flow` on the given latents z.
   template <Flow F>
   Stats step_on(F& flow, const torch::Tensor& z) {
-    const torch::Tensor x = this->net()->forward(z);
+    const torch::Tensor x = forward(z);
     torch::Tensor v;
     {
       torch::NoGradGuard no_grad;

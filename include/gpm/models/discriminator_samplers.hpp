@@ -142,9 +142,12 @@ torch::Tensor sample_with_latent_refinement(InteractingParticleModel<D, F>& mode
   auto& gen = model.generator();
   torch::Tensor z = generator.latent().sample(n, options, gen);
   const auto logits = [&](const torch::Tensor& x) { return flow.logits(x, torch::zeros({x.size(0)}, x.options())); };
-  z = refine_latents(z, [&](const torch::Tensor& latent) { return generator.net()->forward(latent); }, logits, o, gen);
+  // Particles in the parameters' dtype, as the generator's own samples (under bfloat16 autocast a
+  // network's last layer returns bfloat16).
+  const auto generate = [&](const torch::Tensor& latent) { return generator.net()->forward(latent).to(options.dtype()); };
+  z = refine_latents(z, generate, logits, o, gen);
   torch::NoGradGuard no_grad;
-  return generator.net()->forward(z);
+  return generate(z);
 }
 
 /// n samples of a generator model kept by discriminator rejection sampling (`rejection_sample`), the

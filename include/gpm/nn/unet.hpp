@@ -95,6 +95,13 @@ inline torch::nn::GroupNorm unet_group_norm(int64_t channels) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(1e-6));
 }
 
+/// `norm`(x) in its parameters' dtype: under bfloat16 autocast a convolution hands it bfloat16
+/// activations, which LibTorch's CPU group norm does not take with float32 parameters (on CUDA,
+/// autocast itself runs group norms in float32).
+inline torch::Tensor group_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  return norm->forward(x.to(norm->weight.scalar_type()));
+}
+
 /// A `kernel` × `kernel` convolution that keeps the image size (LibTorch's default initialisation,
 /// which is the reference's).
 inline torch::nn::Conv2d unet_conv(int64_t in, int64_t out, int64_t kernel) {
@@ -129,8 +136,8 @@ class UNetBlockImpl : public torch::nn::Module {
   /// `dropout` draws the dropout masks in training mode (none: no dropout).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& emb, at::Generator* dropout = nullptr) {
     namespace F = torch::nn::functional;
-    auto h = conv0->forward(resample(F::silu(norm0->forward(x)), resample_));
-    h = F::silu(norm1->forward(h + affine->forward(emb).unsqueeze(2).unsqueeze(3)));
+    auto h = conv0->forward(resample(F::silu(group_norm(norm0, x)), resample_));
+    h = F::silu(group_norm(norm1, h + affine->forward(emb).unsqueeze(2).unsqueeze(3)));
     if (dropout != nullptr && dropout_ > 0 && is_training()) h = gpm::dropout(h, dropout_, *dropout);
     h = conv1->forward(h);
     h = (h + (skip ? skip->forward(resample(x, resample_)) : x)) * unet_skip_scale;
@@ -149,7 +156,7 @@ class UNetBlockImpl : public torch::nn::Module {
   /// weights mean the same here.
   torch::Tensor attend(const torch::Tensor& x) {
     const auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-    const auto qkv_values = qkv->forward(norm2->forward(x)).reshape({n, c, 3, h * w});
+    const auto qkv_values = qkv->forward(detail::group_norm(norm2, x)).reshape({n, c, 3, h * w});
     const auto parts = qkv_values.unbind(2);  // q, k, v [N, C, HW]; one gradient node for the three
     const auto &q = parts[0], &k = parts[1], &v = parts[2];
     const auto weights = torch::softmax(gpm::bmm(q.transpose(1, 2), k / std::sqrt(static_cast<double>(c))), 2);
@@ -301,7 +308,7 @@ class UNetImpl : public torch::nn::Module {
       }
       h = block->forward(h, emb, masks);
     }
-    h = output_conv->forward(F::silu(output_norm->forward(h)));
+    h = output_conv->forward(F::silu(detail::group_norm(output_norm, h)));
     return h.reshape({x.size(0), options_.image().numel()});
   }
 
