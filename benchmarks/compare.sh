@@ -10,6 +10,8 @@
 #   REPEATS=N          alternations per workload (default 1: reference, then gpm)
 #   THREADS=T          intra-op threads of both sides (default 2)
 #   OUT_DIR=DIR        JSON results (default /tmp/gpm-compare); DOC=FILE the page to write (docs/performance.md)
+#   PRECISION=bfloat16 gpm's side in bfloat16 mixed precision (default float32): no longer identical work,
+#                      which the table then says; write it elsewhere than the identical-work table (DOC=...)
 # Time it on a quiet machine: both sides record the CPU time other processes took during each window.
 set -euo pipefail
 
@@ -21,6 +23,7 @@ MIRROR="${MIRROR:?set MIRROR to the git dir of a White-Link/gpm mirror (see $BEN
 ONLY="${ONLY:-_gaussians_}"
 REPEATS="${REPEATS:-1}"
 THREADS="${THREADS:-2}"
+PRECISION="${PRECISION:-float32}"
 OUT_DIR="$(realpath -m "${OUT_DIR:-/tmp/gpm-compare}")"
 DOC="${DOC:-$ROOT/docs/performance.md}"
 [ -x "$GPM" ] || { echo "no gpm runner at $GPM: build it, or pass its path" >&2; exit 2; }
@@ -42,7 +45,8 @@ reference() {  # reference NAME STAGE: one measurement of the reference, kept as
 
 ours() {  # ours NAME ARGS...: one measurement of gpm bench, kept as gpm/NAME.rREP.json
   local name=$1; shift
-  LD_LIBRARY_PATH="$OPENBLAS_LIB" "$GPM" bench --threads "$THREADS" --preset reference "$@" > "$OUT_DIR/gpm/$name.r$rep.json"
+  LD_LIBRARY_PATH="$OPENBLAS_LIB" "$GPM" bench --threads "$THREADS" --preset reference --precision "$PRECISION" "$@" \
+    > "$OUT_DIR/gpm/$name.r$rep.json"
 }
 
 # A Score GAN needs a data denoiser; its weights do not change the work, so a one-step EDM run serves.

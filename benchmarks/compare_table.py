@@ -85,13 +85,17 @@ def main(out_dir, page, gpm, threads):
     reps = max(len(v) for v in ours.values())
     onednn = (", gpm's MLP layers multiplying through oneDNN's sgemm (which LibTorch links) instead of that BLAS"
               if any(x.get('onednn_matmul') for n in names for x in ours[n]) else '')
+    mixed = any(x.get('precision') == 'bfloat16' for n in names for x in ours[n])
+    precision = ' --precision bfloat16' if mixed else ''
+    not_identical = (', in bfloat16 mixed precision (not identical work: the reference computes in float32; '
+                     'docs/performance.md#mixed-precision)' if mixed else '')
     text = '\n'.join([
         BEGIN,
         f'Measured {datetime.date.today().isoformat()} by `benchmarks/compare.sh` on {cpu_name()}, '
         f'{threads} threads on each side, both on {", ".join(libs) or "the same BLAS"} (OpenMP)'
         f'{onednn}; the reference is White-Link/gpm at 3be2653 on Python {env.get("python")} / PyTorch '
-        f'{env.get("torch")}, gpm is `{os.path.basename(gpm)} bench --preset reference` on LibTorch of the same '
-        f'version. Medians of 3 timed windows per side, {reps} alternation(s) per workload; a 256×512×512 GEMM '
+        f'{env.get("torch")}, gpm is `{os.path.basename(gpm)} bench --preset reference{precision}` on LibTorch of the '
+        f'same version{not_identical}. Medians of 3 timed windows per side, {reps} alternation(s) per workload; a 256×512×512 GEMM '
         f'probe gave {min(probes_ref + probes_gpm):.0f}–{max(probes_ref + probes_gpm):.0f} GFLOP/s during the run.',
         '',
         *rows,
