@@ -4,6 +4,7 @@
 // models whose networks hand bfloat16 to float32 parts (a generator's particles, a U-Net's norms).
 #include "../examples/gpm/op_census.hpp"
 #include "gpm/core/mixed_precision.hpp"
+#include "gpm/models/discriminator_samplers.hpp"
 #include "gpm/models/gan.hpp"
 #include "gpm/models/image_discriminator_flow.hpp"
 #include "gpm/models/image_edm.hpp"
@@ -177,7 +178,7 @@ TEST_CASE("image Discriminator Flow under bfloat16: its field matches float32's,
   CHECK(moved);
 }
 
-TEST_CASE("under bfloat16, a GAN's generator gives float32 particles and trains", "[models][precision]") {
+TEST_CASE("under bfloat16, a GAN's generator gives float32 particles, refined latents too, and trains", "[models][precision]") {
   using namespace gpm;
   auto gan = make_gan(2, GanOptions().seed(3).device(t::device()));
   auto gen = t::generator(8);
@@ -186,6 +187,7 @@ TEST_CASE("under bfloat16, a GAN's generator gives float32 particles and trains"
   // The generator's last layer returns bfloat16 under autocast; the particles, which the flows, the
   // runner and the files take, are float32.
   CHECK(gan.sample(16).scalar_type() == torch::kFloat);
+  CHECK(sample_with_latent_refinement(gan, 8, LatentRefinementOptions().steps(2)).scalar_type() == torch::kFloat);
   for (int step = 0; step < 2; ++step)
     for (const auto& [name, value] : gan.train_step(data)) CHECK(std::isfinite(value.item<double>()));
   for (const auto& p : gan.dynamics().net()->parameters()) CHECK(p.scalar_type() == torch::kFloat);

@@ -79,8 +79,7 @@ inline bool onednn_applies(const torch::Tensor& a, const torch::Tensor& b, int64
     return t.dim() == dims && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.layout() == torch::kStrided;
   };
   return onednn_sgemm() != nullptr && onednn_matmul_switch().load(std::memory_order_relaxed) && !cpu_autocast_enabled() &&
-         plain_float(a) &&
-         plain_float(b) && a.size(-1) == b.size(-2) && (dims == 2 || a.size(0) == b.size(0)) &&
+         plain_float(a) && plain_float(b) && a.size(-1) == b.size(-2) && (dims == 2 || a.size(0) == b.size(0)) &&
          std::min({a.size(-2), a.size(-1), b.size(-1)}) >= kOnednnMinSide;
 }
 

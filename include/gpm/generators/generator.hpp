@@ -56,9 +56,9 @@ class Generator : public OwnsOptimisedNetwork<Net, Opt> {
     return forward(latent_.sample(n, parameter_options(), gen));
   }
 
-  /// g(z) in the network's current mode, in its parameters' dtype: particles stay float32 when the
-  /// network's last layer runs in bfloat16 under autocast (gpm::MixedPrecision).
-  torch::Tensor forward(const torch::Tensor& z) { return this->net()->forward(z).to(parameter_options().dtype()); }
+  /// g(z) in the network's current mode, in the latents' dtype (its parameters'): particles stay
+  /// float32 when the network's last layer runs in bfloat16 under autocast (gpm::MixedPrecision).
+  torch::Tensor forward(const torch::Tensor& z) { return this->net()->forward(z).to(z.scalar_type()); }
 
   /// g(z) for n latents drawn from `latent` instead of the generator's own prior (a truncated one,
   /// say), as `sample` does otherwise.

@@ -156,7 +156,7 @@ class UNetBlockImpl : public torch::nn::Module {
   /// weights mean the same here.
   torch::Tensor attend(const torch::Tensor& x) {
     const auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-    const auto qkv_values = qkv->forward(detail::group_norm(norm2, x)).reshape({n, c, 3, h * w});
+    const auto qkv_values = qkv->forward(group_norm(norm2, x)).reshape({n, c, 3, h * w});
     const auto parts = qkv_values.unbind(2);  // q, k, v [N, C, HW]; one gradient node for the three
     const auto &q = parts[0], &k = parts[1], &v = parts[2];
     const auto weights = torch::softmax(gpm::bmm(q.transpose(1, 2), k / std::sqrt(static_cast<double>(c))), 2);
